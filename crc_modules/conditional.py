@@ -1,0 +1,114 @@
+"""Region-global conditional module, Section 4.4, Figs. 4-6 and Eqs. 1-3."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .layers import ResidualConvBlock, resize_to
+from .pooling import masked_average_pool
+from .registry import MODELS
+
+
+@MODELS.register_module()
+class GlobalConditional(nn.Module):
+    """Global conditional module (Fig. 5): the category vector as a condition on a feature map.
+
+    The category-relevant vector (foreground average pooling of the guiding image's features) is
+    upsampled to the map's size (a broadcast of a 1x1 map), concatenated with the map, and processed
+    by a residual convolution.
+
+    Args:
+        in_channels (int): Channels C of the feature map and of the category vector.
+        channels (int): Output channels. Default: 256.
+    """
+
+    def __init__(self, in_channels: int = 256, channels: int = 256):
+        super().__init__()
+        self.out_channels = channels
+        self.fuse = ResidualConvBlock(2 * in_channels, channels)
+
+    def forward(self, feat: torch.Tensor, category_vector: torch.Tensor) -> torch.Tensor:
+        """(F (B,C,H,W), v (B,C)) -> (B, channels, H, W)."""
+        condition = category_vector[:, :, None, None].expand(-1, -1, feat.shape[2], feat.shape[3])
+        return self.fuse(torch.cat([feat, condition], dim=1))
+
+
+@MODELS.register_module()
+class LocalConditional(nn.Module):
+    """Local conditional module (Fig. 6, Eqs. 1-3): every query position attends to support positions.
+
+    ``M_sim = theta(F_q)^T delta(F_s)`` (Eq. 1), ``M'_sim = softmax_row(M_sim * Phi(mask))`` (Eq. 2),
+    ``F'_q = F_s M'_sim^T`` (Eq. 3); theta and delta are 1x1 conv + ReLU.
+    The mask multiplies the similarities of Eq. 2, it does not add -inf: background support
+    positions keep score 0 (the literal equation). Because Phi(mask) is constant along each column,
+    ``M_sim * Phi(mask) = theta(F_q)^T (delta(F_s) * mask)``, so Eqs. 1-3 are a dot-product attention
+    with scale 1, computed by ``scaled_dot_product_attention`` without an (HW)x(HW) matrix.
+
+    Args:
+        in_channels (int): Channels C of the query and support maps.
+        key_channels (int): Output channels of theta and delta. Default: 256.
+        use_mask (bool): Multiply the similarities by the support mask (Eq. 2); False is the
+            "w/o mask" row of Table 7. Default: True.
+    """
+
+    def __init__(self, in_channels: int = 256, key_channels: int = 256, use_mask: bool = True):
+        super().__init__()
+        self.out_channels = in_channels
+        self.use_mask = use_mask
+        self.theta = nn.Sequential(nn.Conv2d(in_channels, key_channels, 1), nn.ReLU(inplace=True))
+        self.delta = nn.Sequential(nn.Conv2d(in_channels, key_channels, 1), nn.ReLU(inplace=True))
+
+    def forward(self, query_feat: torch.Tensor, support_feat: torch.Tensor, support_mask: torch.Tensor) -> torch.Tensor:
+        """(F_q (B,C,Hq,Wq), F_s (B,C,Hs,Ws), mask (B,1,h,w)) -> F'_q (B,C,Hq,Wq)."""
+        batch, channels, height, width = query_feat.shape
+        query = self.theta(query_feat).flatten(2).transpose(1, 2)  # (B, HqWq, K)
+        key = self.delta(support_feat)  # (B, K, Hs, Ws)
+        if self.use_mask:
+            key = key * resize_to(support_mask.to(key.dtype), key.shape[-2:])
+        key = key.flatten(2).transpose(1, 2)  # (B, HsWs, K)
+        value = support_feat.flatten(2).transpose(1, 2)  # (B, HsWs, C)
+        attended = F.scaled_dot_product_attention(query, key, value, scale=1.0)  # (B, HqWq, C)
+        return attended.transpose(1, 2).reshape(batch, channels, height, width)
+
+
+@MODELS.register_module()
+class RegionGlobalConditional(nn.Module):
+    """The conditional module of Fig. 4: concatenation of the global and the local conditional outputs.
+
+    The category vector is the foreground average pooling of the guiding (annotated) image's
+    features; either part can be switched off for Table 3 (at least one must stay on).
+
+    Args:
+        in_channels (int): Channels C of the feature maps.
+        channels (int): Output channels of the global part. Default: 256.
+        use_global (bool): Include :class:`GlobalConditional`. Default: True.
+        use_local (bool): Include :class:`LocalConditional`. Default: True.
+        local_use_mask (bool): ``use_mask`` of the local part (Table 7). Default: True.
+    """
+
+    def __init__(
+        self,
+        in_channels: int = 256,
+        channels: int = 256,
+        use_global: bool = True,
+        use_local: bool = True,
+        local_use_mask: bool = True,
+    ):
+        super().__init__()
+        if not (use_global or use_local):
+            raise ValueError("RegionGlobalConditional needs use_global or use_local")
+        self.global_conditional = GlobalConditional(in_channels, channels) if use_global else None
+        self.local_conditional = LocalConditional(in_channels, channels, local_use_mask) if use_local else None
+        self.out_channels = sum(
+            part.out_channels for part in (self.global_conditional, self.local_conditional) if part is not None
+        )
+
+    def forward(self, target_feat: torch.Tensor, guide_feat: torch.Tensor, guide_mask: torch.Tensor) -> torch.Tensor:
+        """(target map (B,C,H,W), guiding map (B,C,H',W'), guiding mask (B,1,h,w)) -> (B, out_channels, H, W)."""
+        outputs = []
+        if self.global_conditional is not None:
+            outputs.append(self.global_conditional(target_feat, masked_average_pool(guide_feat, guide_mask)))
+        if self.local_conditional is not None:
+            outputs.append(self.local_conditional(target_feat, guide_feat, guide_mask))
+        return torch.cat(outputs, dim=1)

@@ -1,0 +1,206 @@
+"""Siamese encoder, Sections 4.2 and 5.1: one backbone for both images, layer3 + layer4 at 1/8."""
+from __future__ import annotations
+
+import logging
+import os
+from typing import Dict, Optional, Sequence, Tuple, Union
+
+import torch
+import torchvision
+from torch import nn
+
+from .layers import conv_relu
+from .registry import MODELS
+
+logger = logging.getLogger(__name__)
+
+TORCHVISION_RESNETS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")
+_PROBE_SIZE = 64  # side of the dummy image used to read the backbone's channels and stride
+
+
+def dilate_stage_(stage: nn.Module, dilation: int) -> nn.Module:
+    """Turn a ResNet stage into a stride-1 stage whose 3x3 convolutions have ``dilation`` (in place).
+
+    Every block gets the same dilation (DeepLab/PFENet style); the weights' shapes do not change,
+    so ImageNet weights still load.
+    """
+    for module in stage.modules():
+        if isinstance(module, nn.Conv2d):
+            module.stride = (1, 1)
+            if module.kernel_size == (3, 3):
+                module.dilation = (dilation, dilation)
+                module.padding = (dilation, dilation)
+    return stage
+
+
+class ResNetFeatures(nn.Module):
+    """A torchvision ResNet reduced to its stem and four stages, with layer3/layer4 dilated to 1/8.
+
+    Submodule names are torchvision's (``conv1``, ``bn1``, ``layer1`` ...), so torchvision ImageNet
+    state dicts load into it (their ``fc.*`` keys are reported as unused).
+    """
+
+    def __init__(self, resnet: torchvision.models.ResNet):
+        super().__init__()
+        self.conv1, self.bn1, self.relu, self.maxpool = resnet.conv1, resnet.bn1, resnet.relu, resnet.maxpool
+        self.layer1, self.layer2 = resnet.layer1, resnet.layer2
+        self.layer3 = dilate_stage_(resnet.layer3, 2)
+        self.layer4 = dilate_stage_(resnet.layer4, 4)
+
+    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))  # (B, 64, H/4, W/4)
+        x = self.layer2(self.layer1(x))  # (B, C2, H/8, W/8)
+        layer3 = self.layer3(x)  # (B, C3, H/8, W/8)
+        return layer3, self.layer4(layer3)  # (B, C4, H/8, W/8)
+
+
+def resolve_weights_source(source: str) -> str:
+    """Map ``torchvision://resnet50`` to the URL of torchvision's ImageNet weights; other sources unchanged."""
+    prefix = "torchvision://"
+    if not source.startswith(prefix):
+        return source
+    name = source[len(prefix):]
+    try:
+        return torchvision.models.get_model_weights(name).DEFAULT.url
+    except (ValueError, KeyError) as err:
+        raise ValueError(f"unknown torchvision model in {source!r}") from err
+
+
+def read_state_dict(source: str) -> Dict[str, torch.Tensor]:
+    """Read a state dict from a file path or URL (``weights_only=True``), unwrapping common containers.
+
+    Accepts a bare state dict or one under ``state_dict``/``model``; strips ``module.`` and
+    ``backbone.`` prefixes (DataParallel and mmseg checkpoints).
+    """
+    source = resolve_weights_source(source)
+    if "://" in source:
+        checkpoint = torch.hub.load_state_dict_from_url(source, map_location="cpu", weights_only=True)
+    else:
+        if not os.path.isfile(source):
+            raise FileNotFoundError(f"backbone weights file not found: {source}")
+        try:
+            checkpoint = torch.load(source, map_location="cpu", weights_only=True)
+        except Exception as err:  # torch raises several types for corrupt or foreign files
+            raise ValueError(f"could not read backbone weights from {source}: {err}") from err
+    for container in ("state_dict", "model"):
+        if isinstance(checkpoint, dict) and isinstance(checkpoint.get(container), dict):
+            checkpoint = checkpoint[container]
+    if not isinstance(checkpoint, dict):
+        raise ValueError(f"{source} holds a {type(checkpoint).__name__}, not a state dict")
+    state = {}
+    for key, value in checkpoint.items():
+        for prefix in ("module.", "backbone."):
+            if key.startswith(prefix):
+                key = key[len(prefix):]
+        state[key] = value
+    return state
+
+
+def load_backbone_weights(backbone: nn.Module, source: str) -> None:
+    """Load pretrained weights into ``backbone``; every backbone parameter must be covered.
+
+    Raises:
+        ValueError: the file leaves backbone parameters or buffers unset, or a shape differs.
+    """
+    state = read_state_dict(source)
+    result = backbone.load_state_dict(state, strict=False)
+    missing = [key for key in result.missing_keys if not key.endswith("num_batches_tracked")]
+    if missing:
+        raise ValueError(
+            f"backbone weights {source} do not cover {len(missing)} backbone entries, e.g. {missing[:5]}"
+        )
+    if result.unexpected_keys:
+        logger.info("backbone weights %s: %d unused entries, e.g. %s", source, len(result.unexpected_keys),
+                    result.unexpected_keys[:5])
+
+
+def build_backbone(backbone: Union[str, nn.Module, dict]) -> nn.Module:
+    """A torchvision ResNet name, a module, or a registry config -> a module returning (layer3, layer4)."""
+    if isinstance(backbone, str):
+        if backbone not in TORCHVISION_RESNETS:
+            raise ValueError(f"backbone name must be one of {TORCHVISION_RESNETS}, got {backbone!r}")
+        backbone = getattr(torchvision.models, backbone)(weights=None)
+    elif isinstance(backbone, dict):
+        backbone = MODELS.build(backbone)
+    if isinstance(backbone, torchvision.models.ResNet):
+        return ResNetFeatures(backbone)
+    return backbone
+
+
+@MODELS.register_module()
+class SiameseEncoder(nn.Module):
+    """One backbone shared by the support and the query image (Section 4.2), features at 1/8.
+
+    The backbone's layer3 and layer4 (dilated, 1/8 of the input) are concatenated ("multi-level",
+    Table 2) or layer4 is used alone, then embedded by a 3x3 conv to ``out_channels`` with ReLU
+    (Section 5.1). Any backbone whose forward returns a sequence of maps can be used: its last two
+    outputs are taken as layer3 and layer4 (for mmseg's ``ResNetV1c`` set ``out_indices=(2, 3)``,
+    ``strides=(1, 2, 1, 1)``, ``dilations=(1, 1, 2, 4)``).
+
+    Args:
+        backbone (str | nn.Module | dict): A torchvision ResNet name ('resnet50' in the paper), a
+            module, or a registry config such as ``dict(type='mmseg.ResNetV1c', ...)``.
+        pretrained (str, optional): Weights for the backbone: a file path, a URL, or
+            ``torchvision://resnet50``. Nothing is loaded when None.
+        multi_level (bool): Concatenate layer3 and layer4 (True) or use layer4 only. Default: True.
+        out_channels (int): Channels of the embedded features. Default: 256.
+        dropout (float): Dropout2d after the embedding; the paper uses none. Default: 0.
+        freeze_backbone (bool): No gradients to the backbone, and its BatchNorm layers stay in eval
+            mode through ``train()``. Default: False (Section 5.1 trains end to end).
+    """
+
+    def __init__(
+        self,
+        backbone: Union[str, nn.Module, dict] = "resnet50",
+        pretrained: Optional[str] = None,
+        multi_level: bool = True,
+        out_channels: int = 256,
+        dropout: float = 0.0,
+        freeze_backbone: bool = False,
+    ):
+        super().__init__()
+        self.backbone = build_backbone(backbone)
+        if pretrained:
+            load_backbone_weights(self.backbone, pretrained)
+        self.multi_level = multi_level
+        self.freeze_backbone = freeze_backbone
+        self.out_channels = out_channels
+        layer3_channels, layer4_channels = self._probe_backbone()
+        in_channels = layer3_channels + layer4_channels if multi_level else layer4_channels
+        self.embed = nn.Sequential(conv_relu(in_channels, out_channels), nn.Dropout2d(dropout))
+        if freeze_backbone:
+            self.backbone.requires_grad_(False)
+            self.backbone.eval()
+
+    @torch.no_grad()
+    def _probe_backbone(self) -> Sequence[int]:
+        """Read the channels of layer3/layer4 from a dummy forward and check they are at 1/8."""
+        was_training = self.backbone.training
+        self.backbone.eval()
+        probe = next(self.backbone.parameters()).new_zeros(1, 3, _PROBE_SIZE, _PROBE_SIZE)
+        outputs = self.backbone(probe)
+        self.backbone.train(was_training)
+        if not isinstance(outputs, (tuple, list)) or len(outputs) < 2:
+            raise ValueError("the backbone must return a sequence of at least two feature maps (layer3, layer4)")
+        layer3, layer4 = outputs[-2], outputs[-1]
+        expected = _PROBE_SIZE // 8
+        for name, feat in (("layer3", layer3), ("layer4", layer4)):
+            if feat.shape[-1] != expected:
+                raise ValueError(
+                    f"SiameseEncoder expects {name} at 1/8 of the input (dilated); a {_PROBE_SIZE}px input "
+                    f"gave {feat.shape[-1]}px, i.e. 1/{_PROBE_SIZE // feat.shape[-1]}"
+                )
+        return layer3.shape[1], layer4.shape[1]
+
+    def train(self, mode: bool = True) -> "SiameseEncoder":
+        super().train(mode)
+        if self.freeze_backbone:
+            self.backbone.eval()
+        return self
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """(B, 3, H, W) normalised images -> (B, out_channels, ceil(H/8), ceil(W/8))."""
+        outputs = self.backbone(images)
+        layer3, layer4 = outputs[-2], outputs[-1]
+        feat = torch.cat([layer3, layer4], dim=1) if self.multi_level else layer4
+        return self.embed(feat)

@@ -1,0 +1,1 @@
+"""Hosts for the CRC blocks: ``mmseg`` (MMEngine Runner, datasets, metric) and ``pfenet``."""

@@ -1,0 +1,2 @@
+"""MMSegmentation 1.x host for CRCNet: segmentor, episodic datasets, metric and loops."""
+from . import compat  # noqa: F401  (must precede any mmseg import)

@@ -1,0 +1,34 @@
+"""Shared fixtures: small backbones and models so the suite runs in minutes on 2 CPU cores."""
+import pytest
+import torch
+import torchvision
+
+from crc_modules import CRCNet
+
+
+def tiny_resnet() -> torchvision.models.ResNet:
+    """A one-block-per-stage torchvision ResNet (channels 64..512): real structure, small cost."""
+    return torchvision.models.ResNet(torchvision.models.resnet.BasicBlock, [1, 1, 1, 1])
+
+
+def tiny_crcnet(**kwargs) -> CRCNet:
+    encoder = dict(backbone=tiny_resnet())
+    encoder.update(kwargs.pop("encoder", {}))
+    kwargs.setdefault("channels", 32)
+    kwargs.setdefault("refine_steps", 3)
+    return CRCNet(encoder=encoder, **kwargs)
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    torch.manual_seed(0)
+
+
+def random_mask(batch: int, size: int, generator=None) -> torch.Tensor:
+    """A (B, 1, size, size) binary mask with a random rectangle of foreground per item."""
+    mask = torch.zeros(batch, 1, size, size)
+    for b in range(batch):
+        y0, x0 = torch.randint(0, size // 2, (2,), generator=generator).tolist()
+        y1, x1 = y0 + size // 3 + b, x0 + size // 3
+        mask[b, 0, y0:y1, x0:x1] = 1
+    return mask

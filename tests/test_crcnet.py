@@ -1,0 +1,218 @@
+"""CRCNet (Fig. 2, Eq. 5): training step, loss, ablation switches, eval path, k-shot and multi-scale."""
+import functools
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from crc_modules import CRCNet, KShotPredictor, multi_scale_probability
+
+from .conftest import random_mask, tiny_crcnet
+
+
+def _pair(size=33, batch=2):
+    return torch.randn(batch, 3, size, size), random_mask(batch, size), torch.randn(batch, 3, size, size), \
+        random_mask(batch, size)
+
+
+def test_training_step_reaches_every_trainable_parameter():
+    model = tiny_crcnet().train()
+    s, sm, q, qm = _pair()
+    losses = model.loss(model(s, sm, q, qm), qm[:, 0], sm[:, 0])
+    assert set(losses) == {"loss_query", "loss_support", "loss_query_aux", "loss_support_aux"}
+    sum(losses.values()).backward()
+    missing = [n for n, p in model.named_parameters() if p.requires_grad and (p.grad is None or not p.grad.any())]
+    assert missing == []
+
+
+def test_frozen_encoder_gets_no_gradient_and_keeps_bn_statistics():
+    model = tiny_crcnet(encoder=dict(freeze_backbone=True)).train()
+    stats = {n: b.clone() for n, b in model.encoder.backbone.named_buffers()}
+    s, sm, q, qm = _pair()
+    sum(model.loss(model(s, sm, q, qm), qm[:, 0], sm[:, 0]).values()).backward()
+    assert all(p.grad is None for p in model.encoder.backbone.parameters())
+    assert all(torch.equal(stats[n], b) for n, b in model.encoder.backbone.named_buffers())
+    assert model.refinement.classifier[1].weight.grad is not None
+
+
+def _bce(logits, label):
+    """Eq. 4 by hand on the foreground probability, averaged over the pixels that are not 255."""
+    p = torch.softmax(logits, dim=1)[:, 1]
+    keep = label != 255
+    y = label.float()
+    bce = -(y * torch.log(p) + (1 - y) * torch.log(1 - p))
+    return bce[keep].mean()
+
+
+def test_training_loss_equals_eq5_recomputed_by_hand():
+    model = tiny_crcnet(aux_weight=0.1).train()
+    s, sm, q, qm = _pair()
+    q_label, s_label = qm[:, 0].long(), sm[:, 0].long()
+    q_label[:, :3] = 255  # ignored pixels stay out of every term
+    outputs = model(s, sm, q, qm)
+    losses = model.loss(outputs, q_label, s_label)
+    expected = (_bce(outputs["query_logits"], q_label) + _bce(outputs["support_logits"], s_label)) + 0.1 * (
+        _bce(outputs["query_aux_logits"], q_label) + _bce(outputs["support_aux_logits"], s_label))
+    assert torch.allclose(sum(losses.values()), expected, atol=1e-5)
+
+
+def test_odd_input_sizes_give_outputs_of_the_input_size():
+    model = tiny_crcnet().train()
+    s, sm = torch.randn(1, 3, 97, 97), random_mask(1, 97)
+    q, qm = torch.randn(1, 3, 65, 81), torch.zeros(1, 1, 65, 81)
+    outputs = model(s, sm, q, qm)
+    assert outputs["query_logits"].shape == (1, 2, 65, 81)
+    assert outputs["support_logits"].shape == (1, 2, 97, 97)
+    assert outputs["support_aux_logits"].shape == (1, 2, 97, 97)
+
+
+def test_all_background_support_mask_gives_a_finite_prediction():
+    model = tiny_crcnet().eval()
+    with torch.no_grad():
+        logits = model(torch.randn(1, 3, 33, 33), torch.zeros(1, 1, 33, 33), torch.randn(1, 3, 33, 33))
+    assert torch.isfinite(logits["query_logits"]).all()
+
+
+def test_eval_returns_the_query_prediction_only_and_skips_the_co_occurrence_head():
+    model = tiny_crcnet().eval()
+    calls = []
+    model.co_occurrence_head.register_forward_hook(lambda *a: calls.append(1))
+    refine_calls = []
+    model.refinement.register_forward_hook(lambda *a: refine_calls.append(1))
+    s, sm, q, _ = _pair()
+    with torch.no_grad():
+        outputs = model(s, sm, q)
+    assert list(outputs) == ["query_logits"] and outputs["query_logits"].shape == (2, 2, 33, 33)
+    assert calls == [] and len(refine_calls) == 1
+
+
+def test_prediction_depends_on_the_support_mask():
+    model = tiny_crcnet(cross_reference=False).eval()
+    s, sm, q, _ = _pair()
+    with torch.no_grad():
+        a = model(s, sm, q)["query_logits"]
+        b = model(s, 1 - sm, q)["query_logits"]
+    assert not torch.allclose(a, b)
+
+
+def test_branches_are_symmetric_swapping_images_swaps_predictions():
+    model = tiny_crcnet(cross_reference=False).eval()
+    s, sm, q, qm = _pair()
+    with torch.no_grad():
+        forward = model(s, sm, q, qm)
+        swapped = model(q, qm, s, sm)
+    assert torch.allclose(forward["query_logits"], swapped["support_logits"], atol=1e-5)
+    assert torch.allclose(forward["support_logits"], swapped["query_logits"], atol=1e-5)
+
+
+ABLATIONS = {
+    "table1_conditional_only": dict(cross_reference=False),
+    "table1_cross_reference_only": dict(global_conditional=False, local_conditional=False),
+    "table2_single_level": dict(encoder=dict(multi_level=False)),
+    "table2_no_refine_cache": dict(use_cache=False),
+    "table3_global_only": dict(local_conditional=False),
+    "table3_local_only": dict(global_conditional=False),
+    "table6_relu": dict(cr_activation="relu"),
+    "table6_softmax": dict(cr_activation="softmax"),
+    "table7_without_mask": dict(local_use_mask=False),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ABLATIONS))
+def test_every_ablation_is_a_constructor_argument_that_trains(name):
+    model = tiny_crcnet(**ABLATIONS[name]).train()
+    s, sm, q, qm = _pair(size=25)
+    loss = sum(model.loss(model(s, sm, q, qm), qm[:, 0], sm[:, 0]).values())
+    assert torch.isfinite(loss)
+    loss.backward()
+
+
+def test_ablations_remove_the_modules_they_name():
+    assert tiny_crcnet(cross_reference=False).co_occurrence_head is None
+    assert tiny_crcnet(global_conditional=False).conditional.global_conditional is None
+    assert tiny_crcnet(global_conditional=False, local_conditional=False).conditional is None
+    with pytest.raises(ValueError, match="cross-reference module or a conditional"):
+        tiny_crcnet(cross_reference=False, global_conditional=False, local_conditional=False)
+
+
+def test_builds_from_the_registry_under_mmseg_default_scope():
+    import integrations.mmseg  # noqa: F401
+    from mmengine.registry import DefaultScope
+    from mmseg.registry import MODELS
+
+    with DefaultScope.overwrite_default_scope("mmseg"):
+        model = MODELS.build(dict(type="CRCNet", encoder=dict(backbone="resnet18", multi_level=False), channels=16,
+                                  refine_steps=2))
+        head = MODELS.build(dict(type="CrossReference", channels=16))
+    assert isinstance(model, CRCNet) and head.support_fc[0].in_features == 16
+
+
+def test_import_does_not_import_mmseg():
+    code = "import sys, crc_modules; from crc_modules import CrossReference, GlobalConditional, LocalConditional, " \
+           "MaskRefinement, SiameseEncoder, CRCNet; assert not any(m.startswith('mmseg') for m in sys.modules)"
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_bf16_autocast_forward_on_cpu_is_finite():
+    model = tiny_crcnet().eval()
+    s, sm, q, _ = _pair()
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        logits = model(s, sm, q)["query_logits"]
+    assert torch.isfinite(logits.float()).all()
+
+
+# ---- k-shot (4.6) and multi-scale (5.3) -----------------------------------------------------------
+
+def _episode(shots, size=33):
+    supports = torch.randn(shots, 3, size, size)
+    labels = random_mask(shots, size)[:, 0].long()
+    labels[:, 0, :] = 255
+    return supports, labels, torch.randn(1, 3, size, size)
+
+
+def test_fusion_averages_the_one_shot_probabilities():
+    model = tiny_crcnet().eval()
+    supports, labels, query = _episode(3)
+    fused = KShotPredictor("fusion")(model, supports, labels, query)
+    with torch.no_grad():
+        singles = [torch.softmax(model(supports[i:i + 1], (labels[i:i + 1, None] == 1).float(), query)
+                                 ["query_logits"], 1)[:, 1:2] for i in range(3)]
+    assert fused.shape == (1, 1, 33, 33)
+    assert torch.allclose(fused, torch.stack(singles).mean(0), atol=1e-5)
+
+
+def test_finetune_changes_the_prediction_and_restores_the_weights_after_the_episode():
+    model = tiny_crcnet().eval()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    supports, labels, query = _episode(3)
+    fusion = KShotPredictor("fusion")(model, supports, labels, query)
+    tuned = KShotPredictor("both", steps=3, lr=0.05)(model, supports, labels, query)
+    assert not torch.allclose(fusion, tuned, atol=1e-4)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    assert not model.training
+    again = KShotPredictor("both", steps=3, lr=0.05)(model, supports, labels, query)
+    assert torch.allclose(tuned, again, atol=1e-6)
+
+
+def test_finetune_needs_two_supports_so_one_shot_equals_fusion():
+    model = tiny_crcnet().eval()
+    supports, labels, query = _episode(1)
+    assert torch.allclose(KShotPredictor("finetune", steps=2, lr=0.1)(model, supports, labels, query),
+                          KShotPredictor("fusion")(model, supports, labels, query))
+
+
+def test_kshot_mode_is_validated():
+    with pytest.raises(ValueError, match="average"):
+        KShotPredictor("average")
+
+
+def test_multi_scale_output_has_the_query_size_and_one_scale_is_the_plain_prediction():
+    model = tiny_crcnet().eval()
+    supports, labels, query = _episode(1, size=41)
+    predict = functools.partial(KShotPredictor("fusion"), model)
+    multi = multi_scale_probability(predict, supports, labels, query, scales=(0.75, 1.0, 1.25))
+    assert multi.shape == (1, 1, 41, 41)
+    single = multi_scale_probability(predict, supports, labels, query, scales=(1.0,))
+    assert torch.allclose(single, predict(supports, labels, query))
+    assert not torch.allclose(multi, single)
