@@ -1,0 +1,81 @@
+"""Few-shot mIoU and FB-IoU (Section 5.1; the OSLSM / PFENet protocol), registered in mmseg's ``METRICS``."""
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Dict, List, Sequence
+
+import numpy as np
+import torch
+from mmengine.evaluator import BaseMetric
+from mmengine.logging import print_log
+from mmseg.registry import METRICS
+from prettytable import PrettyTable
+
+IGNORE_INDEX = 255
+
+
+def episode_areas(pred: torch.Tensor, label: torch.Tensor) -> List[int]:
+    """[fg intersection, fg union, bg intersection, bg union] of one binary prediction, ignoring 255."""
+    if pred.shape != label.shape:
+        raise ValueError(f"prediction {tuple(pred.shape)} and label {tuple(label.shape)} differ in size")
+    valid = label != IGNORE_INDEX
+    areas = []
+    for value in (1, 0):
+        predicted, annotated = (pred == value) & valid, (label == value) & valid
+        areas += [int((predicted & annotated).sum()), int((predicted | annotated).sum())]
+    return areas
+
+
+@METRICS.register_module()
+class FewShotIoUMetric(BaseMetric):
+    """mIoU over the fold's classes and FB-IoU, from areas summed over episodes.
+
+    Per class c: IoU_c = (sum of foreground intersections) / (sum of foreground unions) over the
+    episodes of class c; mIoU is the mean of IoU_c over the classes that had episodes. FB-IoU is
+    the mean of the background and foreground IoU, each summed over all episodes. Reading: a class
+    whose summed union is zero (no object and none predicted) has no defined IoU and is left out
+    of the mean, and named in the log. Under distributed evaluation MMEngine gathers the per-episode
+    areas from every process before :meth:`compute_metrics`, so the result does not depend on it.
+
+    Args:
+        collect_device (str): 'cpu' or 'gpu', where results are gathered. Default: 'cpu'.
+        prefix (str, optional): Prefix of the metric names.
+    """
+
+    default_prefix = ""
+
+    def process(self, data_batch, data_samples: Sequence[dict]) -> None:
+        for sample in data_samples:
+            pred = sample["pred_sem_seg"]["data"].squeeze().cpu()
+            label = sample["gt_sem_seg"]["data"].squeeze().cpu()
+            self.results.append([int(sample["class_id"])] + episode_areas(pred, label))
+
+    def compute_metrics(self, results: List[list]) -> Dict[str, float]:
+        areas = np.asarray(results, dtype=np.int64).reshape(-1, 5)
+        per_class: Dict[int, np.ndarray] = defaultdict(lambda: np.zeros(4, np.int64))
+        for class_id, *episode in areas.tolist():
+            per_class[class_id] += np.asarray(episode)
+        class_iou = {c: (a[0] / a[1] if a[1] > 0 else float("nan")) for c, a in sorted(per_class.items())}
+        defined = [iou for iou in class_iou.values() if not np.isnan(iou)]
+        undefined = [c for c, iou in class_iou.items() if np.isnan(iou)]
+        if undefined:
+            print_log(f"classes {undefined} have zero union (no object, none predicted): left out of mIoU",
+                      logger="current", level=30)
+        totals = areas[:, 1:].sum(axis=0)
+        fg_iou = totals[0] / totals[1] if totals[1] else float("nan")
+        bg_iou = totals[2] / totals[3] if totals[3] else float("nan")
+        self._log_table(class_iou, {c: int((areas[:, 0] == c).sum()) for c in class_iou})
+        return {
+            "mIoU": round(100 * float(np.mean(defined)), 2) if defined else float("nan"),
+            "FB-IoU": round(100 * float(np.nanmean([fg_iou, bg_iou])), 2),
+            "episodes": int(len(areas)),
+        }
+
+    def _log_table(self, class_iou: Dict[int, float], episodes: Dict[int, int]) -> None:
+        meta = self.dataset_meta or {}
+        names = dict(zip(meta.get("class_ids", ()), meta.get("classes", ())))
+        table = PrettyTable(["class", "id", "episodes", "IoU"])
+        for class_id, iou in class_iou.items():
+            table.add_row([names.get(class_id, str(class_id)), class_id, episodes[class_id],
+                           "n/a" if np.isnan(iou) else f"{100 * iou:.2f}"])
+        print_log("per-class IoU:\n" + table.get_string(), logger="current")

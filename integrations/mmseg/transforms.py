@@ -1,0 +1,45 @@
+"""Test-time resizing of PFENet's protocol: longer side to N, padded to N x N, valid region recorded."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from mmcv.transforms import BaseTransform
+from mmseg.registry import TRANSFORMS
+
+
+@TRANSFORMS.register_module()
+class LongerSideResizePad(BaseTransform):
+    """Resize so the longer side is ``size`` (keeping the aspect ratio), then pad bottom/right to size x size.
+
+    Records ``valid_shape`` (the resized, unpadded size) so a prediction can be cropped back before
+    it is resized to the original label (PFENet's test protocol). Labels are resized with nearest
+    neighbours and padded with ``seg_pad_val`` (255 = ignored).
+
+    Args:
+        size (int): Side of the square output (473 for PFENet, 321 for CRCNet).
+        pad_val (int): Image padding value. Default: 0.
+        seg_pad_val (int): Label padding value. Default: 255.
+    """
+
+    def __init__(self, size: int, pad_val: int = 0, seg_pad_val: int = 255):
+        self.size, self.pad_val, self.seg_pad_val = size, pad_val, seg_pad_val
+
+    def _resize_pad(self, array: np.ndarray, shape, interpolation: int, value: int) -> np.ndarray:
+        resized = cv2.resize(array, (shape[1], shape[0]), interpolation=interpolation)
+        out = np.full((self.size, self.size) + resized.shape[2:], value, dtype=array.dtype)
+        out[: shape[0], : shape[1]] = resized
+        return out
+
+    def transform(self, results: dict) -> dict:
+        height, width = results["img"].shape[:2]
+        scale = self.size / max(height, width)
+        shape = (max(1, round(height * scale)), max(1, round(width * scale)))
+        results["img"] = self._resize_pad(results["img"], shape, cv2.INTER_LINEAR, self.pad_val)
+        for key in results.get("seg_fields", []):
+            results[key] = self._resize_pad(results[key], shape, cv2.INTER_NEAREST, self.seg_pad_val)
+        results["img_shape"] = results["pad_shape"] = (self.size, self.size)
+        results["valid_shape"] = shape
+        return results
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(size={self.size}, pad_val={self.pad_val}, seg_pad_val={self.seg_pad_val})"
