@@ -15,6 +15,7 @@ from .registry import MODELS
 logger = logging.getLogger(__name__)
 
 TORCHVISION_RESNETS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")
+COMPACT_RESNETS = {"resnet10": [1, 1, 1, 1]}  # one BasicBlock per stage: for CPU runs on generated data
 _PROBE_SIZE = 64  # side of the dummy image used to read the backbone's channels and stride
 
 
@@ -117,9 +118,13 @@ def load_backbone_weights(backbone: nn.Module, source: str) -> None:
 def build_backbone(backbone: Union[str, nn.Module, dict]) -> nn.Module:
     """A torchvision ResNet name, a module, or a registry config -> a module returning (layer3, layer4)."""
     if isinstance(backbone, str):
-        if backbone not in TORCHVISION_RESNETS:
-            raise ValueError(f"backbone name must be one of {TORCHVISION_RESNETS}, got {backbone!r}")
-        backbone = getattr(torchvision.models, backbone)(weights=None)
+        if backbone in COMPACT_RESNETS:
+            backbone = torchvision.models.ResNet(torchvision.models.resnet.BasicBlock, COMPACT_RESNETS[backbone])
+        elif backbone in TORCHVISION_RESNETS:
+            backbone = getattr(torchvision.models, backbone)(weights=None)
+        else:
+            raise ValueError(f"backbone name must be one of {TORCHVISION_RESNETS + tuple(COMPACT_RESNETS)}, "
+                             f"got {backbone!r}")
     elif isinstance(backbone, dict):
         backbone = MODELS.build(backbone)
     if isinstance(backbone, torchvision.models.ResNet):
@@ -138,8 +143,9 @@ class SiameseEncoder(nn.Module):
     ``strides=(1, 2, 1, 1)``, ``dilations=(1, 1, 2, 4)``).
 
     Args:
-        backbone (str | nn.Module | dict): A torchvision ResNet name ('resnet50' in the paper), a
-            module, or a registry config such as ``dict(type='mmseg.ResNetV1c', ...)``.
+        backbone (str | nn.Module | dict): A torchvision ResNet name ('resnet50' in the paper),
+            'resnet10' (one block per stage, for CPU runs), a module, or a registry config such as
+            ``dict(type='mmseg.ResNetV1c', ...)``.
         pretrained (str, optional): Weights for the backbone: a file path, a URL, or
             ``torchvision://resnet50``. Nothing is loaded when None.
         multi_level (bool): Concatenate layer3 and layer4 (True) or use layer4 only. Default: True.

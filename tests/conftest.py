@@ -7,12 +7,12 @@ from crc_modules import CRCNet
 
 
 def tiny_resnet() -> torchvision.models.ResNet:
-    """A one-block-per-stage torchvision ResNet (channels 64..512): real structure, small cost."""
+    """A torchvision ResNet module with one block per stage (what the name 'resnet10' builds)."""
     return torchvision.models.ResNet(torchvision.models.resnet.BasicBlock, [1, 1, 1, 1])
 
 
 def tiny_crcnet(**kwargs) -> CRCNet:
-    encoder = dict(backbone=tiny_resnet())
+    encoder = dict(backbone="resnet10")  # one block per stage: real structure, small cost
     encoder.update(kwargs.pop("encoder", {}))
     kwargs.setdefault("channels", 32)
     kwargs.setdefault("refine_steps", 3)
