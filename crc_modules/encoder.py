@@ -15,7 +15,7 @@ from .registry import MODELS
 logger = logging.getLogger(__name__)
 
 TORCHVISION_RESNETS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")
-COMPACT_RESNETS = {"resnet10": [1, 1, 1, 1]}  # one BasicBlock per stage: for CPU runs on generated data
+COMPACT_RESNET_WIDTHS = (32, 64, 128, 256)
 _PROBE_SIZE = 64  # side of the dummy image used to read the backbone's channels and stride
 
 
@@ -115,15 +115,28 @@ def load_backbone_weights(backbone: nn.Module, source: str) -> None:
                     result.unexpected_keys[:5])
 
 
+def compact_resnet(widths: Sequence[int] = COMPACT_RESNET_WIDTHS) -> torchvision.models.ResNet:
+    """A torchvision ResNet with one BasicBlock per stage and half the widths: for CPU runs on generated data."""
+    block = torchvision.models.resnet.BasicBlock
+    net = torchvision.models.ResNet(block, [1, 1, 1, 1])
+    net.conv1 = nn.Conv2d(3, widths[0], kernel_size=7, stride=2, padding=3, bias=False)
+    net.bn1 = nn.BatchNorm2d(widths[0])
+    net.inplanes = widths[0]
+    for stage, width in enumerate(widths):
+        setattr(net, f"layer{stage + 1}", net._make_layer(block, width, 1, stride=1 if stage == 0 else 2))
+    net.fc = nn.Linear(widths[-1], 1000)
+    return net
+
+
 def build_backbone(backbone: Union[str, nn.Module, dict]) -> nn.Module:
     """A torchvision ResNet name, a module, or a registry config -> a module returning (layer3, layer4)."""
     if isinstance(backbone, str):
-        if backbone in COMPACT_RESNETS:
-            backbone = torchvision.models.ResNet(torchvision.models.resnet.BasicBlock, COMPACT_RESNETS[backbone])
+        if backbone == "resnet10":
+            backbone = compact_resnet()
         elif backbone in TORCHVISION_RESNETS:
             backbone = getattr(torchvision.models, backbone)(weights=None)
         else:
-            raise ValueError(f"backbone name must be one of {TORCHVISION_RESNETS + tuple(COMPACT_RESNETS)}, "
+            raise ValueError(f"backbone name must be one of {TORCHVISION_RESNETS + ('resnet10',)}, "
                              f"got {backbone!r}")
     elif isinstance(backbone, dict):
         backbone = MODELS.build(backbone)
@@ -144,7 +157,7 @@ class SiameseEncoder(nn.Module):
 
     Args:
         backbone (str | nn.Module | dict): A torchvision ResNet name ('resnet50' in the paper),
-            'resnet10' (one block per stage, for CPU runs), a module, or a registry config such as
+            'resnet10' (one block per stage, half widths, for CPU runs), a module, or a registry config such as
             ``dict(type='mmseg.ResNetV1c', ...)``.
         pretrained (str, optional): Weights for the backbone: a file path, a URL, or
             ``torchvision://resnet50``. Nothing is loaded when None.

@@ -1,0 +1,17 @@
+# COCO-20i, 4-fold setting (fold i novel = {4k+i+1}), masks from PFENet's converted PNGs.
+# Layout: data/coco/{train2014,val2014}, data/coco/annotations/{train2014,val2014}/*.png,
+# lists/coco/{train,val}.txt; or set ann_file='annotations/instances_{train,val}2014.json' (pip install '.[coco]').
+_base_ = ['./pascal_5i.py']
+dataset_type = 'CocoFewShotDataset'
+data_root = 'data/coco'
+train_dataloader = dict(dataset=dict(
+    _delete_=True, type=dataset_type, data_root=data_root, setting='fold', fold=0, mode='train', shot=1,
+    list_file='lists/coco/train.txt', pipeline={{_base_.train_pipeline}}))
+test_dataloader = dict(dataset=dict(
+    _delete_=True, type=dataset_type, data_root=data_root, setting='fold', fold=0, mode='test', shot=1,
+    list_file='lists/coco/val.txt', pipeline={{_base_.test_pipeline}}, num_episodes=1000, seed=321,
+    eval_label='original'))
+val_dataloader = dict(dataset=dict(
+    _delete_=True, type=dataset_type, data_root=data_root, setting='fold', fold=0, mode='test', shot=1,
+    list_file='lists/coco/val.txt', pipeline={{_base_.test_pipeline}}, num_episodes=300, seed=123,
+    eval_label='original'))

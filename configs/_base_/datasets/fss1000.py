@@ -1,0 +1,20 @@
+# FSS-1000 with HSNet's class split: data/FSS-1000/<class>/{1..10}.{jpg,png}, splits/fss/{trn,val,test}.txt.
+# Images are 224x224; one test episode per test image (2400).
+_base_ = ['./pascal_5i.py']
+dataset_type = 'FSS1000Dataset'
+data_root = 'data/FSS-1000'
+train_pipeline = [
+    dict(type='RandomResize', scale=(321, 321), ratio_range=(0.75, 1.25), keep_ratio=True),
+    dict(type='RandomCrop', crop_size=(321, 321)),
+    dict(type='Pad', size=(321, 321), pad_val=dict(img=0, seg=255)),
+    dict(type='RandomFlip', prob=0.5),
+]
+train_dataloader = dict(dataset=dict(
+    _delete_=True, type=dataset_type, data_root=data_root, split_file='splits/fss/trn.txt', mode='train', shot=1,
+    pipeline=train_pipeline))
+test_dataloader = dict(dataset=dict(
+    _delete_=True, type=dataset_type, data_root=data_root, split_file='splits/fss/test.txt', mode='test', shot=1,
+    pipeline={{_base_.test_pipeline}}, seed=321, eval_label='original'))
+val_dataloader = dict(dataset=dict(
+    _delete_=True, type=dataset_type, data_root=data_root, split_file='splits/fss/val.txt', mode='test', shot=1,
+    pipeline={{_base_.test_pipeline}}, num_episodes=300, seed=123, eval_label='original'))

@@ -1,0 +1,25 @@
+# The built-in generated dataset (textured shapes, 20 classes, 4 folds of 5): no download.
+dataset_type = 'GeneratedFewShotDataset'
+image_size = 80
+train_pipeline = [dict(type='RandomFlip', prob=0.5)]
+test_pipeline = []
+train_dataloader = dict(
+    batch_size=8, num_workers=0,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    collate_fn=dict(type='pseudo_collate'),
+    dataset=dict(type=dataset_type, fold=0, mode='train', shot=1, image_size=image_size, images_per_class=40,
+                 pipeline=train_pipeline))
+test_dataloader = dict(
+    batch_size=1, num_workers=0,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    collate_fn=dict(type='pseudo_collate'),
+    dataset=dict(type=dataset_type, fold=0, mode='test', shot=1, image_size=image_size, images_per_class=40,
+                 pipeline=test_pipeline, num_episodes=200, seed=321, eval_label='transformed'))
+val_dataloader = dict(
+    batch_size=1, num_workers=0,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    collate_fn=dict(type='pseudo_collate'),
+    dataset=dict(type=dataset_type, fold=0, mode='test', shot=1, image_size=image_size, images_per_class=40,
+                 pipeline=test_pipeline, num_episodes=100, seed=123, eval_label='transformed'))
+val_evaluator = dict(type='FewShotIoUMetric')
+test_evaluator = val_evaluator

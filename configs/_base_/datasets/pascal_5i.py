@@ -1,0 +1,36 @@
+# PASCAL-5i (Table 10) in VOC2012 + SBD's SegmentationClassAug, with PFENet's lists.
+# Layout: data/VOCdevkit/VOC2012/{JPEGImages,SegmentationClassAug}, lists/pascal/{voc_sbd_merge_noduplicate,val}.txt
+# Training: random scale, crop 321x321 and flip (5.1; reading: scale range 0.75-1.25 of a 400px longer side).
+# Testing: longer side to 321, padded; labels at their original size (PFENet's protocol); 1000 episodes.
+dataset_type = 'PascalFewShotDataset'
+data_root = 'data/VOCdevkit/VOC2012'
+crop_size = (321, 321)
+train_pipeline = [
+    dict(type='RandomResize', scale=(400, 400), ratio_range=(0.75, 1.25), keep_ratio=True),
+    dict(type='RandomCrop', crop_size=crop_size),
+    dict(type='Pad', size=crop_size, pad_val=dict(img=0, seg=255)),
+    dict(type='RandomFlip', prob=0.5),
+]
+test_pipeline = [dict(type='LongerSideResizePad', size=321)]
+train_dataloader = dict(
+    batch_size=8, num_workers=4, persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    collate_fn=dict(type='pseudo_collate'),
+    dataset=dict(type=dataset_type, data_root=data_root, fold=0, mode='train', shot=1,
+                 list_file='lists/pascal/voc_sbd_merge_noduplicate.txt', pipeline=train_pipeline))
+test_dataloader = dict(
+    batch_size=1, num_workers=2, persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    collate_fn=dict(type='pseudo_collate'),
+    dataset=dict(type=dataset_type, data_root=data_root, fold=0, mode='test', shot=1,
+                 list_file='lists/pascal/val.txt', pipeline=test_pipeline, num_episodes=1000, seed=321,
+                 eval_label='original'))
+val_dataloader = dict(
+    batch_size=1, num_workers=2, persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    collate_fn=dict(type='pseudo_collate'),
+    dataset=dict(type=dataset_type, data_root=data_root, fold=0, mode='test', shot=1,
+                 list_file='lists/pascal/val.txt', pipeline=test_pipeline, num_episodes=300, seed=123,
+                 eval_label='original'))
+val_evaluator = dict(type='FewShotIoUMetric')
+test_evaluator = val_evaluator

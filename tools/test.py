@@ -1,0 +1,68 @@
+"""Test a few-shot model: ``python tools/test.py CONFIG CHECKPOINT [--shot 5 --kshot-mode finetune --multi-scale]``."""
+import argparse
+import json
+import os
+import os.path as osp
+
+from mmengine.runner import Runner
+
+from integrations.mmseg.launch import add_common_arguments, load_config, prepare_distributed, trusted_checkpoint_loading
+
+MULTI_SCALES = (0.75, 1.0, 1.25)  # Section 5.3, Table 2
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Test a few-shot segmentation model on episodes")
+    add_common_arguments(parser)
+    parser.add_argument("checkpoint", help="weights exported by tools/train.py, or an MMEngine checkpoint")
+    parser.add_argument("--shot", type=int, help="supports per episode (1, 5, 10)")
+    parser.add_argument("--kshot-mode", choices=("fusion", "finetune", "both"), help="k-shot inference (Table 4)")
+    parser.add_argument("--finetune-steps", type=int, help="SGD steps of k-shot finetuning per episode")
+    parser.add_argument("--finetune-lr", type=float, help="learning rate of k-shot finetuning")
+    parser.add_argument("--multi-scale", action="store_true", help=f"average over scales {MULTI_SCALES}")
+    parser.add_argument("--episodes", type=int, help="number of test episodes")
+    parser.add_argument("--show-dir", help="write a picture per episode (Fig. 9) to this folder")
+    parser.add_argument("--out", help="write the metrics as JSON here (default: WORK_DIR/test_metrics.json)")
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    if not osp.isfile(args.checkpoint):
+        raise FileNotFoundError(f"checkpoint not found: {args.checkpoint}")
+    cfg = load_config(args)
+    cfg.load_from, cfg.resume = args.checkpoint, False
+    dataset = cfg.test_dataloader.dataset
+    if args.shot:
+        dataset.shot = args.shot
+    if args.episodes:
+        dataset.num_episodes = args.episodes
+    test_cfg = cfg.model.setdefault("test_cfg", {})
+    if args.kshot_mode:
+        test_cfg["kshot_mode"] = args.kshot_mode
+    finetune = test_cfg.setdefault("finetune", {})
+    if args.finetune_steps:
+        finetune["steps"] = args.finetune_steps
+    if args.finetune_lr:
+        finetune["lr"] = args.finetune_lr
+    if args.multi_scale:
+        test_cfg["scales"] = MULTI_SCALES
+    if args.show_dir:
+        cfg.default_hooks.visualization = dict(type="FewShotVisualizationHook", show_dir=args.show_dir)
+    prepare_distributed(cfg)
+    with trusted_checkpoint_loading():
+        runner = Runner.from_cfg(cfg)
+        metrics = runner.test()
+    if runner.rank == 0:
+        out = args.out or osp.join(cfg.work_dir, "test_metrics.json")
+        os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
+        with open(out, "w") as handle:
+            json.dump(dict(config=args.config, checkpoint=args.checkpoint, shot=dataset.shot,
+                           kshot_mode=test_cfg.get("kshot_mode", "fusion"), scales=test_cfg.get("scales", [1.0]),
+                           metrics=metrics), handle, indent=2)
+        runner.logger.info(f"metrics written to {out}")
+    return metrics
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,46 @@
+"""Train a few-shot model with MMEngine's Runner: ``python tools/train.py configs/crcnet_pascal_fold0.py``."""
+import argparse
+import os.path as osp
+
+import torch
+from mmengine.runner import Runner
+
+from integrations.mmseg.launch import (EXPORTED_WEIGHTS, add_common_arguments, export_weights, load_config,
+                                       prepare_distributed, trusted_checkpoint_loading)
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Train a few-shot segmentation model")
+    add_common_arguments(parser)
+    parser.add_argument("--resume", nargs="?", const="auto", default=None,
+                        help="resume from a checkpoint, or from the work dir's last one when no path is given")
+    parser.add_argument("--amp", action="store_true",
+                        help="mixed precision: fp16 with loss scaling on CUDA, bf16 autocast on the CPU")
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> str:
+    args = parse_args(argv)
+    cfg = load_config(args)
+    if args.amp:
+        on_gpu = torch.cuda.is_available()
+        cfg.optim_wrapper.type = "AmpOptimWrapper" if on_gpu else "CPUAutocastOptimWrapper"
+        if on_gpu:
+            cfg.optim_wrapper.loss_scale = "dynamic"
+    if args.resume == "auto":
+        cfg.resume, cfg.load_from = True, None
+    elif args.resume:
+        cfg.resume, cfg.load_from = True, args.resume
+    prepare_distributed(cfg)
+    with trusted_checkpoint_loading():
+        runner = Runner.from_cfg(cfg)
+        runner.train()
+    weights = osp.join(cfg.work_dir, EXPORTED_WEIGHTS)
+    if runner.rank == 0:
+        export_weights(runner.model, weights, args.config)
+        runner.logger.info(f"weights for tools/test.py and tools/infer.py: {weights}")
+    return weights
+
+
+if __name__ == "__main__":
+    main()
