@@ -10,7 +10,7 @@ from mmengine.model import BaseDataPreprocessor, BaseModel
 from mmengine.optim import OptimWrapper
 from mmengine.registry import OPTIM_WRAPPERS
 from mmengine.structures import PixelData
-from mmseg.registry import MODELS
+from crc_modules.registry import MODELS
 from mmseg.structures import SegDataSample
 
 from crc_modules import KShotPredictor, binary_mask, multi_scale_probability

@@ -1,0 +1,115 @@
+"""tools/train.py and tools/test.py through MMEngine's Runner on a tiny generated set (issue 4)."""
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+import torch
+from mmengine.config import Config
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CONFIG = os.path.join(ROOT, "configs", "crcnet_generated.py")
+TINY = [
+    "train_dataloader.dataset.images_per_class=4", "train_dataloader.dataset.image_size=48",
+    "train_dataloader.batch_size=4", "val_dataloader.dataset.image_size=48", "val_dataloader.dataset.num_episodes=4",
+    "val_dataloader.dataset.images_per_class=4", "test_dataloader.dataset.image_size=48",
+    "test_dataloader.dataset.images_per_class=4", "test_dataloader.dataset.num_episodes=6",
+    "model.model.refine_steps=2", "model.model.channels=16", "train_cfg.val_interval=1",
+]
+
+
+def _run(args, env=None, timeout=600):
+    result = subprocess.run([sys.executable] + args, cwd=ROOT, capture_output=True, text=True, timeout=timeout,
+                            env={**os.environ, "OMP_NUM_THREADS": "1", **(env or {})})
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result.stdout + result.stderr
+
+
+def _train(work_dir, epochs, *extra):
+    return _run(["tools/train.py", CONFIG, "--work-dir", str(work_dir), *extra,
+                 "--cfg-options", *TINY, f"train_cfg.max_epochs={epochs}", f"param_scheduler.0.end={epochs}"])
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    work_dir = tmp_path_factory.mktemp("train")
+    log = _train(work_dir, 1)
+    return work_dir, log
+
+
+def test_train_logs_losses_and_exports_weights_that_load_with_weights_only(trained):
+    work_dir, log = trained
+    assert "loss_query" in log and "loss_support_aux" in log and "mIoU" in log
+    weights = torch.load(os.path.join(work_dir, "weights.pth"), weights_only=True)
+    assert any(k.startswith("model.refinement.") for k in weights["state_dict"])
+
+
+def test_test_tool_writes_metrics_and_one_picture_per_episode(trained, tmp_path):
+    work_dir, _ = trained
+    out = tmp_path / "metrics.json"
+    _run(["tools/test.py", CONFIG, str(work_dir / "weights.pth"), "--work-dir", str(tmp_path), "--show-dir",
+          str(tmp_path / "pictures"), "--shot", "2", "--kshot-mode", "both", "--finetune-steps", "2",
+          "--multi-scale", "--out", str(out), "--cfg-options", *TINY])
+    result = json.loads(out.read_text())
+    assert result["shot"] == 2 and result["kshot_mode"] == "both" and result["scales"] == [0.75, 1.0, 1.25]
+    assert 0 <= result["metrics"]["mIoU"] <= 100 and result["metrics"]["episodes"] == 6
+    pictures = sorted(os.listdir(tmp_path / "pictures"))
+    assert pictures == [f"episode_{i:05d}.png" for i in range(6)]
+
+
+def test_resume_continues_a_stopped_run_to_the_end(trained, tmp_path):
+    work_dir, _ = trained
+    resumed_dir = tmp_path / "resumed"
+    resumed_dir.mkdir()
+    for name in ("epoch_1.pth", "last_checkpoint"):
+        text = (work_dir / name).read_bytes()
+        if name == "last_checkpoint":
+            text = str(resumed_dir / "epoch_1.pth").encode()
+        (resumed_dir / name).write_bytes(text)
+    log = _train(resumed_dir, 2, "--resume")
+    assert "resumed epoch: 1" in log
+    assert "Epoch(train) [1]" not in log and "Epoch(train) [2]" in log
+    assert (resumed_dir / "epoch_2.pth").exists()
+
+
+def _free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_two_process_cpu_training_and_evaluation_equal_to_one_process(trained, tmp_path):
+    torchrun = ["-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={_free_port()}"]
+    log = _run(torchrun + ["tools/train.py", CONFIG, "--launcher", "pytorch", "--work-dir", str(tmp_path / "dist"),
+                           "--cfg-options", *TINY, "train_cfg.max_epochs=1", "param_scheduler.0.end=1"])
+    assert "Distributed training: True" in log
+    assert "Epoch(train) [1][8/8]" in log  # 60 episodes, batch 4: 15 iterations on one process, 8 on each of two
+    work_dir, _ = trained
+    weights = str(work_dir / "weights.pth")
+    one = tmp_path / "one.json"
+    two = tmp_path / "two.json"
+    _run(["tools/test.py", CONFIG, weights, "--work-dir", str(tmp_path / "t1"), "--out", str(one),
+          "--cfg-options", *TINY])
+    _run(["-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={_free_port()}", "tools/test.py",
+          CONFIG, weights, "--launcher", "pytorch", "--work-dir", str(tmp_path / "t2"), "--out", str(two),
+          "--cfg-options", *TINY])
+    first, second = json.loads(one.read_text())["metrics"], json.loads(two.read_text())["metrics"]
+    assert first["episodes"] == second["episodes"] == 6
+    assert first["mIoU"] == second["mIoU"] and first["FB-IoU"] == second["FB-IoU"]
+
+
+def test_pascal_fold0_config_has_the_settings_of_section_5_1():
+    cfg = Config.fromfile(os.path.join(ROOT, "configs", "crcnet_pascal_fold0.py"))
+    model = cfg.model.model
+    assert model.encoder.backbone == "resnet50" and model.encoder.pretrained == "torchvision://resnet50"
+    assert model.encoder.multi_level and model.channels == 256 and model.refine_steps == 10
+    assert model.aux_weight == 0.1 and model.cross_reference and model.global_conditional and model.local_conditional
+    assert cfg.optim_wrapper.optimizer.type == "SGD" and cfg.optim_wrapper.optimizer.lr == 0.0025
+    assert cfg.train_cfg.max_epochs == 200
+    pipeline = [t.type for t in cfg.train_dataloader.dataset.pipeline]
+    assert pipeline == ["RandomResize", "RandomCrop", "Pad", "RandomFlip"]
+    assert cfg.train_dataloader.dataset.pipeline[1].crop_size == (321, 321)
+    assert cfg.train_dataloader.dataset.fold == cfg.test_dataloader.dataset.fold == 0
+    assert Config.fromfile(os.path.join(ROOT, "configs", "crcnet_pascal_fold3.py")).test_dataloader.dataset.fold == 3
