@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Dict, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, Optional, Sequence, Tuple, Union
 
 import torch
 import torchvision
@@ -78,11 +78,11 @@ def read_state_dict(source: str) -> Dict[str, torch.Tensor]:
         checkpoint = torch.hub.load_state_dict_from_url(source, map_location="cpu", weights_only=True)
     else:
         if not os.path.isfile(source):
-            raise FileNotFoundError(f"backbone weights file not found: {source}")
+            raise FileNotFoundError(f"weights file not found: {source}")
         try:
             checkpoint = torch.load(source, map_location="cpu", weights_only=True)
         except Exception as err:  # torch raises several types for corrupt or foreign files
-            raise ValueError(f"could not read backbone weights from {source}: {err}") from err
+            raise ValueError(f"could not read weights from {source}: {err}") from err
     for container in ("state_dict", "model"):
         if isinstance(checkpoint, dict) and isinstance(checkpoint.get(container), dict):
             checkpoint = checkpoint[container]
@@ -97,13 +97,18 @@ def read_state_dict(source: str) -> Dict[str, torch.Tensor]:
     return state
 
 
-def load_backbone_weights(backbone: nn.Module, source: str) -> None:
+def load_backbone_weights(backbone: nn.Module, source: str,
+                          rename: Optional[Callable[[Dict[str, torch.Tensor]], Dict[str, torch.Tensor]]] = None) -> None:
     """Load pretrained weights into ``backbone``; every backbone parameter must be covered.
+
+    ``rename`` maps the file's keys to the backbone's (e.g. a deep stem's ``conv1`` -> ``layer0.0``).
 
     Raises:
         ValueError: the file leaves backbone parameters or buffers unset, or a shape differs.
     """
     state = read_state_dict(source)
+    if rename is not None:
+        state = rename(state)
     result = backbone.load_state_dict(state, strict=False)
     missing = [key for key in result.missing_keys if not key.endswith("num_batches_tracked")]
     if missing:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import itertools
-from typing import Dict, List, Tuple
+from typing import Callable, Dict, List, Tuple
 
 import torch
 from torch import nn
@@ -14,26 +14,32 @@ KSHOT_MODES = ("fusion", "finetune", "both")
 
 
 def fuse_probabilities(
-    model: nn.Module, support_feats: torch.Tensor, support_masks: torch.Tensor, query_feat: torch.Tensor,
-    size: Tuple[int, int],
+    forward: Callable[..., Dict[str, torch.Tensor]], supports: torch.Tensor, support_masks: torch.Tensor,
+    query: torch.Tensor, size: Tuple[int, int],
 ) -> torch.Tensor:
     """Mean over the k supports of the query's foreground probability (the fusion of Table 4).
 
     Args:
-        model: a CRCNet-like model with ``forward_features``.
-        support_feats: (K, C, h, w) encoder features of the supports.
+        forward: ``(support, support_mask, query) -> {'query_logits': ...}``, e.g. CRCNet's
+            ``forward_features`` on encoder features, or a model's ``forward`` on images.
+        supports: (K, ...) the supports' features or images.
         support_masks: (K, 1, H, W) float masks.
-        query_feat: (1, C, h', w') encoder features of the query.
+        query: (1, ...) the query's features or image.
         size: (H', W') of the query image; logits are upsampled before the softmax, as in 1-shot.
 
     Returns:
         (1, 1, H', W') foreground probability.
     """
-    shots = support_feats.shape[0]
-    logits = model.forward_features(support_feats, support_masks, query_feat.expand(shots, -1, -1, -1))[
-        "query_logits"
-    ]
+    shots = supports.shape[0]
+    logits = forward(supports, support_masks, query.expand(shots, *query.shape[1:]))["query_logits"]
     return torch.softmax(resize_to(logits, size), dim=1)[:, 1:2].mean(dim=0, keepdim=True)
+
+
+def _episode_inputs(model: nn.Module, support_imgs: torch.Tensor, query_img: torch.Tensor):
+    """(supports, query, forward): encoder features once for CRCNet-like models, else the images themselves."""
+    if hasattr(model, "encoder") and hasattr(model, "forward_features"):
+        return model.encoder(support_imgs), model.encoder(query_img), model.forward_features
+    return support_imgs, query_img, model
 
 
 class KShotPredictor:
@@ -68,27 +74,35 @@ class KShotPredictor:
         """One episode: supports (K,3,H,W), labels (K,H,W) in {0,1,255}, query (1,3,H',W') -> (1,1,H',W') probability."""
         was_training = model.training
         model.eval()
-        support_feats = model.encoder(support_imgs)  # (K, C, h, w)
-        query_feat = model.encoder(query_img)  # (1, C, h', w')
+        supports, query, forward = _episode_inputs(model, support_imgs, query_img)
         support_masks = binary_mask(support_labels)  # (K, 1, H, W)
         finetune = self.mode != "fusion" and support_imgs.shape[0] > 1
         snapshot = self._trainable_state(model) if finetune else None
         try:
             if finetune:
-                self._finetune(model, support_feats, support_masks, support_labels)
+                self._finetune(model, forward, supports, support_masks, support_labels)
                 model.eval()
             if self.mode == "finetune":
-                support_feats, support_masks = support_feats[:1], support_masks[:1]
-            return fuse_probabilities(model, support_feats, support_masks, query_feat, query_img.shape[-2:])
+                supports, support_masks = supports[:1], support_masks[:1]
+            if getattr(model, "fuses_shots", False):  # e.g. PFENet: one forward averages prototypes and priors
+                logits = forward(supports[None], support_masks[None], query)["query_logits"]
+                return torch.softmax(resize_to(logits, query_img.shape[-2:]), dim=1)[:, 1:2]
+            return fuse_probabilities(forward, supports, support_masks, query, query_img.shape[-2:])
         finally:
             if snapshot is not None:
                 model.load_state_dict(snapshot, strict=False)
             model.train(was_training)
 
     @staticmethod
-    def _trainable_state(model: nn.Module) -> Dict[str, torch.Tensor]:
-        return {key: value.detach().clone() for key, value in model.state_dict().items()
-                if not key.startswith("encoder.")}
+    def _finetuned_parameters(model: nn.Module) -> Dict[str, nn.Parameter]:
+        """Everything but the encoder (Section 4.6); frozen parameters (e.g. PFENet's backbone) stay frozen."""
+        return {name: param for name, param in model.named_parameters()
+                if param.requires_grad and not name.startswith("encoder.")}
+
+    def _trainable_state(self, model: nn.Module) -> Dict[str, torch.Tensor]:
+        state = {name: param.detach().clone() for name, param in self._finetuned_parameters(model).items()}
+        state.update({name: buffer.clone() for name, buffer in model.named_buffers()})
+        return state
 
     def _pair_batches(self, shots: int) -> List[Tuple[List[int], List[int]]]:
         pairs = list(itertools.permutations(range(shots), 2))
@@ -99,17 +113,15 @@ class KShotPredictor:
             batches.append(([pairs[i][0] for i in order], [pairs[i][1] for i in order]))
         return batches
 
-    def _finetune(self, model, support_feats, support_masks, support_labels) -> None:
-        params = [param for name, param in model.named_parameters() if not name.startswith("encoder.")]
-        optimizer = torch.optim.SGD(params, lr=self.lr, momentum=self.momentum)
+    def _finetune(self, model, forward, supports, support_masks, support_labels) -> None:
+        optimizer = torch.optim.SGD(self._finetuned_parameters(model).values(), lr=self.lr, momentum=self.momentum)
         model.train()
-        model.encoder.eval()
+        if hasattr(model, "encoder"):
+            model.encoder.eval()
         image_size = support_labels.shape[-2:]
         with torch.enable_grad():
-            for guide, target in self._pair_batches(support_feats.shape[0]):
-                outputs = model.forward_features(
-                    support_feats[guide], support_masks[guide], support_feats[target], support_masks[target]
-                )
+            for guide, target in self._pair_batches(supports.shape[0]):
+                outputs = forward(supports[guide], support_masks[guide], supports[target], support_masks[target])
                 outputs = {key: resize_to(value, image_size) for key, value in outputs.items()}
                 losses = model.loss(outputs, support_labels[target], support_labels[guide])
                 optimizer.zero_grad()

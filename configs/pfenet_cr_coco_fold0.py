@@ -1,0 +1,3 @@
+# PFENet + CR on COCO-20i fold 0 (Table 12).
+_base_ = ['./pfenet_coco_fold0.py']
+model = dict(model=dict(cross_reference=True))

@@ -1,0 +1,4 @@
+_base_ = ['./pfenet_crc_pascal_fold0.py']
+train_dataloader = dict(dataset=dict(fold=2))
+val_dataloader = dict(dataset=dict(fold=2))
+test_dataloader = dict(dataset=dict(fold=2))

@@ -1,0 +1,3 @@
+# PFENet + GC (Table 8).
+_base_ = ['./pfenet_pascal_fold0.py']
+model = dict(model=dict(global_conditional=True))

@@ -1,0 +1,233 @@
+"""PFENet (Tian et al., TPAMI 2020) with its released module names, and the CRC insertions of Tables 8 and 12."""
+from __future__ import annotations
+
+from typing import Dict, Optional, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from crc_modules.conditional import GlobalConditional
+from crc_modules.cross_reference import CoOccurrenceHead, CrossReference
+from crc_modules.encoder import load_backbone_weights, read_state_dict
+from crc_modules.registry import MODELS
+
+from .backbone import deep_stem_keys, deep_stem_resnet
+
+REDUCE_DIM = 256
+COSINE_EPS = 1e-7
+
+
+def _resize(x: torch.Tensor, size) -> torch.Tensor:
+    """PFENet resizes everything bilinearly with ``align_corners=True``."""
+    return F.interpolate(x, size=tuple(size), mode="bilinear", align_corners=True)
+
+
+def weighted_gap(feat: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """PFENet's masked average pooling: (B, C, h, w), (B, 1, h, w) -> (B, C, 1, 1); area + 5e-4 keeps it finite."""
+    area = mask.sum(dim=(2, 3), keepdim=True) + 0.0005
+    return (feat * mask).sum(dim=(2, 3), keepdim=True) / area
+
+
+def prior_mask(query_high: torch.Tensor, support_high: torch.Tensor, support_mask: torch.Tensor) -> torch.Tensor:
+    """The training-free prior (PFENet Section 3.2): per query position, the max cosine similarity to the masked
+    support's layer4 features, min-max normalised per query. (B, C, h, w) x2, (B, 1, h, w) -> (B, 1, h, w) in [0, 1]."""
+    batch, channels, height, width = query_high.shape
+    support = (support_high * support_mask).flatten(2).transpose(1, 2)  # (B, hw_s, C)
+    query = query_high.flatten(2)  # (B, C, hw_q)
+    norms = torch.bmm(support.norm(dim=2, keepdim=True), query.norm(dim=1, keepdim=True))
+    similarity = (torch.bmm(support, query) / (norms + COSINE_EPS)).max(dim=1)[0]  # (B, hw_q)
+    low, high = similarity.min(dim=1, keepdim=True)[0], similarity.max(dim=1, keepdim=True)[0]
+    return ((similarity - low) / (high - low + COSINE_EPS)).view(batch, 1, height, width)
+
+
+def _conv(in_channels: int, out_channels: int, kernel_size: int) -> nn.Conv2d:
+    return nn.Conv2d(in_channels, out_channels, kernel_size, padding=kernel_size // 2, bias=False)
+
+
+def _classifier(channels: int, classes: int) -> nn.Sequential:
+    return nn.Sequential(_conv(channels, channels, 3), nn.ReLU(inplace=True), nn.Dropout2d(p=0.1),
+                         nn.Conv2d(channels, classes, kernel_size=1))
+
+
+def _double_conv(channels: int) -> nn.Sequential:
+    return nn.Sequential(_conv(channels, channels, 3), nn.ReLU(inplace=True), _conv(channels, channels, 3),
+                         nn.ReLU(inplace=True))
+
+
+def load_released_checkpoint(model: nn.Module, path: str) -> None:
+    """Load a checkpoint saved by PFENet's train.py (or a bare state dict), ``module.`` prefixes stripped.
+
+    Every released key must match; only the blocks that the +GC/+CR variants add may be missing.
+    """
+    state = read_state_dict(path)
+    result = model.load_state_dict(state, strict=False)
+    added = ("global_conditional.", "cross_reference.", "co_occurrence_head.")
+    missing = [k for k in result.missing_keys if not k.startswith(added)]
+    if missing or result.unexpected_keys:
+        raise ValueError(f"{path} does not match PFENet(layers={len(model.layer3)} blocks in layer3): "
+                         f"missing {missing[:5]} ({len(missing)}), unexpected {result.unexpected_keys[:5]} "
+                         f"({len(result.unexpected_keys)})")
+
+
+@MODELS.register_module()
+class PFENet(nn.Module):
+    """PFENet as released (state-dict keys and shapes identical), optionally with CRCNet's blocks (Tables 8, 12).
+
+    Insertion points (reading: the paper names the variants, not the wiring):
+    GC conditions the reduced query features on the support prototype before the FEM, where CRCNet
+    conditions before its refinement; CR re-weights the reduced query and support features by their
+    co-occurring channels before the prototype is pooled, with its co-occurrence head's loss
+    (weight ``cr_aux_weight``). Both keep every released key, so released weights load with
+    ``strict=False`` into the +X variants and with ``strict=True`` into the plain model.
+
+    Args:
+        layers (int): ResNet depth, 50 or 101 (152).
+        shot (int): Supports averaged per episode (the prior and the prototype).
+        ppm_scales (Sequence[float]): FEM bins; values <= 1 are relative to the feature size.
+        classes (int): Output classes. Default: 2.
+        pretrained (str, optional): Deep-stem ImageNet weights (PFENet's ``initmodel/resnet50_v2.pth``).
+        backbone_bn_updates (bool): Let the frozen backbone's BatchNorm statistics change in training,
+            as the released code does. Default: False (they stay fixed).
+        global_conditional (bool): PFENet + GC. Default: False.
+        cross_reference (bool): PFENet + CR. Default: False.
+        aux_weight (float): Weight of the FEM's auxiliary losses (averaged over scales). Default: 1.0.
+        cr_aux_weight (float): Weight of the co-occurrence loss with CR (lambda of Eq. 5). Default: 0.1.
+        ignore_index (int): Label ignored by the losses. Default: 255.
+        checkpoint (str, optional): A released PFENet checkpoint (``{'epoch', 'state_dict', 'optimizer'}``,
+            keys prefixed ``module.``), loaded strictly into the plain model and leniently (new blocks only
+            missing) into the +X variants.
+    """
+
+    fuses_shots = True  # k supports go through one forward: prototypes and priors are averaged (PFENet's k-shot)
+
+    def __init__(self, layers: int = 50, shot: int = 1, ppm_scales: Sequence[float] = (60, 30, 15, 8),
+                 classes: int = 2, pretrained: Optional[str] = None, backbone_bn_updates: bool = False,
+                 global_conditional: bool = False, cross_reference: bool = False, aux_weight: float = 1.0,
+                 cr_aux_weight: float = 0.1, ignore_index: int = 255, checkpoint: Optional[str] = None):
+        super().__init__()
+        self.shot, self.ppm_scales = shot, tuple(ppm_scales)
+        self.backbone_bn_updates, self.aux_weight = backbone_bn_updates, aux_weight
+        self.cr_aux_weight, self.ignore_index = cr_aux_weight, ignore_index
+        self.layer0, self.layer1, self.layer2, self.layer3, self.layer4 = deep_stem_resnet(layers)
+        if pretrained:
+            load_backbone_weights(self._backbone_view(), pretrained, rename=deep_stem_keys)
+        for stage in self._backbone_view().children():
+            stage.requires_grad_(False)
+        feat_dim = 1024 + 512  # cat(layer3, layer2)
+        self.cls = _classifier(REDUCE_DIM, classes)
+        self.down_query = nn.Sequential(_conv(feat_dim, REDUCE_DIM, 1), nn.ReLU(inplace=True), nn.Dropout2d(p=0.5))
+        self.down_supp = nn.Sequential(_conv(feat_dim, REDUCE_DIM, 1), nn.ReLU(inplace=True), nn.Dropout2d(p=0.5))
+        bins = len(self.ppm_scales)
+        self.init_merge = nn.ModuleList(
+            nn.Sequential(_conv(2 * REDUCE_DIM + 1, REDUCE_DIM, 1), nn.ReLU(inplace=True)) for _ in range(bins))
+        self.beta_conv = nn.ModuleList(_double_conv(REDUCE_DIM) for _ in range(bins))
+        self.inner_cls = nn.ModuleList(_classifier(REDUCE_DIM, classes) for _ in range(bins))
+        self.res1 = nn.Sequential(_conv(REDUCE_DIM * bins, REDUCE_DIM, 1), nn.ReLU(inplace=True))
+        self.res2 = _double_conv(REDUCE_DIM)
+        self.alpha_conv = nn.ModuleList(
+            nn.Sequential(_conv(2 * REDUCE_DIM, REDUCE_DIM, 1), nn.ReLU()) for _ in range(bins - 1))
+        self.global_conditional = GlobalConditional(REDUCE_DIM, REDUCE_DIM) if global_conditional else None
+        self.cross_reference = CrossReference(REDUCE_DIM) if cross_reference else None
+        self.co_occurrence_head = CoOccurrenceHead(REDUCE_DIM, REDUCE_DIM) if cross_reference else None
+        if checkpoint:
+            load_released_checkpoint(self, checkpoint)
+
+    def _backbone_view(self) -> nn.Module:
+        view = nn.Module()
+        for name in ("layer0", "layer1", "layer2", "layer3", "layer4"):
+            view.add_module(name, getattr(self, name))
+        return view
+
+    def train(self, mode: bool = True) -> "PFENet":
+        super().train(mode)
+        if not self.backbone_bn_updates:
+            self._backbone_view().eval()
+        return self
+
+    @torch.no_grad()
+    def _backbone(self, images: torch.Tensor, mask: Optional[torch.Tensor] = None):
+        """(layer2, layer3, layer4); with a mask, layer4 sees the masked layer3 (the support branch)."""
+        feat2 = self.layer2(self.layer1(self.layer0(images)))
+        feat3 = self.layer3(feat2)
+        if mask is not None:
+            mask = _resize(mask, feat3.shape[-2:])
+            feat3_in = feat3 * mask
+        else:
+            feat3_in = feat3
+        return feat2, feat3, self.layer4(feat3_in), mask
+
+    def forward(self, support_img: torch.Tensor, support_mask: torch.Tensor, query_img: torch.Tensor,
+                query_mask: Optional[torch.Tensor] = None) -> Dict[str, torch.Tensor]:
+        """Supports (B, K, 3, H, W) or (B, 3, H, W), masks (B, K, 1, H, W) / (B, 1, H, W) -> logits at the query's size.
+
+        Returns ``query_logits`` and, in training, ``query_aux{i}_logits`` for each FEM scale (and the
+        co-occurrence logits with CR).
+        """
+        if support_img.dim() == 4:
+            support_img, support_mask = support_img[:, None], support_mask[:, None]
+        size = query_img.shape[-2:]
+        feat2, feat3, query_high, _ = self._backbone(query_img)
+        query_feat = self.down_query(torch.cat([feat3, feat2], 1))
+        prototypes, priors, support_maps = [], [], []
+        for k in range(support_img.shape[1]):
+            s2, s3, support_high, mask = self._backbone(support_img[:, k], support_mask[:, k])
+            support_feat = self.down_supp(torch.cat([s3, s2], 1))
+            if self.cross_reference is not None:
+                support_feat, query_k = self.cross_reference(support_feat, query_feat)
+                support_maps.append((support_feat, query_k))
+            prototypes.append(weighted_gap(support_feat, mask))
+            priors.append(_resize(prior_mask(query_high, support_high, _resize(mask, support_high.shape[-2:])),
+                                  feat3.shape[-2:]))
+        prototype = torch.stack(prototypes).mean(0)  # (B, 256, 1, 1)
+        prior = _resize(torch.cat(priors, 1).mean(1, keepdim=True), query_feat.shape[-2:])
+        outputs = {}
+        if support_maps:
+            query_feat = torch.stack([q for _, q in support_maps]).mean(0)
+            if self.training:
+                outputs["query_cooc_logits"] = _resize(self.co_occurrence_head(query_feat), size)
+                outputs["support_cooc_logits"] = _resize(self.co_occurrence_head(support_maps[0][0]),
+                                                         support_img.shape[-2:])
+        if self.global_conditional is not None:
+            query_feat = self.global_conditional(query_feat, prototype.flatten(1))
+        logits, aux_logits = self._feature_enrichment(query_feat, prototype, prior)
+        outputs["query_logits"] = _resize(logits, size)
+        if self.training:
+            for index, aux in enumerate(aux_logits):
+                outputs[f"query_aux{index}_logits"] = _resize(aux, size)
+        return outputs
+
+    def _feature_enrichment(self, query_feat, prototype, prior):
+        """The FEM: per scale, merge query, prototype and prior; pass coarse scales' features down (alpha)."""
+        height, width = query_feat.shape[-2:]
+        merged, aux_logits = [], []
+        for index, scale in enumerate(self.ppm_scales):
+            bins = int(height * scale) if scale <= 1.0 else int(scale)
+            query_bin = F.adaptive_avg_pool2d(query_feat, bins)
+            merge = torch.cat([query_bin, prototype.expand(-1, -1, bins, bins), _resize(prior, (bins, bins))], 1)
+            merge = self.init_merge[index](merge)
+            if index >= 1:
+                previous = _resize(merged[index - 1], (bins, bins))
+                merge = self.alpha_conv[index - 1](torch.cat([merge, previous], 1)) + merge
+            merge = self.beta_conv[index](merge) + merge
+            aux_logits.append(self.inner_cls[index](merge))
+            merged.append(_resize(merge, (height, width)))
+        feat = self.res1(torch.cat(merged, 1))
+        feat = self.res2(feat) + feat
+        return self.cls(feat), aux_logits
+
+    def loss(self, outputs: Dict[str, torch.Tensor], query_label: torch.Tensor,
+             support_label: Optional[torch.Tensor] = None) -> Dict[str, torch.Tensor]:
+        """Main CE + ``aux_weight`` x mean of the FEM's CE terms (+ ``cr_aux_weight`` x co-occurrence CE with CR)."""
+        query_label = query_label.long()
+        losses = {"loss_query": F.cross_entropy(outputs["query_logits"], query_label, ignore_index=self.ignore_index)}
+        aux = [F.cross_entropy(v, query_label, ignore_index=self.ignore_index)
+               for k, v in outputs.items() if k.startswith("query_aux")]
+        if aux:
+            losses["loss_query_aux"] = self.aux_weight * torch.stack(aux).mean()
+        if "query_cooc_logits" in outputs:
+            cooc = F.cross_entropy(outputs["query_cooc_logits"], query_label, ignore_index=self.ignore_index)
+            cooc = cooc + F.cross_entropy(outputs["support_cooc_logits"], support_label.long(),
+                                          ignore_index=self.ignore_index)
+            losses["loss_cooc"] = self.cr_aux_weight * cooc
+        return losses
