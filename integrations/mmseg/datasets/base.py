@@ -148,8 +148,8 @@ class FewShotDataset(torch.utils.data.Dataset):
     # ---- what a subclass provides ---------------------------------------------------------------
     @property
     def classes(self) -> Tuple[int, ...]:
-        """The classes episodes are drawn from: base classes in training, novel ones in testing."""
-        raise NotImplementedError
+        """The classes episodes are drawn from: ``base_classes`` in training, ``novel_classes`` in testing."""
+        return self.base_classes if self.mode == "train" else self.novel_classes
 
     def load_samples(self) -> List[Sample]:
         raise NotImplementedError

@@ -67,10 +67,6 @@ class CocoFewShotDataset(FewShotDataset):
         self._category_to_class: Dict[int, int] = {}
         super().__init__(**kwargs)
 
-    @property
-    def classes(self) -> Tuple[int, ...]:
-        return self.base_classes if self.mode == "train" else self.novel_classes
-
     def load_samples(self) -> List[Sample]:
         if self.list_file is not None:
             return index_pair_list(read_pair_list(self.list_file, self.data_root), self.classes,

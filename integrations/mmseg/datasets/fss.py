@@ -7,7 +7,7 @@ from typing import List, Tuple
 import numpy as np
 from mmseg.registry import DATASETS
 
-from .base import FewShotDataset, Sample, read_image, read_label, require_dir, require_file
+from .base import FewShotDataset, Sample, require_dir, require_file
 
 MASK_THRESHOLD = 128
 
@@ -57,8 +57,5 @@ class FSS1000Dataset(FewShotDataset):
         return samples
 
     def load_image_and_label(self, sample: Sample) -> Tuple[np.ndarray, np.ndarray]:
-        img, mask = read_image(sample.img_path), read_label(sample.label_path)
-        if img.shape[:2] != mask.shape:
-            raise ValueError(f"image {sample.img_path} is {img.shape[1]}x{img.shape[0]} but its mask "
-                             f"{sample.label_path} is {mask.shape[1]}x{mask.shape[0]}")
+        img, mask = super().load_image_and_label(sample)
         return img, np.where(mask >= MASK_THRESHOLD, sample.classes[0], 0).astype(np.uint8)

@@ -117,10 +117,6 @@ class GeneratedFewShotDataset(FewShotDataset):
         super().__init__(**kwargs)
 
     @property
-    def classes(self) -> Tuple[int, ...]:
-        return self.base_classes if self.mode == "train" else self.novel_classes
-
-    @property
     def metainfo(self) -> dict:
         names = tuple("{}-{}".format(*class_appearance(c)[:2]) + f"-{c}" for c in self.classes)
         return dict(classes=names, class_ids=self.classes)

@@ -104,10 +104,6 @@ class PascalFewShotDataset(FewShotDataset):
         super().__init__(**kwargs)
 
     @property
-    def classes(self) -> Tuple[int, ...]:
-        return self.base_classes if self.mode == "train" else self.novel_classes
-
-    @property
     def metainfo(self) -> dict:
         return dict(classes=tuple(PASCAL_CLASSES[c - 1] for c in self.classes), class_ids=self.classes)
 
