@@ -72,3 +72,19 @@ def test_episode_picture_shows_supports_prediction_and_truth():
     assert picture.shape[0] == 24 + 22 + 40 and picture.shape[1] > 4 * 60
     panel = picture[24 + 22:, :60]
     assert panel[15:20, 15:20].mean(axis=(0, 1))[1] > 120  # the support's mask is tinted green
+
+
+def test_cpu_autocast_optim_wrapper_trains_in_bfloat16():
+    from integrations.mmseg.segmentor import CPUAutocastOptimWrapper
+
+    torch.manual_seed(0)
+    segmentor = FewShotSegmentor(MODEL).train()
+    wrapper = CPUAutocastOptimWrapper(torch.optim.SGD(segmentor.parameters(), lr=0.1))
+    before = segmentor.model.refinement.classifier[-1].weight.clone()
+    seen = []
+    hook = segmentor.model.refinement.register_forward_hook(lambda m, i, o: seen.append(o.dtype))
+    losses = segmentor.train_step(_batch(), wrapper)
+    hook.remove()
+    assert set(seen) == {torch.bfloat16} and len(seen) == 2  # query and support branches
+    assert torch.isfinite(losses["loss"])
+    assert not torch.equal(before, segmentor.model.refinement.classifier[-1].weight)
