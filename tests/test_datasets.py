@@ -257,3 +257,14 @@ def test_metric_sums_areas_per_class_and_leaves_out_a_class_with_zero_union():
 def test_metric_refuses_mismatched_sizes():
     with pytest.raises(ValueError, match="differ in size"):
         FewShotIoUMetric().process(None, [_sample(1, [[1, 1]], [[1, 1, 1]])])
+
+
+def test_hsnet_protocol_resizes_image_and_label_to_400(voc):
+    root, list_file = voc
+    dataset = PascalFewShotDataset(root, fold=1, list_file=list_file, mode="test", min_class_pixels=64,
+                                   pipeline=[dict(type="Resize", scale=(400, 400), keep_ratio=False)],
+                                   eval_label="transformed", num_episodes=1)
+    item = dataset[0]
+    assert item["inputs"]["query"].shape == (3, 400, 400) and item["inputs"]["supports"].shape[-2:] == (400, 400)
+    label = item["data_samples"].gt_sem_seg.data
+    assert label.shape == (1, 400, 400) and set(label.unique().tolist()) == {0, 1, 255}
