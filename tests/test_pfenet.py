@@ -1,4 +1,7 @@
 """PFENet compatible with its released checkpoints, and PFENet + GC / CR / CRC (issue 5)."""
+import json
+import os
+
 import pytest
 import torch
 
@@ -142,3 +145,19 @@ def test_kshot_on_pfenet_fuses_in_one_forward_and_finetuning_restores_the_weight
     tuned = KShotPredictor("both", steps=2, lr=0.05)(model, support, support_label, query[:1])
     assert not torch.allclose(tuned, native, atol=1e-5)
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+def test_pfenet_crc_trains_and_tests_through_the_tools(tmp_path):
+    from tests.test_tools import ROOT, _run
+
+    config = os.path.join(ROOT, "configs", "pfenet_generated.py")
+    options = ["train_dataloader.dataset.images_per_class=3", "train_dataloader.dataset.image_size=41",
+               "train_dataloader.batch_size=5", "val_dataloader.dataset.image_size=41",
+               "val_dataloader.dataset.images_per_class=3", "val_dataloader.dataset.num_episodes=3",
+               "test_dataloader.dataset.image_size=41", "test_dataloader.dataset.images_per_class=3",
+               "test_dataloader.dataset.num_episodes=3", "train_cfg.max_epochs=1", "param_scheduler.0.end=1"]
+    log = _run(["tools/train.py", config, "--work-dir", str(tmp_path), "--cfg-options", *options])
+    assert "loss_cooc" in log and "loss_query_aux" in log
+    _run(["tools/test.py", config, str(tmp_path / "weights.pth"), "--work-dir", str(tmp_path), "--shot", "2",
+          "--out", str(tmp_path / "metrics.json"), "--cfg-options", *options])
+    assert json.loads((tmp_path / "metrics.json").read_text())["metrics"]["episodes"] == 3
