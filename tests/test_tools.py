@@ -113,3 +113,19 @@ def test_pascal_fold0_config_has_the_settings_of_section_5_1():
     assert cfg.train_dataloader.dataset.pipeline[1].crop_size == (321, 321)
     assert cfg.train_dataloader.dataset.fold == cfg.test_dataloader.dataset.fold == 0
     assert Config.fromfile(os.path.join(ROOT, "configs", "crcnet_pascal_fold3.py")).test_dataloader.dataset.fold == 3
+
+
+def test_every_config_parses_and_names_registered_types():
+    import glob
+
+    import integrations.mmseg  # noqa: F401
+    import integrations.pfenet  # noqa: F401
+    from mmseg.registry import DATASETS, MODELS
+
+    configs = sorted(glob.glob(os.path.join(ROOT, "configs", "*.py")))
+    assert len(configs) >= 30
+    for path in configs:
+        cfg = Config.fromfile(path)
+        assert MODELS.get(cfg.model.model.type) is not None, path
+        for loader in ("train_dataloader", "val_dataloader", "test_dataloader"):
+            assert DATASETS.get(cfg[loader].dataset.type) is not None, (path, loader)
