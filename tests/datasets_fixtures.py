@@ -1,13 +1,38 @@
 """Writers of tiny datasets in the real on-disk layouts (VOC / PFENet lists / HSNet splits, COCO, FSS-1000)."""
 from __future__ import annotations
 
+import io
 import json
+import logging
 import os
-from typing import Dict, Sequence
+import pickle
+from typing import Dict, List, Sequence, Tuple
 
 import cv2
 import numpy as np
+import pytest
+from mmengine.logging import MMLogger
 from PIL import Image
+
+
+class _LogText:
+    def __init__(self):
+        self.stream = io.StringIO()
+
+    @property
+    def text(self) -> str:
+        return self.stream.getvalue()
+
+
+@pytest.fixture
+def caplog_mmengine():
+    """What MMEngine's current logger prints during a test (``.text``)."""
+    capture = _LogText()
+    handler = logging.StreamHandler(capture.stream)
+    logger = MMLogger.get_current_instance()
+    logger.addHandler(handler)
+    yield capture
+    logger.removeHandler(handler)
 
 
 def blob_label(size, blobs: Sequence[tuple]) -> np.ndarray:
@@ -57,7 +82,8 @@ def voc_labels(classes: Sequence[int], per_class: int = 4, size=(48, 64)) -> Dic
     return labels
 
 
-def write_fss(root: str, classes: Sequence[str], images: int = 3, size=(40, 40)) -> str:
+def write_fss(root: str, classes: Sequence[str], images: int = 3, size=(40, 40), split_name: str = "test.txt") -> str:
+    """FSS-1000 class folders ``1.jpg..N.jpg`` + grey masks (a 20x15 object at 200, a 5x5 patch at 100)."""
     for index, name in enumerate(classes):
         for k in range(1, images + 1):
             write_image(os.path.join(root, name, f"{k}.jpg"), size, 100 * index + k)
@@ -65,10 +91,38 @@ def write_fss(root: str, classes: Sequence[str], images: int = 3, size=(40, 40))
             mask[5:25, 5:20] = 200  # above the 128 threshold
             mask[30:35, 30:35] = 100  # below it: background
             Image.fromarray(mask).save(os.path.join(root, name, f"{k}.png"))
-    split = os.path.join(root, "test.txt")
+    split = os.path.join(root, split_name)
     with open(split, "w") as handle:
         handle.write("\n".join(classes) + "\n")
     return split
+
+
+def write_hsnet_pascal_splits(root: str, folds: Dict[str, Dict[int, List[Tuple[str, int]]]]) -> str:
+    """HSNet's ``splits/pascal/{trn,val}/fold{f}.txt`` (``IMAGEID__CLASS`` lines); returns the ``splits`` folder."""
+    for split, by_fold in folds.items():
+        for fold, lines in by_fold.items():
+            path = os.path.join(root, "splits", "pascal", split, f"fold{fold}.txt")
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "w") as handle:
+                handle.write("".join(f"{name}__{class_id:02d}\n" for name, class_id in lines))
+    return os.path.join(root, "splits")
+
+
+def write_coco_pngs(root: str, labels: Dict[str, np.ndarray], folder: str = "train2014") -> List[str]:
+    """COCO images ``{folder}/x.jpg`` with class-index masks ``annotations/{folder}/x.png``; returns the names."""
+    names = []
+    for index, (stem, label) in enumerate(labels.items()):
+        write_image(os.path.join(root, folder, f"{stem}.jpg"), label.shape, index)
+        write_palette_png(os.path.join(root, "annotations", folder, f"{stem}.png"), label)
+        names.append(f"{folder}/{stem}.jpg")
+    return names
+
+
+def write_pickle(path: str, payload) -> str:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as handle:
+        pickle.dump(payload, handle)
+    return path
 
 
 def write_coco_json(root: str, image_classes: Dict[str, Sequence[int]], size=(40, 48)) -> str:

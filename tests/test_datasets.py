@@ -1,4 +1,4 @@
-"""Episodic datasets in the real layouts, episodes, box supervision, test resizing and the metric (issue 3)."""
+"""Episodic datasets in the real layouts, episodes, box supervision, test resizing and the metric (issues 3, 10)."""
 import os
 
 import numpy as np
@@ -10,8 +10,8 @@ import integrations.mmseg  # noqa: F401
 from integrations.mmseg.datasets import (CocoFewShotDataset, FSS1000Dataset, GeneratedFewShotDataset,
                                          PascalFewShotDataset, box_label, coco_fold_classes, fold_classes)
 from integrations.mmseg.metric import FewShotIoUMetric
-from tests.datasets_fixtures import (blob_label, voc_labels, write_coco_json, write_fss, write_image,
-                                     write_palette_png, write_voc)
+from tests.datasets_fixtures import (blob_label, caplog_mmengine, voc_labels, write_coco_json,  # noqa: F401
+                                     write_fss, write_image, write_palette_png, write_voc)
 
 
 # ---- class splits ---------------------------------------------------------------------------------
@@ -41,27 +41,29 @@ def voc(tmp_path):
     return str(tmp_path), write_voc(str(tmp_path), labels)
 
 
+def _query_paths(dataset):
+    return [dataset.samples[q.sample].img_path for q in dataset.plan.queries]
+
+
 def test_pascal_training_uses_base_classes_and_counts_a_class_from_min_pixels(voc):
     root, list_file = voc
     dataset = PascalFewShotDataset(root, fold=0, list_file=list_file, min_class_pixels=64)
     assert dataset.classes == fold_classes(0, 4, 20)[0]
-    assert dataset.class_samples[6] and 1 not in dataset.class_samples
-    small = [s for s in dataset.samples if s.img_path.endswith("2009_small.jpg")][0]
-    assert small.classes == ()
+    assert dataset.plan.pools[6] and 1 not in dataset.plan.pools
+    assert not any(p.endswith("2009_small.jpg") for p in _query_paths(dataset))  # 9 pixels of 7 < 64
     test = PascalFewShotDataset(root, fold=0, list_file=list_file, mode="test", min_class_pixels=64)
-    assert {c for i in test.query_indices for c in test.samples[i].classes} == {1, 2}  # 3: one image only
+    assert test.plan.episode_classes == (1, 2)  # 3 is in one image only: no support besides the query
 
 
 def test_novel_pixels_in_training_become_background_or_the_image_is_dropped(voc):
     root, list_file = voc
     background = PascalFewShotDataset(root, fold=0, list_file=list_file, min_class_pixels=64)
-    names = [s.img_path for s in background.samples]
-    assert any(n.endswith("2009_mixed.jpg") for n in names)
+    assert any(n.endswith("2009_mixed.jpg") for n in _query_paths(background))
     mixed = next(s for s in background.samples if s.img_path.endswith("2009_mixed.jpg"))
     _, binary = background._transform(mixed, 6, support=False)
     assert binary[35, 50] == 0 and binary[10, 10] == 1  # the novel class 3 is background
     dropped = PascalFewShotDataset(root, fold=0, list_file=list_file, min_class_pixels=64, novel_in_train="drop")
-    assert not any(s.img_path.endswith("2009_mixed.jpg") for s in dropped.samples)
+    assert not any(n.endswith("2009_mixed.jpg") for n in _query_paths(dropped))
 
 
 def test_supports_are_distinct_images_of_the_class_other_than_the_query(voc):
@@ -71,8 +73,7 @@ def test_supports_are_distinct_images_of_the_class_other_than_the_query(voc):
     for index in range(20):
         query, category, supports = dataset.episode(index)
         assert query not in supports and len(set(supports)) == 3
-        assert all(category in dataset.samples[i].classes for i in supports + [query])
-        assert category in (6, 7)
+        assert set(supports) <= set(dataset.plan.pools[category]) and category in (6, 7)
     item = dataset[0]
     assert item["inputs"]["supports"].shape == (3, 3, 48, 64)
     assert set(item["inputs"]["support_labels"].unique().tolist()) == {0, 1, 255}
@@ -106,9 +107,9 @@ def test_hsnet_split_files_are_read_and_a_missing_class_is_named(tmp_path):
     split = tmp_path / "fold0.txt"
     names = list(labels)
     split.write_text("\n".join(f"{n}__{int(n[5:7]):02d}" for n in names) + f"\n{names[0]}__02\n")
-    dataset = PascalFewShotDataset(str(tmp_path), fold=0, split_file=str(split), mode="test")
-    assert dataset.samples[0].classes == (1, 2)
-    with pytest.raises(ValueError, match=rf"{names[0]}\.png has no pixel of class 2"):
+    dataset = PascalFewShotDataset(str(tmp_path), fold=0, split_file=str(split), mode="test", protocol="hsnet")
+    assert [q.classes for q in dataset.plan.queries if q.sample == 0] == [(1,), (2,)]
+    with pytest.raises(ValueError, match=rf"{names[0]}\.png has no pixel of class 2, which .*fold0.txt says"):
         dataset._transform(dataset.samples[0], 2, support=True)
 
 
@@ -133,10 +134,10 @@ def test_unreadable_image_and_size_mismatch_are_reported(tmp_path):
     with open(broken.img_path, "wb") as handle:
         handle.write(b"not a jpeg")
     with pytest.raises(ValueError, match=rf"cannot decode image .*{os.path.basename(broken.img_path)}"):
-        dataset.load_image_and_label(broken)
+        dataset.load(broken, 1)
     write_image(broken.img_path, (30, 30), 0)
     with pytest.raises(ValueError, match=r"is 30x30 but its label .* is 64x48"):
-        dataset.load_image_and_label(broken)
+        dataset.load(broken, 1)
 
 
 # ---- weak supervision and test resizing -----------------------------------------------------------
@@ -185,12 +186,12 @@ def test_coco_from_the_instances_json(tmp_path):
     ann = write_coco_json(str(tmp_path), images)
     dataset = CocoFewShotDataset(str(tmp_path), fold=1, ann_file=ann, mode="test", min_class_pixels=100)
     assert dataset.classes == tuple(range(2, 81, 4))
-    assert {c for s in dataset.samples for c in s.classes} == {2, 6, 62}
-    sample = next(s for s in dataset.samples if s.classes == (2, 6))
-    _, label = dataset.load_image_and_label(sample)
-    assert (label == 2).sum() == 9 * 30 and (label == 6).sum() == 9 * 30  # the polygons' areas
+    assert dataset.plan.episode_classes == (2, 6, 62)
+    query = next(q for q in dataset.plan.queries if q.classes == (2, 6))
+    for class_id in (2, 6):  # the polygons' areas
+        assert (dataset.load(dataset.samples[query.sample], class_id)["gt_seg_map"] == 1).sum() == 9 * 30
     canet = CocoFewShotDataset(str(tmp_path), setting="canet", ann_file=ann, mode="test", min_class_pixels=100)
-    assert {c for s in canet.samples for c in s.classes} == {61, 62}
+    assert canet.plan.episode_classes == (61, 62)
 
 
 def test_coco_from_converted_pngs(tmp_path):
@@ -204,16 +205,16 @@ def test_coco_from_converted_pngs(tmp_path):
     (tmp_path / "train.txt").write_text("\n".join(lines))
     dataset = CocoFewShotDataset(str(tmp_path), fold=0, list_file=str(tmp_path / "train.txt"), min_class_pixels=100)
     assert dataset.classes == coco_fold_classes(0)[0]
-    assert {c for s in dataset.samples for c in s.classes} == {2}  # class 1 is novel in fold 0
+    assert dataset.plan.episode_classes == (2,)  # class 1 is novel in fold 0
 
 
 def test_fss1000_layout_threshold_and_one_episode_per_test_image(tmp_path):
-    split = write_fss(str(tmp_path), ["abacus", "zebra"])
+    split = write_fss(str(tmp_path), ["zebra", "abacus"])
     dataset = FSS1000Dataset(str(tmp_path), split, mode="test", shot=2)
-    assert len(dataset) == 6 and dataset.metainfo["classes"] == ("abacus", "zebra")
-    _, label = dataset.load_image_and_label(dataset.samples[4])
-    assert (label == 2).sum() == 20 * 15 and set(np.unique(label)) == {0, 2}
-    assert sorted(dataset.episode(i)[0] for i in range(6)) == list(range(6))
+    assert len(dataset) == 6 and dataset.metainfo["classes"] == ("abacus", "zebra")  # HSNet sorts the names
+    label = dataset.load(dataset.samples[4], 2)["gt_seg_map"]
+    assert (label == 1).sum() == 20 * 15 and set(np.unique(label)) == {0, 1}
+    assert [dataset.episode(i)[:2] for i in range(6)] == [(i, 1 + i // 3) for i in range(6)]
     with pytest.raises(FileNotFoundError, match="class folder of 'yak'"):
         (tmp_path / "test.txt").write_text("abacus\nyak\n")
         FSS1000Dataset(str(tmp_path), split, mode="test")
@@ -223,11 +224,11 @@ def test_generated_dataset_is_deterministic_and_splits_base_and_novel():
     train = GeneratedFewShotDataset(fold=0, images_per_class=4, image_size=48)
     test = GeneratedFewShotDataset(fold=0, images_per_class=4, image_size=48, mode="test", num_episodes=5)
     assert set(train.classes).isdisjoint(test.classes)
-    img_a, label_a = test.load_image_and_label(test.samples[3])
-    img_b, label_b = GeneratedFewShotDataset(fold=0, images_per_class=4, image_size=48, mode="test",
-                                             num_episodes=5).load_image_and_label(test.samples[3])
-    assert np.array_equal(img_a, img_b) and np.array_equal(label_a, label_b)
-    assert set(np.unique(label_a)) <= {0, *test.classes} and img_a.std() > 10
+    first = test.load(test.samples[3], test.classes[0])
+    again = GeneratedFewShotDataset(fold=0, images_per_class=4, image_size=48, mode="test",
+                                    num_episodes=5).load(test.samples[3], test.classes[0])
+    assert np.array_equal(first["img"], again["img"]) and np.array_equal(first["gt_seg_map"], again["gt_seg_map"])
+    assert (first["gt_seg_map"] == 1).any() and first["img"].std() > 10
 
 
 # ---- FewShotIoUMetric -------------------------------------------------------------------------------
@@ -237,18 +238,19 @@ def _sample(class_id, pred, label):
                 gt_sem_seg=dict(data=torch.tensor([label])))
 
 
-def test_metric_sums_areas_per_class_and_leaves_out_a_class_with_zero_union():
+def test_metric_sums_areas_per_class_and_counts_a_class_with_zero_union_or_no_episode_as_0(caplog_mmengine):
     metric = FewShotIoUMetric()
-    metric.dataset_meta = dict(classes=("a", "b", "c"), class_ids=(1, 2, 3))
+    metric.dataset_meta = dict(classes=("a", "b", "c", "d"), class_ids=(1, 2, 3, 4))
     metric.process(None, [
         _sample(1, [[1, 1, 0, 0]], [[1, 0, 0, 255]]),  # fg I=1 U=2; bg I=1 U=2
         _sample(1, [[1, 1, 1, 0]], [[1, 1, 1, 1]]),    # fg I=3 U=4; bg I=0 U=1
         _sample(2, [[0, 1, 0, 0]], [[0, 0, 1, 0]]),    # fg I=0 U=2; bg I=2 U=4
-        _sample(3, [[0, 0, 0, 0]], [[0, 0, 0, 255]]),  # fg I=0 U=0 -> undefined; bg I=3 U=3
-    ])
+        _sample(3, [[0, 0, 0, 0]], [[0, 0, 0, 255]]),  # fg I=0 U=0 -> IoU 0 (PFENet, HSNet); bg I=3 U=3
+    ])                                                 # class 4 (d): no episode -> IoU 0
     result = metric.compute_metrics(metric.results)
     class_1, class_2 = (1 + 3) / (2 + 4), 0 / 2
-    assert result["mIoU"] == round(100 * (class_1 + class_2) / 2, 2)
+    assert result["mIoU"] == round(100 * (class_1 + class_2 + 0 + 0) / 4, 2)
+    assert "d (4) got no episode" in caplog_mmengine.text and "c (3) have a zero union" in caplog_mmengine.text
     fg, bg = (1 + 3 + 0 + 0) / (2 + 4 + 2 + 0), (1 + 0 + 2 + 3) / (2 + 1 + 4 + 3)
     assert result["FB-IoU"] == round(100 * (fg + bg) / 2, 2)
     assert result["episodes"] == 4

@@ -31,11 +31,13 @@ class FewShotIoUMetric(BaseMetric):
     """mIoU over the fold's classes and FB-IoU, from areas summed over episodes.
 
     Per class c: IoU_c = (sum of foreground intersections) / (sum of foreground unions) over the
-    episodes of class c; mIoU is the mean of IoU_c over the classes that had episodes. FB-IoU is
-    the mean of the background and foreground IoU, each summed over all episodes. Reading: a class
-    whose summed union is zero (no object and none predicted) has no defined IoU and is left out
-    of the mean, and named in the log. Under distributed evaluation MMEngine gathers the per-episode
-    areas from every process before :meth:`compute_metrics`, so the result does not depend on it.
+    episodes of class c; mIoU is the mean of IoU_c over the fold's classes (``dataset_meta['class_ids']``,
+    else the classes that had episodes). As in PFENet (test.py: per-class IoU over a fixed number of
+    classes, intersection / (union + 1e-10)) and HSNet (common/logger.py: intersection / max(union, 1)
+    over the fold's class ids), a class with no episode, or with a zero summed union, counts as IoU 0;
+    the log names it. FB-IoU is the mean of the background and foreground IoU, each summed over all
+    episodes. Under distributed evaluation MMEngine gathers the per-episode areas from every process
+    before :meth:`compute_metrics`, so the result does not depend on it.
 
     Args:
         collect_device (str): 'cpu' or 'gpu', where results are gathered. Default: 'cpu'.
@@ -55,27 +57,40 @@ class FewShotIoUMetric(BaseMetric):
         per_class: Dict[int, np.ndarray] = defaultdict(lambda: np.zeros(4, np.int64))
         for class_id, *episode in areas.tolist():
             per_class[class_id] += np.asarray(episode)
-        class_iou = {c: (a[0] / a[1] if a[1] > 0 else float("nan")) for c, a in sorted(per_class.items())}
-        defined = [iou for iou in class_iou.values() if not np.isnan(iou)]
-        undefined = [c for c, iou in class_iou.items() if np.isnan(iou)]
-        if undefined:
-            print_log(f"classes {undefined} have zero union (no object, none predicted): left out of mIoU",
-                      logger="current", level=30)
+        fold_classes = tuple((self.dataset_meta or {}).get("class_ids", ())) or tuple(sorted(per_class))
+        strangers = sorted(set(per_class) - set(fold_classes))
+        if strangers:
+            raise ValueError(f"episodes of classes {strangers} are not among the fold's classes {fold_classes}")
+        class_iou = {c: per_class[c][0] / per_class[c][1] if per_class[c][1] else 0.0 for c in fold_classes}
+        episodes = {c: int((areas[:, 0] == c).sum()) for c in fold_classes}
+        self._warn_zero_classes(episodes, {c: int(per_class[c][1]) for c in fold_classes})
         totals = areas[:, 1:].sum(axis=0)
         fg_iou = totals[0] / totals[1] if totals[1] else float("nan")
         bg_iou = totals[2] / totals[3] if totals[3] else float("nan")
-        self._log_table(class_iou, {c: int((areas[:, 0] == c).sum()) for c in class_iou})
+        self._log_table(class_iou, episodes)
         return {
-            "mIoU": round(100 * float(np.mean(defined)), 2) if defined else float("nan"),
+            "mIoU": round(100 * float(np.mean(list(class_iou.values()))), 2) if class_iou else float("nan"),
             "FB-IoU": round(100 * float(np.nanmean([fg_iou, bg_iou])), 2),
             "episodes": int(len(areas)),
         }
 
-    def _log_table(self, class_iou: Dict[int, float], episodes: Dict[int, int]) -> None:
+    def _class_names(self) -> Dict[int, str]:
         meta = self.dataset_meta or {}
-        names = dict(zip(meta.get("class_ids", ()), meta.get("classes", ())))
+        return dict(zip(meta.get("class_ids", ()), meta.get("classes", ())))
+
+    def _warn_zero_classes(self, episodes: Dict[int, int], unions: Dict[int, int]) -> None:
+        names = self._class_names()
+        for what, classes in (("got no episode", [c for c, n in episodes.items() if not n]),
+                              ("have a zero union (no object, none predicted)",
+                               [c for c, n in episodes.items() if n and not unions[c]])):
+            if classes:
+                named = ", ".join(f"{names.get(c, c)} ({c})" for c in classes)
+                print_log(f"classes {named} {what}: IoU 0 in mIoU, as PFENet and HSNet count them",
+                          logger="current", level=30)
+
+    def _log_table(self, class_iou: Dict[int, float], episodes: Dict[int, int]) -> None:
+        names = self._class_names()
         table = PrettyTable(["class", "id", "episodes", "IoU"])
         for class_id, iou in class_iou.items():
-            table.add_row([names.get(class_id, str(class_id)), class_id, episodes[class_id],
-                           "n/a" if np.isnan(iou) else f"{100 * iou:.2f}"])
+            table.add_row([names.get(class_id, str(class_id)), class_id, episodes[class_id], f"{100 * iou:.2f}"])
         print_log("per-class IoU:\n" + table.get_string(), logger="current")

@@ -1,10 +1,25 @@
-"""Test-time resizing of PFENet's protocol: longer side to N, padded to N x N, valid region recorded."""
+"""Label and image transforms of the episodes: box supports (Table 14) and PFENet's test-time resizing."""
 from __future__ import annotations
 
 import cv2
 import numpy as np
 from mmcv.transforms import BaseTransform
 from mmseg.registry import TRANSFORMS
+
+IGNORE_INDEX = 255
+
+
+def box_label(label: np.ndarray) -> np.ndarray:
+    """Weak annotation (Table 14): each object (8-connected foreground component) replaced by its box.
+
+    Ignore pixels (255) inside no box stay ignored; pixels inside a box become foreground.
+    """
+    foreground = (label == 1).astype(np.uint8)
+    count, _, stats, _ = cv2.connectedComponentsWithStats(foreground, connectivity=8)
+    boxes = np.where(label == IGNORE_INDEX, IGNORE_INDEX, 0).astype(np.uint8)
+    for x, y, w, h, _ in stats[1:count]:
+        boxes[y:y + h, x:x + w] = 1
+    return boxes
 
 
 @TRANSFORMS.register_module()

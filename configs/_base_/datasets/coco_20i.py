@@ -1,17 +1,20 @@
-# COCO-20i, 4-fold setting (fold i novel = {4k+i+1}), masks from PFENet's converted PNGs.
+# COCO-20i, 4-fold setting (fold i novel = {4k+i+1}), on PFENet's protocol with PFENet's lists and converted PNGs.
 # Layout: data/coco/{train2014,val2014}, data/coco/annotations/{train2014,val2014}/*.png,
-# lists/coco/{train,val}.txt; or set ann_file='annotations/instances_{train,val}2014.json' (pip install '.[coco]').
+# lists/coco/{train,val}_data_list.txt copied from PFENet's lists/coco/; or list_file=None,
+# ann_file='data/coco/annotations/instances_{train,val}2014.json' (pip install '.[coco]').
+# HSNet's protocol instead: protocol='hsnet', list_file=None, split_file='splits/coco/trn/fold{fold}.pkl'
+# (training) or 'splits/coco/val/fold{fold}.pkl' (testing), from HSNet's data/splits.
 _base_ = ['./pascal_5i.py']
 dataset_type = 'CocoFewShotDataset'
 data_root = 'data/coco'
 train_dataloader = dict(dataset=dict(
     _delete_=True, type=dataset_type, data_root=data_root, setting='fold', fold=0, mode='train', shot=1,
-    list_file='lists/coco/train.txt', pipeline={{_base_.train_pipeline}}))
+    list_file='lists/coco/train_data_list.txt', protocol='pfenet', pipeline={{_base_.train_pipeline}}))
 test_dataloader = dict(dataset=dict(
     _delete_=True, type=dataset_type, data_root=data_root, setting='fold', fold=0, mode='test', shot=1,
-    list_file='lists/coco/val.txt', pipeline={{_base_.test_pipeline}}, num_episodes=1000, seed=321,
-    eval_label='original'))
+    list_file='lists/coco/val_data_list.txt', protocol='pfenet', pipeline={{_base_.test_pipeline}},
+    num_episodes=1000, seed=321, eval_label='original'))
 val_dataloader = dict(dataset=dict(
     _delete_=True, type=dataset_type, data_root=data_root, setting='fold', fold=0, mode='test', shot=1,
-    list_file='lists/coco/val.txt', pipeline={{_base_.test_pipeline}}, num_episodes=300, seed=123,
-    eval_label='original'))
+    list_file='lists/coco/val_data_list.txt', protocol='pfenet', pipeline={{_base_.test_pipeline}},
+    num_episodes=300, seed=123, eval_label='original'))

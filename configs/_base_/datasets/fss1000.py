@@ -1,4 +1,5 @@
-# FSS-1000 with HSNet's class split: data/FSS-1000/<class>/{1..10}.{jpg,png}, splits/fss/{trn,val,test}.txt.
+# FSS-1000 on HSNet's protocol and class split (the numbers CRCNet's Table 15 compares with):
+# data/FSS-1000/<class>/{1..10}.{jpg,png}, splits/fss/{trn,val,test}.txt copied from HSNet's data/splits/fss.
 # Images are 224x224; one test episode per test image (2400).
 _base_ = ['./pascal_5i.py']
 dataset_type = 'FSS1000Dataset'
@@ -10,11 +11,11 @@ train_pipeline = [
     dict(type='RandomFlip', prob=0.5),
 ]
 train_dataloader = dict(dataset=dict(
-    _delete_=True, type=dataset_type, data_root=data_root, split_file='splits/fss/trn.txt', mode='train', shot=1,
-    pipeline=train_pipeline))
+    _delete_=True, type=dataset_type, data_root=data_root, split_file='splits/fss/trn.txt', protocol='hsnet',
+    mode='train', shot=1, pipeline=train_pipeline))
 test_dataloader = dict(dataset=dict(
-    _delete_=True, type=dataset_type, data_root=data_root, split_file='splits/fss/test.txt', mode='test', shot=1,
-    pipeline={{_base_.test_pipeline}}, seed=321, eval_label='original'))
+    _delete_=True, type=dataset_type, data_root=data_root, split_file='splits/fss/test.txt', protocol='hsnet',
+    mode='test', shot=1, pipeline={{_base_.test_pipeline}}, seed=321, eval_label='original'))
 val_dataloader = dict(dataset=dict(
-    _delete_=True, type=dataset_type, data_root=data_root, split_file='splits/fss/val.txt', mode='test', shot=1,
-    pipeline={{_base_.test_pipeline}}, num_episodes=300, seed=123, eval_label='original'))
+    _delete_=True, type=dataset_type, data_root=data_root, split_file='splits/fss/val.txt', protocol='hsnet',
+    mode='test', shot=1, pipeline={{_base_.test_pipeline}}, num_episodes=300, seed=123, eval_label='original'))

@@ -5,7 +5,7 @@ train_pipeline = [dict(type='RandomFlip', prob=0.5)]
 test_pipeline = []
 train_dataloader = dict(
     batch_size=8, num_workers=0,
-    sampler=dict(type='DefaultSampler', shuffle=True),
+    sampler=dict(type='EpisodeSampler', shuffle=True),  # episodes keyed by (seed, epoch, index)
     collate_fn=dict(type='pseudo_collate'),
     dataset=dict(type=dataset_type, fold=0, mode='train', shot=1, image_size=image_size, images_per_class=40,
                  pipeline=train_pipeline))

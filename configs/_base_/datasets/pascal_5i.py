@@ -1,5 +1,8 @@
-# PASCAL-5i (Table 10) in VOC2012 + SBD's SegmentationClassAug, with PFENet's lists.
-# Layout: data/VOCdevkit/VOC2012/{JPEGImages,SegmentationClassAug}, lists/pascal/{voc_sbd_merge_noduplicate,val}.txt
+# PASCAL-5i (Table 10) in VOC2012 + SBD's SegmentationClassAug, on PFENet's protocol and lists (the numbers
+# CRCNet compares with). Layout: data/VOCdevkit/VOC2012/{JPEGImages,SegmentationClassAug},
+# lists/pascal/{voc_sbd_merge_noduplicate,val}.txt copied from PFENet's lists/pascal/.
+# HSNet's protocol instead: protocol='hsnet', list_file=None, split_file='splits/pascal/trn/fold{fold}.txt'
+# (training reads the three other folds) or 'splits/pascal/val/fold{fold}.txt' (testing), from HSNet's data/splits.
 # Training: random scale, crop 321x321 and flip (5.1; reading: scale range 0.75-1.25 of a 400px longer side).
 # Testing: longer side to 321, padded; labels at their original size (PFENet's protocol); 1000 episodes.
 dataset_type = 'PascalFewShotDataset'
@@ -14,22 +17,22 @@ train_pipeline = [
 test_pipeline = [dict(type='LongerSideResizePad', size=321)]
 train_dataloader = dict(
     batch_size=8, num_workers=4, persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
+    sampler=dict(type='EpisodeSampler', shuffle=True),  # episodes keyed by (seed, epoch, index)
     collate_fn=dict(type='pseudo_collate'),
-    dataset=dict(type=dataset_type, data_root=data_root, fold=0, mode='train', shot=1,
+    dataset=dict(type=dataset_type, data_root=data_root, fold=0, mode='train', shot=1, protocol='pfenet',
                  list_file='lists/pascal/voc_sbd_merge_noduplicate.txt', pipeline=train_pipeline))
 test_dataloader = dict(
     batch_size=1, num_workers=2, persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=False),
     collate_fn=dict(type='pseudo_collate'),
-    dataset=dict(type=dataset_type, data_root=data_root, fold=0, mode='test', shot=1,
+    dataset=dict(type=dataset_type, data_root=data_root, fold=0, mode='test', shot=1, protocol='pfenet',
                  list_file='lists/pascal/val.txt', pipeline=test_pipeline, num_episodes=1000, seed=321,
                  eval_label='original'))
 val_dataloader = dict(
     batch_size=1, num_workers=2, persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=False),
     collate_fn=dict(type='pseudo_collate'),
-    dataset=dict(type=dataset_type, data_root=data_root, fold=0, mode='test', shot=1,
+    dataset=dict(type=dataset_type, data_root=data_root, fold=0, mode='test', shot=1, protocol='pfenet',
                  list_file='lists/pascal/val.txt', pipeline=test_pipeline, num_episodes=300, seed=123,
                  eval_label='original'))
 val_evaluator = dict(type='FewShotIoUMetric')

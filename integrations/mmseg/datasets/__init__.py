@@ -1,10 +1,16 @@
-"""Episodic datasets registered in mmseg's ``DATASETS``."""
-from .base import FewShotDataset, Sample, box_label
+"""Episodic datasets registered in mmseg's ``DATASETS``, their loading steps and the training sampler."""
+from ..transforms import box_label
+from .base import FewShotDataset, Sample
 from .coco import CocoFewShotDataset, coco_fold_classes
+from .files import load_plain_pickle, read_binary_mask, read_image, read_label
 from .fss import FSS1000Dataset
 from .generated import GeneratedFewShotDataset, render_episode_image
+from .loading import LoadEpisodeImage, LoadEpisodeLabel
 from .pascal import PascalFewShotDataset, fold_classes
+from .protocols import MIN_CLASS_PIXELS, PROTOCOLS, EpisodePlan
+from .sampler import EpisodeKey, EpisodeSampler
 
-__all__ = ["CocoFewShotDataset", "FSS1000Dataset", "FewShotDataset", "GeneratedFewShotDataset",
-           "PascalFewShotDataset", "Sample", "box_label", "coco_fold_classes", "fold_classes",
-           "render_episode_image"]
+__all__ = ["CocoFewShotDataset", "EpisodeKey", "EpisodePlan", "EpisodeSampler", "FSS1000Dataset", "FewShotDataset",
+           "GeneratedFewShotDataset", "LoadEpisodeImage", "LoadEpisodeLabel", "MIN_CLASS_PIXELS", "PROTOCOLS",
+           "PascalFewShotDataset", "Sample", "box_label", "coco_fold_classes", "fold_classes", "load_plain_pickle",
+           "read_binary_mask", "read_image", "read_label", "render_episode_image"]

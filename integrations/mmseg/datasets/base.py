@@ -1,12 +1,11 @@
-"""Episodic few-shot datasets: a query and k distinct supports of one class per item (Section 5.1)."""
+"""The episodic dataset: a query and k supports of one class per item, drawn by a named protocol."""
 from __future__ import annotations
 
-import os
-from collections import Counter
+import random
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple, Union
 
-import cv2
 import numpy as np
 import torch
 from mmengine.dataset import Compose
@@ -14,199 +13,161 @@ from mmengine.logging import print_log
 from mmengine.structures import PixelData
 from mmseg.registry import TRANSFORMS
 from mmseg.structures import SegDataSample
-from PIL import Image
 
-IGNORE_INDEX = 255
+from ..transforms import box_label
+from .files import check_files_exist, read_image, read_label  # noqa: F401  (read_*: the predictor's imports)
+from .loading import LoadEpisodeImage, LoadEpisodeLabel
+from .protocols import PROTOCOLS, EpisodePlan, draw_episode, keep_drawable
+from .sampler import EpisodeKey
+
 MODES = ("train", "test")
 ANNOTATIONS = ("mask", "box")
 EVAL_LABELS = ("original", "transformed")
-DEFAULT_TEST_EPISODES = 1000
+DEFAULT_TEST_EPISODES = 1000  # PFENet's and HSNet's PASCAL / COCO test sets: 1000 episodes (CRCNet, 5.1)
 
 
 @dataclass(frozen=True)
 class Sample:
-    """One annotated image: where it is and which classes it holds (enough pixels of)."""
+    """One image of the dataset and its label (None when the label is not a file: COCO json, generated)."""
 
     img_path: str
-    label_path: str
-    classes: Tuple[int, ...]
+    label_path: Optional[str]
 
 
-def read_image(path: str) -> np.ndarray:
-    """BGR uint8 (H, W, 3), as mmseg loads images; a clear error for a missing or unreadable file."""
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"image file not found: {path}")
-    img = cv2.imread(path, cv2.IMREAD_COLOR)
-    if img is None:
-        raise ValueError(f"cannot decode image {path}: not a readable image file")
-    return img
+@contextmanager
+def global_random_from(rng: np.random.Generator):
+    """Seeds numpy's and Python's global generators (which mmseg's random transforms use) from ``rng``.
 
-
-def read_label(path: str) -> np.ndarray:
-    """Class-index label (H, W) uint8 from a PNG (palette indices are kept, not converted to grey)."""
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"label file not found: {path}")
-    try:
-        with Image.open(path) as label:
-            if label.mode not in ("P", "L", "I", "I;16", "1"):
-                label = label.convert("L")
-            return np.asarray(label).astype(np.uint8)
-    except OSError as err:
-        raise ValueError(f"cannot decode label {path}: {err}") from err
-
-
-def require_file(path: str, what: str) -> str:
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"{what} not found: {path}")
-    return path
-
-
-def require_dir(path: str, what: str) -> str:
-    if not os.path.isdir(path):
-        raise FileNotFoundError(f"{what} not found: {path}")
-    return path
-
-
-def classes_present(label: np.ndarray, candidates: Sequence[int], min_pixels: int) -> Tuple[int, ...]:
-    """The candidate classes covering at least ``min_pixels`` pixels of ``label``."""
-    counts = np.bincount(label.ravel(), minlength=256)
-    return tuple(int(c) for c in candidates if counts[c] >= min_pixels)
-
-
-def box_label(label: np.ndarray) -> np.ndarray:
-    """Weak annotation (Table 14): each object (8-connected foreground component) replaced by its box.
-
-    Ignore pixels (255) inside no box stay ignored; pixels inside a box become foreground.
+    So an episode's augmentation is a function of its key too; the previous states are restored.
     """
-    foreground = (label == 1).astype(np.uint8)
-    count, _, stats, _ = cv2.connectedComponentsWithStats(foreground, connectivity=8)
-    boxes = np.where(label == IGNORE_INDEX, IGNORE_INDEX, 0).astype(np.uint8)
-    for x, y, w, h, _ in stats[1:count]:
-        boxes[y:y + h, x:x + w] = 1
-    return boxes
+    numpy_state, python_state = np.random.get_state(), random.getstate()
+    seed = int(rng.integers(2 ** 32))
+    np.random.seed(seed)
+    random.seed(seed)
+    try:
+        yield
+    finally:
+        np.random.set_state(numpy_state)
+        random.setstate(python_state)
 
 
 class FewShotDataset(torch.utils.data.Dataset):
-    """Base of the episodic datasets; subclasses list the samples and the fold's classes.
+    """Base of the episodic datasets; a layout lists its samples and plans the episodes by its protocol.
 
-    Training episodes draw the query uniformly over the samples that hold a class of the split and
-    the class among the query's; test episodes are a pure function of ``(seed, index)``, so they do
-    not depend on the number of workers or processes. The supports are ``shot`` distinct images of
-    the class, all different from the query. Labels become 1 for the episode's class, 0 for
-    everything else (other classes included) and 255 where the dataset says ignore.
+    Why not mmengine's ``BaseDataset``: an item is an episode (a query and k supports of one class, each
+    through the per-image pipeline), not an annotated image, and the number of items is a number of
+    episodes. Each image is loaded by the registered ``LoadEpisodeImage`` / ``LoadEpisodeLabel``
+    transforms (``backend_args`` apply), then ``pipeline`` (mmseg/mmcv transforms) runs on it.
+
+    Episodes: a test episode is a pure function of ``(seed, index)``; a training episode of the
+    :class:`EpisodeKey` ``(seed, epoch, index)`` that :class:`EpisodeSampler` yields (the Runner's seed,
+    the epoch), so ranks, workers and epochs get different episodes, reproducibly. A training dataset
+    indexed by plain integers draws from ``(seed, 0, index)``: every epoch alike. The random transforms
+    of ``pipeline`` draw from the same key. Labels become 1 for the episode's class, 0 for everything
+    else (other classes included) and 255 where the dataset says ignore.
 
     Args:
         mode (str): 'train' (base classes) or 'test' (novel classes).
         shot (int): Supports per episode (1, 5, 10).
-        pipeline (list[dict]): mmseg/mmcv transforms applied to the query and, independently drawn,
-            to every support.
-        num_episodes (int, optional): Episodes per epoch; default: one per image holding a class of the
-            split in training, 1000 in testing (one per test image for FSS-1000).
-        seed (int): Seed of the test episodes.
+        pipeline (list[dict]): mmseg/mmcv transforms after loading, applied to the query and,
+            independently drawn, to every support.
+        num_episodes (int, optional): Episodes per epoch; default: one per query of the protocol in
+            training, 1000 in testing (one per test image for FSS-1000).
+        seed (int): Seed of the test episodes (and of training episodes indexed by integers).
         annotation (str): 'mask', or 'box' for supports annotated by object boxes (Table 14).
         eval_label (str): Test label the metric reads: 'original' (PFENet: the label at the image's
-            original size; predictions are resized back) or 'transformed' (HSNet: the label after the
-            pipeline, e.g. 400x400).
+            original size; predictions are resized back) or 'transformed' (HSNet: after the pipeline).
+        protocol (str): 'pfenet' or 'hsnet': whose rules draw the episodes (see ``protocols.py``).
+        backend_args (dict, optional): MMEngine file backend arguments for images and labels.
     """
 
+    PROTOCOLS: Tuple[str, ...] = PROTOCOLS
     ONE_TEST_EPISODE_PER_IMAGE = False
+    LABEL_FORMAT = "class_index"
+    NUM_LABEL_CLASSES: Optional[int] = None
 
-    def __init__(
-        self,
-        mode: str = "train",
-        shot: int = 1,
-        pipeline: Sequence[dict] = (),
-        num_episodes: Optional[int] = None,
-        seed: int = 0,
-        annotation: str = "mask",
-        eval_label: str = "original",
-    ):
+    def __init__(self, mode: str = "train", shot: int = 1, pipeline: Sequence[dict] = (),
+                 num_episodes: Optional[int] = None, seed: int = 0, annotation: str = "mask",
+                 eval_label: str = "original", protocol: str = "pfenet", backend_args: Optional[dict] = None):
         for name, value, allowed in (("mode", mode, MODES), ("annotation", annotation, ANNOTATIONS),
-                                     ("eval_label", eval_label, EVAL_LABELS)):
+                                     ("eval_label", eval_label, EVAL_LABELS), ("protocol", protocol, self.PROTOCOLS)):
             if value not in allowed:
                 raise ValueError(f"{type(self).__name__}: {name} must be one of {allowed}, got {value!r}")
         if shot < 1:
             raise ValueError(f"{type(self).__name__}: shot must be >= 1, got {shot}")
-        self.mode, self.shot, self.seed = mode, shot, seed
-        self.annotation, self.eval_label = annotation, eval_label
+        self.mode, self.shot, self.seed, self.protocol = mode, shot, seed, protocol
+        self.annotation, self.eval_label, self.backend_args = annotation, eval_label, backend_args
+        self.loading = Compose([LoadEpisodeImage(backend_args=backend_args),
+                                LoadEpisodeLabel(self.LABEL_FORMAT, self.NUM_LABEL_CLASSES, backend_args)])
         self.pipeline = Compose([TRANSFORMS.build(t) if isinstance(t, dict) else t for t in pipeline])
-        self.samples: List[Sample] = self._drop_classes_too_rare_for_an_episode(self.load_samples())
-        self.class_samples: Dict[int, List[int]] = {}
-        for index, sample in enumerate(self.samples):
-            for c in sample.classes:
-                self.class_samples.setdefault(c, []).append(index)
-        self.query_indices = [i for i, s in enumerate(self.samples) if s.classes]
-        if not self.query_indices:
-            raise ValueError(f"{type(self).__name__}: no image holds any of the classes {self.classes}")
+        self.samples: List[Sample] = self.list_samples()
+        check_files_exist(self.files_to_check(), self.source, backend_args)
+        self.plan: EpisodePlan = keep_drawable(self.plan_episodes(), shot, type(self).__name__)
+        if not self.plan.length:
+            raise ValueError(f"{type(self).__name__}: no episode can be drawn from {self.source} "
+                             f"for the classes {self.classes}")
         one_per_image = mode == "train" or self.ONE_TEST_EPISODE_PER_IMAGE
-        default_episodes = len(self.query_indices) if one_per_image else DEFAULT_TEST_EPISODES
-        self.num_episodes = num_episodes if num_episodes is not None else default_episodes
-        self._test_order = np.random.default_rng(seed).permutation(len(self.query_indices))
-        print_log(f"{type(self).__name__} ({mode}, {shot}-shot): {len(self.query_indices)} images of "
-                  f"{len(self.classes)} classes, {self.num_episodes} episodes", logger="current")
+        self.num_episodes = num_episodes if num_episodes is not None else (
+            self.plan.length if one_per_image else DEFAULT_TEST_EPISODES)
+        print_log(f"{type(self).__name__} ({mode}, {shot}-shot, {protocol}'s protocol): {self.plan.length} "
+                  f"queries of {len(self.plan.episode_classes)} classes, {self.num_episodes} episodes",
+                  logger="current")
 
-    # ---- what a subclass provides ---------------------------------------------------------------
+    # ---- what a layout provides -----------------------------------------------------------------------
     @property
     def classes(self) -> Tuple[int, ...]:
-        """The classes episodes are drawn from: ``base_classes`` in training, ``novel_classes`` in testing."""
+        """The fold's classes of this mode: ``base_classes`` in training, ``novel_classes`` in testing."""
         return self.base_classes if self.mode == "train" else self.novel_classes
 
-    def load_samples(self) -> List[Sample]:
+    @property
+    def source(self) -> str:
+        """The list or split file(s) the samples come from, for messages."""
         raise NotImplementedError
 
-    def load_image_and_label(self, sample: Sample) -> Tuple[np.ndarray, np.ndarray]:
-        """(BGR image (H, W, 3), class-index label (H, W)) of a sample, checked against each other."""
-        img, label = read_image(sample.img_path), read_label(sample.label_path)
-        if img.shape[:2] != label.shape:
-            raise ValueError(f"image {sample.img_path} is {img.shape[1]}x{img.shape[0]} but its label "
-                             f"{sample.label_path} is {label.shape[1]}x{label.shape[0]}")
-        return img, label
+    def list_samples(self) -> List[Sample]:
+        """The samples named by the list or split files (no image or label decoded)."""
+        raise NotImplementedError
+
+    def plan_episodes(self) -> EpisodePlan:
+        """The protocol's queries and support pools over ``self.samples``."""
+        raise NotImplementedError
+
+    def files_to_check(self) -> List[str]:
+        return [p for s in self.samples for p in (s.img_path, s.label_path) if p is not None]
+
+    def load(self, sample: Sample, category: int) -> dict:
+        """Loading results of one image: ``img`` (BGR) and ``gt_seg_map``, the binary label of ``category``."""
+        return self.loading(dict(img_path=sample.img_path, seg_map_path=sample.label_path, episode_class=category,
+                                 seg_fields=[], reduce_zero_label=False))
 
     @property
     def metainfo(self) -> dict:
         return dict(classes=tuple(str(c) for c in self.classes), class_ids=self.classes)
 
-    # ---- episodes ---------------------------------------------------------------------------------
-    def _drop_classes_too_rare_for_an_episode(self, samples: List[Sample]) -> List[Sample]:
-        """A class in at most ``shot`` images cannot make an episode: it is left out, with a warning."""
-        counts = Counter(c for s in samples for c in s.classes)
-        rare = sorted(c for c, n in counts.items() if n <= self.shot)
-        if not rare:
-            return samples
-        print_log(f"{type(self).__name__}: classes {rare} are in at most {self.shot} image(s), fewer than a "
-                  f"{self.shot}-shot episode needs ({self.shot + 1}); they get no episode", logger="current", level=30)
-        return [Sample(s.img_path, s.label_path, tuple(c for c in s.classes if c not in rare)) for s in samples]
-
+    # ---- episodes -------------------------------------------------------------------------------------
     def __len__(self) -> int:
         return self.num_episodes
 
-    def episode(self, index: int) -> Tuple[int, int, List[int]]:
-        """(query sample, class, support samples) of an episode."""
-        if self.mode == "train":
-            rng = np.random.default_rng(np.random.randint(2 ** 31))
-            query = self.query_indices[rng.integers(len(self.query_indices))]
-        else:
-            rng = np.random.default_rng((self.seed, index))
-            query = self.query_indices[self._test_order[index % len(self.query_indices)]]
-        category = int(rng.choice(self.samples[query].classes))
-        candidates = [i for i in self.class_samples[category] if i != query]
-        supports = rng.choice(candidates, size=self.shot, replace=False).tolist()
-        return query, category, supports
+    def _generator(self, key: Union[int, EpisodeKey]) -> Tuple[int, np.random.Generator]:
+        if isinstance(key, EpisodeKey):
+            seeds = (key.seed, key.epoch, key.index) if self.mode == "train" else (self.seed, key.index)
+            return key.index, np.random.default_rng(seeds)
+        seeds = (self.seed, 0, key) if self.mode == "train" else (self.seed, key)
+        return int(key), np.random.default_rng(seeds)
 
-    def _binary_label(self, label: np.ndarray, category: int, sample: Sample) -> np.ndarray:
-        binary = np.where(label == IGNORE_INDEX, IGNORE_INDEX, (label == category)).astype(np.uint8)
-        if not (binary == 1).any():
-            raise ValueError(f"label {sample.label_path} has no pixel of class {category}, "
-                             f"which the list says {sample.img_path} holds")
-        return binary
+    def episode(self, key: Union[int, EpisodeKey]) -> Tuple[int, int, List[int]]:
+        """(query sample, class, support samples) of an episode."""
+        index, rng = self._generator(key)
+        return draw_episode(self.plan, index, rng, self.shot)
 
     def _transform(self, sample: Sample, category: int, support: bool) -> Tuple[dict, np.ndarray]:
-        img, label = self.load_image_and_label(sample)
-        binary = self._binary_label(label, category, sample)
-        seg = box_label(binary) if support and self.annotation == "box" else binary
-        results = dict(img=img, gt_seg_map=seg, seg_fields=["gt_seg_map"], img_path=sample.img_path,
-                       seg_map_path=sample.label_path, img_shape=img.shape[:2], ori_shape=img.shape[:2],
-                       reduce_zero_label=False)
+        results = self.load(sample, category)
+        binary = results["gt_seg_map"]
+        if self.LABEL_FORMAT == "class_index" and not (binary == 1).any():
+            raise ValueError(f"label {sample.label_path} has no pixel of class {category}, which {self.source} "
+                             f"says {sample.img_path} holds")
+        if support and self.annotation == "box":
+            results["gt_seg_map"] = box_label(binary)
         return self.pipeline(results), binary
 
     @staticmethod
@@ -214,12 +175,14 @@ class FewShotDataset(torch.utils.data.Dataset):
         img = torch.from_numpy(np.ascontiguousarray(results["img"].transpose(2, 0, 1)))
         return img, torch.from_numpy(np.ascontiguousarray(results["gt_seg_map"])).long()
 
-    def __getitem__(self, index: int) -> dict:
-        query, category, supports = self.episode(index)
-        query_results, query_original = self._transform(self.samples[query], category, support=False)
+    def __getitem__(self, key: Union[int, EpisodeKey]) -> dict:
+        index, rng = self._generator(key)
+        query, category, supports = draw_episode(self.plan, index, rng, self.shot)
+        with global_random_from(rng):
+            query_results, query_original = self._transform(self.samples[query], category, support=False)
+            support_results = [self._transform(self.samples[i], category, support=True)[0] for i in supports]
         query_img, query_label = self._to_tensor(query_results)
-        support_imgs, support_labels = zip(*(self._to_tensor(self._transform(self.samples[i], category, True)[0])
-                                             for i in supports))
+        support_imgs, support_labels = zip(*(self._to_tensor(r) for r in support_results))
         if self.mode == "test" and self.eval_label == "original":
             query_label = torch.from_numpy(query_original).long()
         data_sample = SegDataSample(metainfo=dict(
@@ -229,15 +192,15 @@ class FewShotDataset(torch.utils.data.Dataset):
             valid_shape=tuple(query_results.get("valid_shape", query_img.shape[-2:])),
         ))
         data_sample.gt_sem_seg = PixelData(data=query_label[None])
-        inputs = dict(query=query_img, supports=_stack(support_imgs, "support images", self.samples, supports),
-                      support_labels=_stack(support_labels, "support labels", self.samples, supports))
+        names = [self.samples[i].img_path for i in supports]
+        inputs = dict(query=query_img, supports=_stack(support_imgs, "support images", names),
+                      support_labels=_stack(support_labels, "support labels", names))
         return dict(inputs=inputs, data_samples=data_sample)
 
 
-def _stack(tensors: Sequence[torch.Tensor], what: str, samples: List[Sample], indices: List[int]) -> torch.Tensor:
+def _stack(tensors: Sequence[torch.Tensor], what: str, names: Sequence[str]) -> torch.Tensor:
     shapes = {tuple(t.shape) for t in tensors}
     if len(shapes) > 1:
-        names = ", ".join(samples[i].img_path for i in indices)
         raise ValueError(f"{what} of one episode must share a size after the pipeline (add a Resize/Pad): "
-                         f"got {sorted(shapes)} for {names}")
+                         f"got {sorted(shapes)} for {', '.join(names)}")
     return torch.stack(list(tensors))

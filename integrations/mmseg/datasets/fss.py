@@ -4,36 +4,40 @@ from __future__ import annotations
 import os
 from typing import List, Tuple
 
-import numpy as np
 from mmseg.registry import DATASETS
 
-from .base import FewShotDataset, Sample, require_dir, require_file
-
-MASK_THRESHOLD = 128
+from .base import FewShotDataset, Sample
+from .files import read_list_lines, require_dir
+from .protocols import EpisodePlan, hsnet_line_plan
 
 
 @DATASETS.register_module()
 class FSS1000Dataset(FewShotDataset):
-    """FSS-1000 with the class split of the user's split file (HSNet's ``trn.txt``/``val.txt``/``test.txt``).
+    """FSS-1000 with HSNet's class split (``splits/fss/{trn,val,test}.txt``) and HSNet's episodes.
 
-    Class ids are the 1-based line numbers of the split file. Masks are thresholded at 128. In
-    testing there is one episode per test image by default (2400 for the test split).
+    HSNet (data/fss.py): the split's class names are sorted (class id = 1 + position), each class
+    folder's ``.jpg`` files in sorted order make the queries, episode i is image i, and supports are
+    drawn independently among the other images of the folder (a 5-shot episode may repeat one). Masks
+    are converted to grey and thresholded at 128, whatever the PNG mode. In testing there is one
+    episode per test image by default (2400 for the test split). Only HSNet's protocol exists here.
 
     Args:
         data_root (str): Folder with one sub-folder per class.
         split_file (str): Class names, one per line.
+        protocol (str): 'hsnet'.
         **kwargs: See :class:`FewShotDataset`.
     """
 
+    PROTOCOLS = ("hsnet",)
     ONE_TEST_EPISODE_PER_IMAGE = True
+    LABEL_FORMAT = "mask"
 
-    def __init__(self, data_root: str, split_file: str, **kwargs):
+    def __init__(self, data_root: str, split_file: str, protocol: str = "hsnet", **kwargs):
         self.data_root = require_dir(data_root, "FSS-1000 data_root")
-        with open(require_file(split_file, "FSS-1000 split file"), encoding="utf-8") as lines:
-            self.class_names = tuple(line.strip() for line in lines if line.strip())
-        if not self.class_names:
-            raise ValueError(f"FSS-1000 split file {split_file} lists no class")
-        super().__init__(**kwargs)
+        self.split_file = split_file
+        self.class_names = tuple(sorted(line for _, line in read_list_lines(split_file, "FSS-1000 split file")))
+        self._lines: List[Tuple[int, int]] = []
+        super().__init__(protocol=protocol, **kwargs)
 
     @property
     def classes(self) -> Tuple[int, ...]:
@@ -43,19 +47,22 @@ class FSS1000Dataset(FewShotDataset):
     def metainfo(self) -> dict:
         return dict(classes=self.class_names, class_ids=self.classes)
 
-    def load_samples(self) -> List[Sample]:
+    @property
+    def source(self) -> str:
+        return self.split_file
+
+    def list_samples(self) -> List[Sample]:
         samples = []
         for class_id, name in enumerate(self.class_names, 1):
             folder = require_dir(os.path.join(self.data_root, name), f"FSS-1000 class folder of '{name}'")
-            images = sorted((f for f in os.listdir(folder) if f.lower().endswith(".jpg")),
-                            key=lambda f: (len(f), f))
+            images = sorted(f for f in os.listdir(folder) if os.path.splitext(f)[1] == ".jpg")
             if not images:
                 raise ValueError(f"FSS-1000 class folder {folder} has no .jpg image")
             for image in images:
+                self._lines.append((len(samples), class_id))
                 stem = os.path.splitext(image)[0]
-                samples.append(Sample(os.path.join(folder, image), os.path.join(folder, f"{stem}.png"), (class_id,)))
+                samples.append(Sample(os.path.join(folder, image), os.path.join(folder, f"{stem}.png")))
         return samples
 
-    def load_image_and_label(self, sample: Sample) -> Tuple[np.ndarray, np.ndarray]:
-        img, mask = super().load_image_and_label(sample)
-        return img, np.where(mask >= MASK_THRESHOLD, sample.classes[0], 0).astype(np.uint8)
+    def plan_episodes(self) -> EpisodePlan:
+        return hsnet_line_plan(self._lines)

@@ -8,8 +8,10 @@ import cv2
 import numpy as np
 from mmseg.registry import DATASETS
 
-from .base import FewShotDataset, Sample, classes_present
+from .base import FewShotDataset, Sample
+from .loading import binary_label
 from .pascal import fold_classes
+from .protocols import EpisodePlan, pfenet_plan
 
 NUM_CLASSES = 20
 SHAPES = ("disk", "square", "triangle", "ring", "cross")
@@ -98,7 +100,9 @@ class GeneratedFewShotDataset(FewShotDataset):
 
     Fold i's novel classes are 5i+1..5i+5, as in PASCAL-5i; training images are drawn only for base
     classes, test images only for novel classes, and distractor objects come from the split's other
-    classes. The data of the built-in default run: a small model learns it on a CPU in minutes.
+    classes. Episodes follow PFENet's rules (a class counts in an image from ``min_class_pixels``).
+    The data of the built-in default run: a small model learns it on a CPU in minutes. Images are
+    rendered, not read, so no loading transform runs.
 
     Args:
         fold (int): 0..3.
@@ -108,6 +112,8 @@ class GeneratedFewShotDataset(FewShotDataset):
         min_class_pixels (int): Pixels a class needs to count in an image. Default: 64.
         **kwargs: See :class:`FewShotDataset`.
     """
+
+    PROTOCOLS = ("pfenet",)
 
     def __init__(self, fold: int = 0, images_per_class: int = 40, image_size: int = 96, data_seed: int = 0,
                  min_class_pixels: int = 64, **kwargs):
@@ -121,20 +127,32 @@ class GeneratedFewShotDataset(FewShotDataset):
         names = tuple("{}-{}".format(*class_appearance(c)[:2]) + f"-{c}" for c in self.classes)
         return dict(classes=names, class_ids=self.classes)
 
+    @property
+    def source(self) -> str:
+        return f"generated data (seed {self.data_seed}, fold {self.fold}, {self.mode})"
+
     def _render(self, sample: Sample) -> Tuple[np.ndarray, np.ndarray]:
         _, primary, instance = sample.img_path.rsplit("/", 2)
         img, label = render_episode_image(self.data_seed, int(primary), int(instance), self.mode == "test",
                                           self.image_size, self.classes)
         return img[..., ::-1].copy(), label  # BGR, as mmseg loads images
 
-    def load_samples(self) -> List[Sample]:
-        samples = []
-        for class_id in self.classes:
-            for instance in range(self.images_per_class):
-                name = f"generated://seed{self.data_seed}/{self.mode}/{class_id}/{instance}"
-                _, label = self._render(Sample(name, name, ()))
-                samples.append(Sample(name, name, classes_present(label, self.classes, self.min_class_pixels)))
-        return samples
+    def list_samples(self) -> List[Sample]:
+        return [Sample(f"generated://seed{self.data_seed}/{self.mode}/{class_id}/{instance}", None)
+                for class_id in self.classes for instance in range(self.images_per_class)]
 
-    def load_image_and_label(self, sample: Sample) -> Tuple[np.ndarray, np.ndarray]:
-        return self._render(sample)
+    def files_to_check(self) -> List[str]:
+        return []
+
+    def plan_episodes(self) -> EpisodePlan:
+        pixels = []
+        for sample in self.samples:
+            counts = np.bincount(self._render(sample)[1].ravel(), minlength=NUM_CLASSES + 1)
+            pixels.append({c: int(counts[c]) for c in range(1, NUM_CLASSES + 1) if counts[c]})
+        return pfenet_plan(pixels, self.classes, self.min_class_pixels)
+
+    def load(self, sample: Sample, category: int) -> dict:
+        img, label = self._render(sample)
+        return dict(img=img, gt_seg_map=binary_label(label, category), seg_fields=["gt_seg_map"],
+                    img_path=sample.img_path, seg_map_path=None, img_shape=img.shape[:2], ori_shape=img.shape[:2],
+                    reduce_zero_label=False)

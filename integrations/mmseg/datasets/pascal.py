@@ -1,20 +1,19 @@
-"""PASCAL-5i (Table 10): VOC2012 ``JPEGImages/`` + ``SegmentationClassAug/``, PFENet lists or HSNet splits."""
+"""PASCAL-5i (Table 10): VOC2012 ``JPEGImages/`` + ``SegmentationClassAug/``, PFENet's lists or HSNet's splits."""
 from __future__ import annotations
 
 import os
-from collections import OrderedDict
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple, Union
 
-import numpy as np
 from mmseg.registry import DATASETS
-from tqdm import tqdm
 
-from .base import FewShotDataset, Sample, classes_present, read_label, require_dir, require_file
+from .base import FewShotDataset, Sample
+from .files import class_pixel_counts, read_hsnet_split, read_pair_list, require_dir
+from .protocols import MIN_CLASS_PIXELS, EpisodePlan, hsnet_line_plan, pfenet_plan
 
 PASCAL_CLASSES = ("aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
                   "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa", "train",
                   "tvmonitor")
-MIN_CLASS_PIXELS = 2 * 32 * 32  # PFENet: a class counts in an image from 2*32*32 pixels on
+NUM_FOLDS = 4
 
 
 def fold_classes(fold: int, num_folds: int, num_classes: int) -> Tuple[Tuple[int, ...], Tuple[int, ...]]:
@@ -26,97 +25,103 @@ def fold_classes(fold: int, num_folds: int, num_classes: int) -> Tuple[Tuple[int
     return tuple(c for c in range(1, num_classes + 1) if c not in novel), novel
 
 
-def read_pair_list(list_file: str, data_root: str) -> List[Tuple[str, str]]:
-    """PFENet's list format: ``JPEGImages/x.jpg SegmentationClassAug/x.png`` per line, relative to the root."""
-    pairs = []
-    with open(require_file(list_file, "image list"), encoding="utf-8") as lines:
-        for number, line in enumerate(lines, 1):
-            parts = line.split()
-            if not parts:
-                continue
-            if len(parts) != 2:
-                raise ValueError(f"{list_file}:{number}: expected 'IMAGE LABEL', got {line.strip()!r}")
-            pairs.append((os.path.join(data_root, parts[0]), os.path.join(data_root, parts[1])))
-    return pairs
+def fold_split_files(split_file: Union[str, Sequence[str]], fold: int, mode: str) -> List[str]:
+    """HSNet: testing reads ``val/fold{f}.txt``, training the ``trn/fold*.txt`` of the three other folds.
+
+    A template with ``{fold}`` is filled accordingly; a path or a list of paths is taken as given.
+    """
+    if isinstance(split_file, str) and "{fold}" in split_file:
+        folds = [fold] if mode == "test" else [f for f in range(NUM_FOLDS) if f != fold]
+        return [split_file.format(fold=f) for f in folds]
+    return [split_file] if isinstance(split_file, str) else list(split_file)
 
 
-def read_hsnet_split(split_file: str) -> Dict[str, List[int]]:
-    """HSNet's split files: ``2007_000033__01`` per line (image id, 1-based class) -> {image id: classes}."""
-    images: Dict[str, List[int]] = OrderedDict()
-    with open(require_file(split_file, "split file"), encoding="utf-8") as lines:
-        for number, line in enumerate(lines, 1):
-            line = line.strip()
-            if not line:
-                continue
-            name, sep, class_id = line.rpartition("__")
-            if not sep or not class_id.isdigit():
-                raise ValueError(f"{split_file}:{number}: expected 'IMAGEID__CLASS' such as "
-                                 f"'2007_000033__01', got {line!r}")
-            images.setdefault(name, []).append(int(class_id))
-    return images
-
-
-def index_pair_list(pairs: Sequence[Tuple[str, str]], classes: Sequence[int], min_pixels: int,
-                    excluded: Sequence[int] = (), description: str = "") -> List[Sample]:
-    """Read every label once: the classes of ``classes`` each image holds; images with any ``excluded`` class dropped."""
-    samples = []
-    for img_path, label_path in tqdm(pairs, desc=description or "indexing labels", disable=len(pairs) < 500,
-                                     mininterval=5):
-        label = read_label(label_path)
-        if excluded and np.isin(label, excluded).any():
-            continue
-        samples.append(Sample(img_path, label_path, classes_present(label, classes, min_pixels)))
-    return samples
+def require_source(owner: str, protocol: str, sources: dict) -> None:
+    """Exactly the file argument of ``protocol`` is given (``sources``: protocol -> (argument name, value))."""
+    if protocol not in sources:
+        return  # the base class names the valid protocols
+    name, value = sources[protocol]
+    others = [n for p, (n, v) in sources.items() if p != protocol and v is not None]
+    if value is None or others:
+        raise ValueError(f"{owner}: protocol '{protocol}' reads {name}; got {name}={value!r}"
+                         + (f" and {', '.join(others)}" if others else ""))
 
 
 @DATASETS.register_module()
 class PascalFewShotDataset(FewShotDataset):
     """PASCAL-5i: 20 VOC classes in 4 folds of 5 (Table 10); fold i's novel classes are 5i+1..5i+5.
 
-    Reading: training episodes use the base classes; novel-class pixels of a training image become
-    background (PFENet) or, with ``novel_in_train='drop'``, such images are left out (OSLSM).
+    ``protocol='pfenet'`` reads PFENet's image list and indexes every label once (pixels per class);
+    ``protocol='hsnet'`` reads HSNet's split files (``IMAGEID__CLASS`` lines). Novel-class pixels of a
+    training image become background (PFENet, HSNet) or, with ``novel_in_train='drop'``, such images
+    are left out (OSLSM; PFENet's protocol only).
 
     Args:
         data_root (str): Folder with ``JPEGImages/`` and ``SegmentationClassAug/``.
         fold (int): 0..3.
-        list_file (str, optional): PFENet list (e.g. ``lists/pascal/voc_sbd_merge_noduplicate.txt`` for
-            training, ``lists/pascal/val.txt`` for testing); relative paths are read from ``data_root``.
-        split_file (str, optional): HSNet split (e.g. ``splits/pascal/val/fold0.txt``), instead of a list.
-        min_class_pixels (int): Pixels a class needs to count in an image. Default: 2*32*32.
+        list_file (str, optional): PFENet list (``lists/pascal/voc_sbd_merge_noduplicate.txt`` for training,
+            ``lists/pascal/val.txt`` for testing); its paths are relative to ``data_root``.
+        split_file (str | list[str], optional): HSNet split file(s), or a template such as
+            ``'splits/pascal/trn/fold{fold}.txt'`` (see :func:`fold_split_files`).
+        min_class_pixels (int): Pixels a class needs to count in an image (PFENet). Default: 2*32*32.
         novel_in_train (str): 'background' or 'drop'. Default: 'background'.
+        protocol (str): 'pfenet' (default) or 'hsnet'.
         **kwargs: See :class:`FewShotDataset` (mode, shot, pipeline, num_episodes, seed, annotation,
-            eval_label).
+            eval_label, backend_args).
     """
 
     METAINFO = dict(classes=PASCAL_CLASSES)
+    NUM_LABEL_CLASSES = len(PASCAL_CLASSES)
 
     def __init__(self, data_root: str, fold: int = 0, list_file: Optional[str] = None,
-                 split_file: Optional[str] = None, min_class_pixels: int = MIN_CLASS_PIXELS,
-                 novel_in_train: str = "background", **kwargs):
-        if (list_file is None) == (split_file is None):
-            raise ValueError("PascalFewShotDataset needs exactly one of list_file (PFENet) or split_file (HSNet)")
-        if novel_in_train not in ("background", "drop"):
-            raise ValueError(f"novel_in_train must be 'background' or 'drop', got {novel_in_train!r}")
+                 split_file: Union[str, Sequence[str], None] = None, min_class_pixels: int = MIN_CLASS_PIXELS,
+                 novel_in_train: str = "background", protocol: str = "pfenet", **kwargs):
+        require_source(type(self).__name__, protocol, dict(pfenet=("list_file", list_file),
+                                                           hsnet=("split_file", split_file)))
+        if novel_in_train not in ("background", "drop") or (novel_in_train == "drop" and protocol == "hsnet"):
+            raise ValueError(f"novel_in_train must be 'background' or 'drop' ('drop': PFENet's protocol only), "
+                             f"got {novel_in_train!r} with protocol {protocol!r}")
         self.data_root = require_dir(data_root, "PASCAL data_root")
-        self.list_file, self.split_file = list_file, split_file
+        require_dir(os.path.join(data_root, "JPEGImages"), "PASCAL image folder")
+        require_dir(os.path.join(data_root, "SegmentationClassAug"), "PASCAL label folder")
         self.fold, self.min_class_pixels, self.novel_in_train = fold, min_class_pixels, novel_in_train
-        self.base_classes, self.novel_classes = fold_classes(fold, 4, len(PASCAL_CLASSES))
-        super().__init__(**kwargs)
+        self.base_classes, self.novel_classes = fold_classes(fold, NUM_FOLDS, len(PASCAL_CLASSES))
+        self.list_file, self.split_file = list_file, split_file
+        self._lines: List[Tuple[int, int]] = []
+        super().__init__(protocol=protocol, **kwargs)
 
     @property
     def metainfo(self) -> dict:
         return dict(classes=tuple(PASCAL_CLASSES[c - 1] for c in self.classes), class_ids=self.classes)
 
-    def _paths(self, image_id: str) -> Tuple[str, str]:
-        return (os.path.join(self.data_root, "JPEGImages", f"{image_id}.jpg"),
-                os.path.join(self.data_root, "SegmentationClassAug", f"{image_id}.png"))
+    @property
+    def split_files(self) -> List[str]:
+        return fold_split_files(self.split_file, self.fold, self.mode)
 
-    def load_samples(self) -> List[Sample]:
-        require_dir(os.path.join(self.data_root, "JPEGImages"), "PASCAL image folder")
-        require_dir(os.path.join(self.data_root, "SegmentationClassAug"), "PASCAL label folder")
-        if self.split_file is not None:
-            return [Sample(*self._paths(image_id), tuple(c for c in classes if c in self.classes))
-                    for image_id, classes in read_hsnet_split(self.split_file).items()]
-        excluded = self.novel_classes if self.mode == "train" and self.novel_in_train == "drop" else ()
-        return index_pair_list(read_pair_list(self.list_file, self.data_root), self.classes,
-                               self.min_class_pixels, excluded, f"PASCAL-5i fold {self.fold} {self.mode}")
+    @property
+    def source(self) -> str:
+        return self.list_file if self.protocol == "pfenet" else ", ".join(self.split_files)
+
+    def list_samples(self) -> List[Sample]:
+        if self.protocol == "pfenet":
+            return [Sample(*pair) for pair in read_pair_list(self.list_file, self.data_root)]
+        samples, index_of = [], {}
+        for image_id, class_id in read_hsnet_split(self.split_files):
+            if class_id not in self.classes:
+                raise ValueError(f"{self.source} lists {image_id} with class {class_id}, not one of the {self.mode} "
+                                 f"classes {self.classes} of fold {self.fold}")
+            if image_id not in index_of:
+                index_of[image_id] = len(samples)
+                samples.append(Sample(os.path.join(self.data_root, "JPEGImages", f"{image_id}.jpg"),
+                                      os.path.join(self.data_root, "SegmentationClassAug", f"{image_id}.png")))
+            self._lines.append((index_of[image_id], class_id))
+        return samples
+
+    def plan_episodes(self) -> EpisodePlan:
+        if self.protocol == "hsnet":
+            return hsnet_line_plan(self._lines)
+        counts = class_pixel_counts([s.label_path for s in self.samples], self.NUM_LABEL_CLASSES,
+                                    f"PASCAL-5i fold {self.fold} {self.mode}", self.backend_args)
+        if self.mode == "train" and self.novel_in_train == "drop":
+            counts = [{} if any(c in self.novel_classes for c in pixels) else pixels for pixels in counts]
+        return pfenet_plan(counts, self.classes, self.min_class_pixels)

@@ -1,0 +1,243 @@
+"""Reading the files of the few-shot layouts (lists, split files, images, labels, masks) and early checks.
+
+Every error names the file and what was expected, so bad data stops a run when the dataset is built,
+not at episode 700 of a test.
+"""
+from __future__ import annotations
+
+import codecs
+import io
+import json
+import os
+import pickle
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+
+import cv2
+import numpy as np
+from mmengine import fileio
+from PIL import Image
+
+IGNORE_INDEX = 255
+MASK_THRESHOLD = 128  # HSNet (data/fss.py): a mask pixel is the object when its grey value is >= 128
+JPEG_START, JPEG_END = b"\xff\xd8", b"\xff\xd9"
+INTEGER_MODES = ("I", "I;16", "I;16B", "I;16L", "I;16N")
+MISSING_SHOWN = 5
+
+
+# ---- paths ----------------------------------------------------------------------------------------
+
+def require_file(path: str, what: str) -> str:
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{what} not found: {path}")
+    return path
+
+
+def require_dir(path: str, what: str) -> str:
+    if not os.path.isdir(path):
+        raise FileNotFoundError(f"{what} not found: {path}")
+    return path
+
+
+def check_files_exist(paths: Iterable[str], what: str, backend_args: Optional[dict] = None) -> None:
+    """One stat per file (no decoding); fails once, naming the first missing files and how many are missing."""
+    paths = list(paths)
+    if backend_args is None:
+        missing = [p for p in paths if not os.path.isfile(p)]
+    else:
+        missing = [p for p in paths if not fileio.exists(p, backend_args=backend_args)]
+    if missing:
+        shown = ", ".join(missing[:MISSING_SHOWN])
+        raise FileNotFoundError(f"{len(missing)} of the {len(paths)} files listed by {what} are missing, "
+                                f"first: {shown}")
+
+
+def read_bytes(path: str, what: str, backend_args: Optional[dict] = None) -> bytes:
+    try:
+        return fileio.get(path, backend_args=backend_args)
+    except (FileNotFoundError, IsADirectoryError) as err:
+        raise FileNotFoundError(f"{what} file not found: {path}") from err
+
+
+# ---- lists and split files ------------------------------------------------------------------------
+
+def read_list_lines(path: str, what: str) -> List[Tuple[int, str]]:
+    """(line number, stripped text) of the non-empty lines; an empty or BOM-prefixed file is an error."""
+    with open(require_file(path, what), "rb") as handle:
+        data = handle.read()
+    if data.startswith(codecs.BOM_UTF8):
+        raise ValueError(f"{what} {path} starts with a UTF-8 byte-order mark, which would become part of its "
+                         f"first entry: save it as UTF-8 without BOM")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{what} {path} is not UTF-8 text: {err}") from err
+    lines = [(number, line.strip()) for number, line in enumerate(text.splitlines(), 1) if line.strip()]
+    if not lines:
+        raise ValueError(f"{what} {path} is empty: it lists nothing")
+    return lines
+
+
+def read_pair_list(list_file: str, data_root: str) -> List[Tuple[str, str]]:
+    """PFENet's lists: ``JPEGImages/x.jpg SegmentationClassAug/x.png`` per line, relative to ``data_root``."""
+    pairs = []
+    for number, line in read_list_lines(list_file, "image list"):
+        parts = line.split()
+        if len(parts) != 2:
+            raise ValueError(f"{list_file}:{number}: expected 'IMAGE LABEL', got {line!r}")
+        pairs.append((os.path.join(data_root, parts[0]), os.path.join(data_root, parts[1])))
+    return pairs
+
+
+def read_hsnet_split(split_files: Sequence[str]) -> List[Tuple[str, int]]:
+    """HSNet's PASCAL splits: ``2007_000033__01`` lines -> (image id, 1-based class), files then lines in order."""
+    lines = []
+    for split_file in split_files:
+        for number, line in read_list_lines(split_file, "split file"):
+            name, separator, class_id = line.rpartition("__")
+            if not separator or not name or not class_id.isdigit():
+                raise ValueError(f"{split_file}:{number}: expected 'IMAGEID__CLASS' such as '2007_000033__01', "
+                                 f"got {line!r}")
+            lines.append((name, int(class_id)))
+    return lines
+
+
+class _PlainDataUnpickler(pickle.Unpickler):
+    """Builds only what pickle builds without a global (dict, list, tuple, str, int, float): no code runs."""
+
+    def __init__(self, handle, path: str):
+        super().__init__(handle)
+        self.path = path
+
+    def find_class(self, module: str, name: str):
+        raise pickle.UnpicklingError(f"{self.path} asks for the global {module}.{name}; only plain containers, "
+                                     f"strings and numbers are admitted")
+
+
+def load_plain_pickle(path: str, what: str) -> Any:
+    """A pickle of plain data (HSNet's COCO splits), refusing any object that would need a class or function."""
+    with open(require_file(path, what), "rb") as handle:
+        try:
+            return _PlainDataUnpickler(handle, path).load()
+        except (pickle.UnpicklingError, EOFError, ValueError) as err:
+            raise ValueError(f"cannot read {what} {path}: {err}") from err
+
+
+def read_hsnet_coco_split(path: str) -> Dict[int, List[str]]:
+    """HSNet's ``splits/coco/{trn,val}/fold*.pkl``: {0-based class: ['train2014/COCO_train2014_x.jpg', ...]}."""
+    split = load_plain_pickle(path, "COCO split file")
+    if not isinstance(split, dict):
+        raise ValueError(f"COCO split file {path} holds a {type(split).__name__}; expected a dict class -> image names")
+    for class_index, names in split.items():
+        if not isinstance(class_index, int) or not 0 <= class_index < 80:
+            raise ValueError(f"COCO split file {path} has the key {class_index!r}; expected class indices 0..79")
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise ValueError(f"COCO split file {path}: class {class_index} maps to {type(names).__name__}; "
+                             f"expected a list of image names")
+    return split
+
+
+def read_json(path: str, what: str) -> Any:
+    with open(require_file(path, what), encoding="utf-8") as handle:
+        try:
+            return json.load(handle)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{what} {path} is not valid JSON: {err.msg} at line {err.lineno}, "
+                             f"column {err.colno}") from err
+
+
+# ---- images, labels and masks ---------------------------------------------------------------------
+
+def decode_image(data: bytes, path: str) -> np.ndarray:
+    """BGR uint8 (H, W, 3), as mmseg loads images; a JPEG cut short (no end marker) must decode fully in PIL."""
+    if data.startswith(JPEG_START) and not data.rstrip(b"\x00\r\n ").endswith(JPEG_END):
+        try:
+            with Image.open(io.BytesIO(data)) as image:
+                image.load()
+        except (OSError, SyntaxError) as err:
+            raise ValueError(f"image {path} is a truncated JPEG ({err}): re-download or re-extract it") from err
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if img is None:
+        raise ValueError(f"cannot decode image {path}: not a readable image file")
+    return img
+
+
+def _open_png(data: bytes, path: str, what: str) -> Image.Image:
+    try:
+        image = Image.open(io.BytesIO(data))
+        image.load()
+        return image
+    except (OSError, SyntaxError) as err:
+        raise ValueError(f"cannot decode {what} {path}: {err}") from err
+
+
+def decode_class_label(data: bytes, path: str) -> np.ndarray:
+    """Class-index label (H, W) int32: palette indices or grey values as stored, 16-bit values unwrapped.
+
+    HSNet (data/pascal.py) and PFENet read SegmentationClassAug's value per pixel (PFENet's PNGs are grey);
+    a palette PNG keeps its indices, an alpha channel is dropped, an RGB label must be grey (R = G = B).
+    """
+    image = _open_png(data, path, "label")
+    array = np.asarray(image)
+    if image.mode in ("P", "L", "1") + INTEGER_MODES:
+        return array.astype(np.int32)
+    if image.mode in ("PA", "LA"):
+        return array[..., 0].astype(np.int32)
+    if image.mode in ("RGB", "RGBA"):
+        rgb = array[..., :3]
+        if not (rgb == rgb[..., :1]).all():
+            raise ValueError(f"label {path} is a colour image whose channels differ; expected a class-index PNG "
+                             f"(palette or grey, one class id per pixel)")
+        return rgb[..., 0].astype(np.int32)
+    raise ValueError(f"label {path} has PIL mode {image.mode}; expected a class-index PNG (palette, grey or 16-bit)")
+
+
+def decode_binary_mask(data: bytes, path: str) -> np.ndarray:
+    """HSNet (data/fss.py): the mask converted to grey, object where grey >= 128; (H, W) uint8 in {0, 1}.
+
+    Any PNG mode: palette and RGB(A) through PIL's grey conversion (alpha dropped), 1-bit as 0/255,
+    16/32-bit values clipped at 255 as PIL's grey conversion does.
+    """
+    image = _open_png(data, path, "mask")
+    if image.mode in INTEGER_MODES:
+        grey = np.clip(np.asarray(image), 0, 255)
+    else:
+        grey = np.asarray(image.convert("L"))
+    return (grey >= MASK_THRESHOLD).astype(np.uint8)
+
+
+def check_label_values(label: np.ndarray, num_classes: int, path: str) -> None:
+    """Every value is 0 (background), a class id 1..num_classes or 255 (ignore)."""
+    bad = ((label < 0) | (label > num_classes)) & (label != IGNORE_INDEX)
+    if bad.any():
+        values = np.unique(label[bad])
+        raise ValueError(f"label {path} holds values {values[:8].tolist()} that are neither a class of the dataset "
+                         f"(0..{num_classes}) nor {IGNORE_INDEX} (ignore)")
+
+
+def read_image(path: str, backend_args: Optional[dict] = None) -> np.ndarray:
+    """BGR uint8 (H, W, 3) from a path; clear errors for a missing, unreadable or truncated file."""
+    return decode_image(read_bytes(path, "image", backend_args), path)
+
+
+def read_label(path: str, backend_args: Optional[dict] = None) -> np.ndarray:
+    """Class-index label (H, W) int32 from a PNG of any mode (see :func:`decode_class_label`)."""
+    return decode_class_label(read_bytes(path, "label", backend_args), path)
+
+
+def read_binary_mask(path: str, backend_args: Optional[dict] = None) -> np.ndarray:
+    """HSNet's binary mask (H, W) uint8 from a PNG of any mode (see :func:`decode_binary_mask`)."""
+    return decode_binary_mask(read_bytes(path, "mask", backend_args), path)
+
+
+def class_pixel_counts(label_paths: Sequence[str], num_classes: int, description: str,
+                       backend_args: Optional[dict] = None) -> List[Dict[int, int]]:
+    """Read every label once: {class id: pixels} of the classes 1..num_classes present in each."""
+    from tqdm import tqdm
+
+    counts = []
+    for path in tqdm(label_paths, desc=description, disable=len(label_paths) < 500, mininterval=5):
+        label = read_label(path, backend_args)
+        check_label_values(label, num_classes, path)
+        histogram = np.bincount(label.ravel(), minlength=num_classes + 1)[1:num_classes + 1]
+        counts.append({int(c) + 1: int(histogram[c]) for c in np.flatnonzero(histogram)})
+    return counts
