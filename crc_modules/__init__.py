@@ -5,11 +5,12 @@ Importing this package registers every block in MMEngine's root ``MODELS`` regis
 import mmseg.
 """
 from .conditional import GlobalConditional, LocalConditional, RegionGlobalConditional
-from .crcnet import CRCNet, binary_mask
+from .crcnet import CRCNet
 from .cross_reference import CoOccurrenceHead, CrossReference
 from .encoder import SiameseEncoder, load_backbone_weights
-from .kshot import KShotPredictor, fuse_probabilities
-from .multiscale import multi_scale_probability
+from .episode_model import EpisodeModel, EpisodeOutput, binary_mask, map_features, upsampled_cross_entropy
+from .kshot import KShotPredictor, SupportSet
+from .multiscale import MULTI_SCALES
 from .pooling import MaskedAveragePool, masked_average_pool
 from .refinement import MaskRefinement
 from .registry import MODELS
@@ -18,17 +19,21 @@ __all__ = [
     "CRCNet",
     "CoOccurrenceHead",
     "CrossReference",
+    "EpisodeModel",
+    "EpisodeOutput",
     "GlobalConditional",
     "KShotPredictor",
     "LocalConditional",
     "MODELS",
+    "MULTI_SCALES",
     "MaskRefinement",
     "MaskedAveragePool",
     "RegionGlobalConditional",
     "SiameseEncoder",
+    "SupportSet",
     "binary_mask",
-    "fuse_probabilities",
     "load_backbone_weights",
     "masked_average_pool",
-    "multi_scale_probability",
+    "map_features",
+    "upsampled_cross_entropy",
 ]

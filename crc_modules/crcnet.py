@@ -4,26 +4,18 @@ from __future__ import annotations
 from typing import Dict, Optional, Union
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from .conditional import RegionGlobalConditional
 from .cross_reference import CoOccurrenceHead, CrossReference
-from .encoder import SiameseEncoder
-from .layers import resize_to
+from .encoder import SiameseEncoder  # noqa: F401  (registers the default encoder type)
+from .episode_model import EpisodeModel, EpisodeOutput, upsampled_cross_entropy
 from .refinement import MaskRefinement
 from .registry import MODELS
 
 
-def binary_mask(label: torch.Tensor) -> torch.Tensor:
-    """A (B, H, W) or (B, 1, H, W) label with 0 = background, 1 = object, 255 = ignore -> float (B, 1, H, W) mask."""
-    if label.dim() == 3:
-        label = label[:, None]
-    return (label == 1).float()
-
-
 @MODELS.register_module()
-class CRCNet(nn.Module):
+class CRCNet(EpisodeModel):
     """Cross-reference and region-global conditional network for 1-shot pairs (Fig. 2).
 
     Symmetric: the support image guides the query's prediction and, when the query's mask is
@@ -91,12 +83,9 @@ class CRCNet(nn.Module):
         cfg.update(encoder or {})
         return MODELS.build(cfg)
 
-    def encode(self, support_img: torch.Tensor, query_img: torch.Tensor):
-        """Both images through the one shared encoder; a single batch when their sizes agree."""
-        if support_img.shape == query_img.shape:
-            support_feat, query_feat = self.encoder(torch.cat([support_img, query_img])).chunk(2)
-            return support_feat, query_feat
-        return self.encoder(support_img), self.encoder(query_img)
+    def encode(self, images: torch.Tensor, masks: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """The Siamese encoder (Section 4.2): (N, 3, H, W) -> (N, C, H/8, W/8); masks are not used."""
+        return self.encoder(images)
 
     def _branch(self, target_feat, reinforced_target, guide_feat, guide_mask) -> torch.Tensor:
         """Logits (B, 2, H/8, W/8) for the target image, guided by the other image and its mask."""
@@ -107,60 +96,45 @@ class CRCNet(nn.Module):
             parts.append(reinforced_target)
         return self.refinement(torch.cat(parts, dim=1))
 
-    def forward_features(
-        self,
-        support_feat: torch.Tensor,
-        support_mask: torch.Tensor,
-        query_feat: torch.Tensor,
-        query_mask: Optional[torch.Tensor] = None,
-    ) -> Dict[str, torch.Tensor]:
-        """Everything after the encoder, at feature resolution (1/8).
+    def predict(self, query: torch.Tensor, supports: torch.Tensor, support_masks: torch.Tensor,
+                query_masks: Optional[torch.Tensor] = None) -> EpisodeOutput:
+        """Everything after the encoder, at 1/8: query (B,C,h,w), one support (B,1,C,h,w), its mask (B,1,1,H,W).
 
-        Returns ``query_logits``; ``support_logits`` when ``query_mask`` is given; the co-occurrence
-        logits ``query_aux_logits``/``support_aux_logits`` in training with the cross-reference on.
+        The support's logits are computed when ``query_masks`` is given, the co-occurrence logits in
+        training with the cross-reference module on.
         """
+        if supports.shape[1] != 1:
+            raise ValueError(f"CRCNet predicts from one support at a time (got {supports.shape[1]}); "
+                             "k-shot fusion averages the one-shot predictions (Section 4.6)")
+        support_feat, support_mask = supports[:, 0], support_masks[:, 0]
         reinforced_support = reinforced_query = None
         if self.cross_reference is not None:
-            reinforced_support, reinforced_query = self.cross_reference(support_feat, query_feat)
-        outputs = {"query_logits": self._branch(query_feat, reinforced_query, support_feat, support_mask)}
-        if query_mask is not None:
-            outputs["support_logits"] = self._branch(support_feat, reinforced_support, query_feat, query_mask)
-        if self.training and self.cross_reference is not None:
-            outputs["query_aux_logits"] = self.co_occurrence_head(reinforced_query)
-            outputs["support_aux_logits"] = self.co_occurrence_head(reinforced_support)
-        return outputs
+            reinforced_support, reinforced_query = self.cross_reference(support_feat, query)
+        query_logits = self._branch(query, reinforced_query, support_feat, support_mask)
+        support_logits = None
+        if query_masks is not None:
+            support_logits = self._branch(support_feat, reinforced_support, query, query_masks)
+        if not (self.training and self.cross_reference is not None):
+            return EpisodeOutput(query_logits, support_logits)
+        return EpisodeOutput(query_logits, support_logits, self.co_occurrence_head(reinforced_query),
+                             self.co_occurrence_head(reinforced_support))
 
-    def forward(
-        self,
-        support_img: torch.Tensor,
-        support_mask: torch.Tensor,
-        query_img: torch.Tensor,
-        query_mask: Optional[torch.Tensor] = None,
-    ) -> Dict[str, torch.Tensor]:
-        """(support (B,3,Hs,Ws), its mask (B,1,Hs,Ws) in {0,1}, query (B,3,Hq,Wq)[, its mask]) -> logits.
+    def loss(self, output: EpisodeOutput, query_labels: torch.Tensor,
+             support_labels: torch.Tensor) -> Dict[str, torch.Tensor]:
+        """Eq. 5: ``(L_QM + L_SM) + lambda (L_QMsub + L_SMsub)`` from labels (B, H, W) and (B, 1, H, W).
 
-        Every returned map is upsampled to its image's size: ``query_logits`` (B,2,Hq,Wq), and as
-        described in :meth:`forward_features` the support and co-occurrence logits.
+        Each term is the cross-entropy of the logits upsampled to the label's size; terms whose logits
+        were not computed (no query mask, cross-reference off, eval mode) are left out.
         """
-        support_feat, query_feat = self.encode(support_img, query_img)
-        outputs = self.forward_features(support_feat, support_mask, query_feat, query_mask)
-        sizes = {"query": query_img.shape[-2:], "support": support_img.shape[-2:]}
-        return {key: resize_to(value, sizes[key.split("_")[0]]) for key, value in outputs.items()}
+        support_labels = support_labels[:, 0]
+        terms = {"loss_query": (output.query_logits, query_labels, 1.0),
+                 "loss_support": (output.support_logits, support_labels, 1.0),
+                 "loss_query_aux": (output.query_co_occurrence_logits, query_labels, self.aux_weight),
+                 "loss_support_aux": (output.support_co_occurrence_logits, support_labels, self.aux_weight)}
+        return {name: weight * upsampled_cross_entropy(logits, labels, self.ignore_index)
+                for name, (logits, labels, weight) in terms.items() if logits is not None}
 
-    def loss(
-        self, outputs: Dict[str, torch.Tensor], query_label: torch.Tensor, support_label: torch.Tensor
-    ) -> Dict[str, torch.Tensor]:
-        """Eq. 5 from :meth:`forward`'s outputs and (B, H, W) labels in {0, 1, ignore_index}.
-
-        Returns the four weighted terms; their sum is the training loss.
-        """
-        labels = {"query": query_label, "support": support_label}
-        losses = {}
-        for key, logits in outputs.items():
-            image = key.split("_")[0]
-            term = F.cross_entropy(logits, labels[image].long(), ignore_index=self.ignore_index)
-            if "aux" in key:
-                losses[f"loss_{image}_aux"] = self.aux_weight * term
-            else:
-                losses[f"loss_{image}"] = term
-        return losses
+    def finetune_parameters(self) -> Dict[str, nn.Parameter]:
+        """Everything but the Siamese encoder (Sections 4.6 and 5.1: "we fix the Siamese encoder")."""
+        return {name: param for name, param in self.named_parameters()
+                if param.requires_grad and not name.startswith("encoder.")}

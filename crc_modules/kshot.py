@@ -1,110 +1,151 @@
-"""k-shot inference, Section 4.6 and Table 4: fusion of 1-shot probabilities, finetuning on support pairs, or both."""
+"""k-shot inference, Section 4.6 and Table 4: fusion of one-shot probabilities, finetuning on support pairs, or both.
+
+Work that does not change between queries is done once per support set: the supports are encoded once
+per scale and finetuned once; each query then costs one query encoding and the model's head.
+"""
 from __future__ import annotations
 
+import contextlib
 import itertools
-from typing import Callable, Dict, List, Tuple
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 import torch
 from torch import nn
 
-from .crcnet import binary_mask
+from .episode_model import EpisodeModel, Features, binary_mask, map_features
 from .layers import resize_to
+from .multiscale import rescale_images, rescale_labels
+from .precision import autocast, resolve_precision
 
 KSHOT_MODES = ("fusion", "finetune", "both")
 
 
-def fuse_probabilities(
-    forward: Callable[..., Dict[str, torch.Tensor]], supports: torch.Tensor, support_masks: torch.Tensor,
-    query: torch.Tensor, size: Tuple[int, int],
-) -> torch.Tensor:
-    """Mean over the k supports of the query's foreground probability (the fusion of Table 4).
+@contextlib.contextmanager
+def swapped_tensors(model: nn.Module, state: Optional[Dict[str, torch.Tensor]]) -> Iterator[None]:
+    """Let ``model``'s parameters/buffers named in ``state`` hold its tensors inside the block (no copies)."""
+    if not state:
+        yield
+        return
+    tensors = dict(model.named_parameters())
+    tensors.update(model.named_buffers())
+    originals = {name: tensors[name].data for name in state}
+    try:
+        for name, value in state.items():
+            tensors[name].data = value
+        yield
+    finally:
+        for name, value in originals.items():
+            tensors[name].data = value
+
+
+class SupportSet:
+    """k annotated supports prepared for any number of queries: their encodings per scale, finetuned weights.
 
     Args:
-        forward: ``(support, support_mask, query) -> {'query_logits': ...}``, e.g. CRCNet's
-            ``forward_features`` on encoder features, or a model's ``forward`` on images.
-        supports: (K, ...) the supports' features or images.
-        support_masks: (K, 1, H, W) float masks.
-        query: (1, ...) the query's features or image.
-        size: (H', W') of the query image; logits are upsampled before the softmax, as in 1-shot.
-
-    Returns:
-        (1, 1, H', W') foreground probability.
+        images (Tensor): (K, 3, H, W) normalised support images.
+        labels (Tensor): (K, H, W) labels in {0, 1, 255}.
+        finetuned (dict, optional): The finetuned parameters and buffers (finetune / both), else None.
     """
-    shots = supports.shape[0]
-    logits = forward(supports, support_masks, query.expand(shots, *query.shape[1:]))["query_logits"]
-    return torch.softmax(resize_to(logits, size), dim=1)[:, 1:2].mean(dim=0, keepdim=True)
 
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor, finetuned: Optional[Dict[str, torch.Tensor]]):
+        self.images, self.labels, self.finetuned = images, labels, finetuned
+        self._encoded: Dict[float, Tuple[Features, torch.Tensor]] = {}
 
-def _episode_inputs(model: nn.Module, support_imgs: torch.Tensor, query_img: torch.Tensor):
-    """(supports, query, forward): encoder features once for CRCNet-like models, else the images themselves."""
-    if hasattr(model, "encoder") and hasattr(model, "forward_features"):
-        return model.encoder(support_imgs), model.encoder(query_img), model.forward_features
-    return support_imgs, query_img, model
+    def encoded(self, model: EpisodeModel, scale: float) -> Tuple[Features, torch.Tensor]:
+        """(features (K, ...), masks (K, 1, h, w)) of the supports at ``scale``, encoded on first use."""
+        if scale not in self._encoded:
+            masks = binary_mask(rescale_labels(self.labels, scale))
+            self._encoded[scale] = (model.encode(rescale_images(self.images, scale), masks), masks)
+        return self._encoded[scale]
 
 
 class KShotPredictor:
-    """Predicts a query from k annotated supports with a 1-shot model (Section 4.6).
+    """Predicts queries from k annotated supports with a one-shot-trained :class:`EpisodeModel` (Section 4.6).
 
-    Modes: 'fusion' averages the k 1-shot probabilities; 'finetune' finetunes everything but the
-    encoder on ordered pairs (i, j), i != j, of the supports (k(k-1) <= k^2 pairs; a pair needs two
-    distinct images, so 1-shot has no finetuning, as in Table 4) and predicts with the first support;
-    'both' finetunes and then fuses. The model's weights are restored after every episode.
+    Modes: 'fusion' averages the k one-shot probabilities (or lets a model with ``fuses_shots`` fuse
+    them); 'finetune' finetunes :meth:`EpisodeModel.finetune_parameters` on ordered pairs (i, j),
+    i != j, of the supports (k(k-1) <= k^2 pairs; a pair needs two images, so 1-shot has no finetuning,
+    as in Table 4) and predicts with the first support; 'both' finetunes, then fuses. Finetuning runs
+    once per support set; the model's own weights are never changed (the finetuned ones are swapped in
+    while a query is predicted). With several ``scales`` (Section 5.3) the probabilities of the scales
+    are averaged; finetuning happens once, at scale 1.
     Reading: the paper gives no finetuning schedule; steps, lr and pairs per step are arguments.
 
     Args:
         mode (str): 'fusion', 'finetune' or 'both'. Default: 'fusion'.
-        steps (int): SGD steps of finetuning per episode. Default: 10.
+        steps (int): SGD steps of finetuning per support set. Default: 10.
         lr (float): Finetuning learning rate. Default: 1e-3.
         momentum (float): SGD momentum. Default: 0.9.
         pairs_per_step (int): Ordered pairs in each step's batch. Default: 4.
-        seed (int): Seed of the pair sampling, so an episode's result is reproducible. Default: 0.
+        seed (int): Seed of the pair sampling, so a result is reproducible. Default: 0.
+        scales (Sequence[float]): Test scales; (1.0,) is single-scale. Default: (1.0,).
+        precision (str): 'fp32', 'bf16', 'fp16' or 'auto' (see :func:`~crc_modules.precision.resolve_precision`).
+            Default: 'fp32'.
     """
 
     def __init__(self, mode: str = "fusion", steps: int = 10, lr: float = 1e-3, momentum: float = 0.9,
-                 pairs_per_step: int = 4, seed: int = 0):
+                 pairs_per_step: int = 4, seed: int = 0, scales: Sequence[float] = (1.0,), precision: str = "fp32"):
         if mode not in KSHOT_MODES:
             raise ValueError(f"k-shot mode must be one of {KSHOT_MODES}, got {mode!r}")
+        if not scales:
+            raise ValueError("scales must name at least one scale, e.g. (1.0,)")
+        resolve_precision(precision, torch.device("cpu"))  # validates the name
         self.mode, self.steps, self.lr, self.momentum = mode, steps, lr, momentum
         self.pairs_per_step, self.seed = pairs_per_step, seed
+        self.scales, self.precision = tuple(scales), precision
+
+    def __call__(self, model: EpisodeModel, support_imgs: torch.Tensor, support_labels: torch.Tensor,
+                 query_img: torch.Tensor) -> torch.Tensor:
+        """One episode: supports (K,3,H,W), labels (K,H,W) in {0,1,255}, query (1,3,H',W') -> (1,1,H',W')."""
+        return self.query_probability(model, self.prepare(model, support_imgs, support_labels), query_img)
+
+    def prepare(self, model: EpisodeModel, support_imgs: torch.Tensor, support_labels: torch.Tensor) -> SupportSet:
+        """Check and keep the supports, and finetune once when the mode asks for it and k > 1."""
+        if support_imgs.dim() != 4 or support_labels.shape != (support_imgs.shape[0], *support_imgs.shape[-2:]):
+            raise ValueError(f"supports must be (K, 3, H, W) with labels (K, H, W), got "
+                             f"{tuple(support_imgs.shape)} and {tuple(support_labels.shape)}")
+        finetuned = None
+        if self.mode != "fusion" and support_imgs.shape[0] > 1:
+            finetuned = self._finetune(model, support_imgs, support_labels)
+        return SupportSet(support_imgs, support_labels, finetuned)
 
     @torch.no_grad()
-    def __call__(
-        self, model: nn.Module, support_imgs: torch.Tensor, support_labels: torch.Tensor, query_img: torch.Tensor
-    ) -> torch.Tensor:
-        """One episode: supports (K,3,H,W), labels (K,H,W) in {0,1,255}, query (1,3,H',W') -> (1,1,H',W') probability."""
+    def query_probability(self, model: EpisodeModel, support_set: SupportSet, query_img: torch.Tensor) -> torch.Tensor:
+        """Foreground probability (1, 1, H', W') of a (1, 3, H', W') query, averaged over the scales."""
         was_training = model.training
         model.eval()
-        supports, query, forward = _episode_inputs(model, support_imgs, query_img)
-        support_masks = binary_mask(support_labels)  # (K, 1, H, W)
-        finetune = self.mode != "fusion" and support_imgs.shape[0] > 1
-        snapshot = self._trainable_state(model) if finetune else None
+        size = query_img.shape[-2:]
+        total = torch.zeros(1, 1, *size, device=query_img.device)
         try:
-            if finetune:
-                self._finetune(model, forward, supports, support_masks, support_labels)
-                model.eval()
-            if self.mode == "finetune":
-                supports, support_masks = supports[:1], support_masks[:1]
-            if getattr(model, "fuses_shots", False):  # e.g. PFENet: one forward averages prototypes and priors
-                logits = forward(supports[None], support_masks[None], query)["query_logits"]
-                return torch.softmax(resize_to(logits, query_img.shape[-2:]), dim=1)[:, 1:2]
-            return fuse_probabilities(forward, supports, support_masks, query, query_img.shape[-2:])
+            with swapped_tensors(model, support_set.finetuned), self._autocast(query_img.device):
+                for scale in self.scales:
+                    supports, masks = support_set.encoded(model, scale)
+                    if self.mode == "finetune":  # predict with the first support only
+                        supports, masks = map_features(lambda t: t[:1], supports), masks[:1]
+                    query = model.encode(rescale_images(query_img, scale))
+                    total += self._fused_probability(model, query, supports, masks, size)
         finally:
-            if snapshot is not None:
-                model.load_state_dict(snapshot, strict=False)
             model.train(was_training)
+        return total / len(self.scales)
+
+    def _autocast(self, device: torch.device):
+        return autocast(resolve_precision(self.precision, device), device)
 
     @staticmethod
-    def _finetuned_parameters(model: nn.Module) -> Dict[str, nn.Parameter]:
-        """Everything but the encoder (Section 4.6); frozen parameters (e.g. PFENet's backbone) stay frozen."""
-        return {name: param for name, param in model.named_parameters()
-                if param.requires_grad and not name.startswith("encoder.")}
-
-    def _trainable_state(self, model: nn.Module) -> Dict[str, torch.Tensor]:
-        state = {name: param.detach().clone() for name, param in self._finetuned_parameters(model).items()}
-        state.update({name: buffer.clone() for name, buffer in model.named_buffers()})
-        return state
+    def _fused_probability(model: EpisodeModel, query: Features, supports: Features, masks: torch.Tensor,
+                           size: Sequence[int]) -> torch.Tensor:
+        """(1, 1, H', W') foreground probability of one query from K encoded supports (fusion of Table 4)."""
+        shots = masks.shape[0]
+        if model.fuses_shots:  # one forward over the K supports (e.g. PFENet averages prototypes and priors)
+            output = model.predict(query, map_features(lambda t: t[None], supports), masks[None])
+        else:  # K one-shot predictions in one batch, probabilities averaged
+            query = map_features(lambda t: t.expand(shots, *t.shape[1:]), query)
+            output = model.predict(query, map_features(lambda t: t[:, None], supports), masks[:, None])
+        logits = resize_to(output.query_logits.float(), size, align_corners=model.align_corners)
+        return torch.softmax(logits, dim=1)[:, 1:2].mean(dim=0, keepdim=True)
 
     def _pair_batches(self, shots: int) -> List[Tuple[List[int], List[int]]]:
+        """``steps`` batches of ``pairs_per_step`` ordered (guide, target) pairs, drawn from the seed."""
         pairs = list(itertools.permutations(range(shots), 2))
         generator = torch.Generator().manual_seed(self.seed)
         batches = []
@@ -113,17 +154,37 @@ class KShotPredictor:
             batches.append(([pairs[i][0] for i in order], [pairs[i][1] for i in order]))
         return batches
 
-    def _finetune(self, model, forward, supports, support_masks, support_labels) -> None:
-        optimizer = torch.optim.SGD(self._finetuned_parameters(model).values(), lr=self.lr, momentum=self.momentum)
-        model.train()
-        if hasattr(model, "encoder"):
-            model.encoder.eval()
-        image_size = support_labels.shape[-2:]
-        with torch.enable_grad():
-            for guide, target in self._pair_batches(supports.shape[0]):
-                outputs = forward(supports[guide], support_masks[guide], supports[target], support_masks[target])
-                outputs = {key: resize_to(value, image_size) for key, value in outputs.items()}
-                losses = model.loss(outputs, support_labels[target], support_labels[guide])
-                optimizer.zero_grad()
-                sum(losses.values()).backward()
-                optimizer.step()
+    def _finetune(self, model: EpisodeModel, images: torch.Tensor, labels: torch.Tensor) -> Dict[str, torch.Tensor]:
+        """Finetuned copies of the finetune parameters (and of the buffers); the model's own stay as they were.
+
+        Each support is encoded once (the encoder is fixed, Section 4.6); each step predicts a batch of
+        supports guided by other supports, both ways, and descends the model's training loss.
+        """
+        was_training = model.training
+        device = images.device
+        masks = binary_mask(labels)
+        with torch.no_grad(), self._autocast(device):
+            model.eval()
+            targets = model.encode(images)
+            guides = model.encode(images, masks) if model.encodes_support_masks else targets
+        params = model.finetune_parameters()
+        tuned = {name: param.detach().clone() for name, param in params.items()}
+        tuned.update({name: buffer.clone() for name, buffer in model.named_buffers()})
+        optimizer = torch.optim.SGD([params[name] for name in params], lr=self.lr, momentum=self.momentum)
+        with swapped_tensors(model, tuned), torch.enable_grad():
+            model.train()
+            try:
+                for guide, target in self._pair_batches(images.shape[0]):
+                    with self._autocast(device):
+                        output = model.predict(map_features(lambda t: t[target], targets),
+                                               map_features(lambda t: t[guide][:, None], guides),
+                                               masks[guide][:, None], masks[target])
+                        losses = model.loss(output, labels[target], labels[guide][:, None])
+                    optimizer.zero_grad()
+                    sum(losses.values()).backward()
+                    optimizer.step()
+            finally:
+                model.train(was_training)
+                for param in params.values():
+                    param.grad = None
+        return tuned

@@ -96,10 +96,13 @@ class GlobalConvBlock(nn.Module):
         return self.row_then_column(x) + self.column_then_row(x)
 
 
-def resize_to(x: torch.Tensor, size: Sequence[int], mode: str = "bilinear") -> torch.Tensor:
-    """Resize a (B, C, H, W) map to ``size``; a no-op when it already has that size."""
+def resize_to(x: torch.Tensor, size: Sequence[int], mode: str = "bilinear", align_corners: bool = False) -> torch.Tensor:
+    """Resize a (B, C, H, W) map to ``size``; a no-op when it already has that size.
+
+    ``align_corners`` applies to bilinear resizing (PFENet resizes with ``align_corners=True``).
+    """
     if tuple(x.shape[-2:]) == tuple(size):
         return x
     if mode == "nearest":
         return F.interpolate(x, size=tuple(size), mode="nearest")
-    return F.interpolate(x, size=tuple(size), mode=mode, align_corners=False)
+    return F.interpolate(x, size=tuple(size), mode=mode, align_corners=align_corners)

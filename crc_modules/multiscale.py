@@ -1,43 +1,30 @@
-"""Multi-scale test, Section 5.3 and Table 2: predict at several input scales and average the probabilities."""
+"""Multi-scale test, Section 5.3 and Table 2: an episode is predicted at several input scales and averaged.
+
+:class:`~crc_modules.kshot.KShotPredictor` runs the scales (``scales=MULTI_SCALES``); these helpers
+rescale an episode's images and labels.
+"""
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Sequence, Tuple
 
 import torch
 
 from .layers import resize_to
 
-EpisodePredictor = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+MULTI_SCALES = (0.75, 1.0, 1.25)  # Section 5.1: "a multi-scale strategy with scales [0.75, 1.25]"
 
 
-def _scaled(size: Sequence[int], scale: float):
-    return [max(1, int(round(side * scale))) for side in size]
+def scaled_size(size: Sequence[int], scale: float) -> Tuple[int, int]:
+    """(H, W) multiplied by ``scale`` and rounded, at least 1 pixel each."""
+    return tuple(max(1, int(round(side * scale))) for side in size)
 
 
-def multi_scale_probability(
-    predict: EpisodePredictor,
-    support_imgs: torch.Tensor,
-    support_labels: torch.Tensor,
-    query_img: torch.Tensor,
-    scales: Sequence[float] = (0.75, 1.0, 1.25),
-) -> torch.Tensor:
-    """Resize supports and query to each scale, predict, resize back bilinearly and average.
+def rescale_images(images: torch.Tensor, scale: float) -> torch.Tensor:
+    """(N, C, H, W) images bilinearly resized by ``scale`` (unchanged at 1)."""
+    return resize_to(images, scaled_size(images.shape[-2:], scale))
 
-    Args:
-        predict: ``(support_imgs, support_labels, query_img) -> (1, 1, h, w)`` probability, e.g.
-            ``functools.partial(KShotPredictor(...), model)``.
-        support_imgs: (K, 3, H, W). support_labels: (K, H, W) in {0, 1, 255} (resized by nearest).
-        query_img: (1, 3, H', W').
-        scales: Scale factors of both images (Section 5.3 uses 0.75, 1, 1.25).
 
-    Returns:
-        (1, 1, H', W') mean foreground probability.
-    """
-    total = None
-    for scale in scales:
-        supports = resize_to(support_imgs, _scaled(support_imgs.shape[-2:], scale))
-        labels = resize_to(support_labels[:, None].float(), _scaled(support_labels.shape[-2:], scale), "nearest")
-        query = resize_to(query_img, _scaled(query_img.shape[-2:], scale))
-        probability = resize_to(predict(supports, labels[:, 0].long(), query), query_img.shape[-2:])
-        total = probability if total is None else total + probability
-    return total / len(scales)
+def rescale_labels(labels: torch.Tensor, scale: float) -> torch.Tensor:
+    """(N, H, W) labels resized by ``scale`` with nearest neighbours, so the values stay in {0, 1, 255}."""
+    resized = resize_to(labels[:, None].float(), scaled_size(labels.shape[-2:], scale), mode="nearest")
+    return resized[:, 0].to(labels.dtype)

@@ -1,12 +1,12 @@
 """CRCNet (Fig. 2, Eq. 5): training step, loss, ablation switches, eval path, k-shot and multi-scale."""
-import functools
 import subprocess
 import sys
 
 import pytest
 import torch
 
-from crc_modules import CRCNet, KShotPredictor, multi_scale_probability
+from crc_modules import CRCNet, KShotPredictor
+from crc_modules.layers import resize_to
 
 from .conftest import random_mask, tiny_crcnet
 
@@ -19,7 +19,7 @@ def _pair(size=33, batch=2):
 def test_training_step_reaches_every_trainable_parameter():
     model = tiny_crcnet().train()
     s, sm, q, qm = _pair()
-    losses = model.loss(model(s, sm, q, qm), qm[:, 0], sm[:, 0])
+    losses = model.loss(model(s, sm, q, qm), qm[:, 0], sm)
     assert set(losses) == {"loss_query", "loss_support", "loss_query_aux", "loss_support_aux"}
     sum(losses.values()).backward()
     missing = [n for n, p in model.named_parameters() if p.requires_grad and (p.grad is None or not p.grad.any())]
@@ -30,14 +30,15 @@ def test_frozen_encoder_gets_no_gradient_and_keeps_bn_statistics():
     model = tiny_crcnet(encoder=dict(freeze_backbone=True)).train()
     stats = {n: b.clone() for n, b in model.encoder.backbone.named_buffers()}
     s, sm, q, qm = _pair()
-    sum(model.loss(model(s, sm, q, qm), qm[:, 0], sm[:, 0]).values()).backward()
+    sum(model.loss(model(s, sm, q, qm), qm[:, 0], sm).values()).backward()
     assert all(p.grad is None for p in model.encoder.backbone.parameters())
     assert all(torch.equal(stats[n], b) for n, b in model.encoder.backbone.named_buffers())
     assert model.refinement.classifier[1].weight.grad is not None
 
 
 def _bce(logits, label):
-    """Eq. 4 by hand on the foreground probability, averaged over the pixels that are not 255."""
+    """Eq. 4 by hand on the foreground probability of the logits upsampled to the label, averaged over non-255 pixels."""
+    logits = torch.nn.functional.interpolate(logits, size=label.shape[-2:], mode="bilinear", align_corners=False)
     p = torch.softmax(logits, dim=1)[:, 1]
     keep = label != 255
     y = label.float()
@@ -50,28 +51,31 @@ def test_training_loss_equals_eq5_recomputed_by_hand():
     s, sm, q, qm = _pair()
     q_label, s_label = qm[:, 0].long(), sm[:, 0].long()
     q_label[:, :3] = 255  # ignored pixels stay out of every term
-    outputs = model(s, sm, q, qm)
-    losses = model.loss(outputs, q_label, s_label)
-    expected = (_bce(outputs["query_logits"], q_label) + _bce(outputs["support_logits"], s_label)) + 0.1 * (
-        _bce(outputs["query_aux_logits"], q_label) + _bce(outputs["support_aux_logits"], s_label))
+    output = model(s, sm, q, qm)
+    losses = model.loss(output, q_label, s_label[:, None])
+    expected = (_bce(output.query_logits, q_label) + _bce(output.support_logits, s_label)) + 0.1 * (
+        _bce(output.query_co_occurrence_logits, q_label) + _bce(output.support_co_occurrence_logits, s_label))
     assert torch.allclose(sum(losses.values()), expected, atol=1e-5)
 
 
-def test_odd_input_sizes_give_outputs_of_the_input_size():
+def test_odd_input_sizes_give_logits_at_one_eighth_and_losses_at_the_label_size():
     model = tiny_crcnet().train()
     s, sm = torch.randn(1, 3, 97, 97), random_mask(1, 97)
     q, qm = torch.randn(1, 3, 65, 81), torch.zeros(1, 1, 65, 81)
-    outputs = model(s, sm, q, qm)
-    assert outputs["query_logits"].shape == (1, 2, 65, 81)
-    assert outputs["support_logits"].shape == (1, 2, 97, 97)
-    assert outputs["support_aux_logits"].shape == (1, 2, 97, 97)
+    output = model(s, sm, q, qm)
+    assert output.query_logits.shape == (1, 2, 9, 11)  # ceil(65/8), ceil(81/8)
+    assert output.support_logits.shape == output.support_co_occurrence_logits.shape == (1, 2, 13, 13)
+    losses = model.loss(output, qm[:, 0].long(), sm.long())
+    assert all(torch.isfinite(v) for v in losses.values())
+    expected = torch.nn.functional.cross_entropy(resize_to(output.query_logits, (65, 81)), qm[:, 0].long())
+    assert torch.allclose(losses["loss_query"], expected)
 
 
 def test_all_background_support_mask_gives_a_finite_prediction():
     model = tiny_crcnet().eval()
     with torch.no_grad():
-        logits = model(torch.randn(1, 3, 33, 33), torch.zeros(1, 1, 33, 33), torch.randn(1, 3, 33, 33))
-    assert torch.isfinite(logits["query_logits"]).all()
+        output = model(torch.randn(1, 3, 33, 33), torch.zeros(1, 1, 33, 33), torch.randn(1, 3, 33, 33))
+    assert torch.isfinite(output.query_logits).all()
 
 
 def test_eval_returns_the_query_prediction_only_and_skips_the_co_occurrence_head():
@@ -82,8 +86,9 @@ def test_eval_returns_the_query_prediction_only_and_skips_the_co_occurrence_head
     model.refinement.register_forward_hook(lambda *a: refine_calls.append(1))
     s, sm, q, _ = _pair()
     with torch.no_grad():
-        outputs = model(s, sm, q)
-    assert list(outputs) == ["query_logits"] and outputs["query_logits"].shape == (2, 2, 33, 33)
+        output = model(s, sm, q)
+    assert output.query_logits.shape == (2, 2, 5, 5)
+    assert output.support_logits is None and output.query_co_occurrence_logits is None
     assert calls == [] and len(refine_calls) == 1
 
 
@@ -91,8 +96,8 @@ def test_prediction_depends_on_the_support_mask():
     model = tiny_crcnet(cross_reference=False).eval()
     s, sm, q, _ = _pair()
     with torch.no_grad():
-        a = model(s, sm, q)["query_logits"]
-        b = model(s, 1 - sm, q)["query_logits"]
+        a = model(s, sm, q).query_logits
+        b = model(s, 1 - sm, q).query_logits
     assert not torch.allclose(a, b)
 
 
@@ -102,8 +107,8 @@ def test_branches_are_symmetric_swapping_images_swaps_predictions():
     with torch.no_grad():
         forward = model(s, sm, q, qm)
         swapped = model(q, qm, s, sm)
-    assert torch.allclose(forward["query_logits"], swapped["support_logits"], atol=1e-5)
-    assert torch.allclose(forward["support_logits"], swapped["query_logits"], atol=1e-5)
+    assert torch.allclose(forward.query_logits, swapped.support_logits, atol=1e-5)
+    assert torch.allclose(forward.support_logits, swapped.query_logits, atol=1e-5)
 
 
 ABLATIONS = {
@@ -123,7 +128,7 @@ ABLATIONS = {
 def test_every_ablation_is_a_constructor_argument_that_trains(name):
     model = tiny_crcnet(**ABLATIONS[name]).train()
     s, sm, q, qm = _pair(size=25)
-    loss = sum(model.loss(model(s, sm, q, qm), qm[:, 0], sm[:, 0]).values())
+    loss = sum(model.loss(model(s, sm, q, qm), qm[:, 0], sm).values())
     assert torch.isfinite(loss)
     loss.backward()
 
@@ -158,7 +163,7 @@ def test_bf16_autocast_forward_on_cpu_is_finite():
     model = tiny_crcnet().eval()
     s, sm, q, _ = _pair()
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
-        logits = model(s, sm, q)["query_logits"]
+        logits = model(s, sm, q).query_logits
     assert torch.isfinite(logits.float()).all()
 
 
@@ -176,8 +181,8 @@ def test_fusion_averages_the_one_shot_probabilities():
     supports, labels, query = _episode(3)
     fused = KShotPredictor("fusion")(model, supports, labels, query)
     with torch.no_grad():
-        singles = [torch.softmax(model(supports[i:i + 1], (labels[i:i + 1, None] == 1).float(), query)
-                                 ["query_logits"], 1)[:, 1:2] for i in range(3)]
+        singles = [torch.softmax(resize_to(model(supports[i:i + 1], (labels[i:i + 1, None] == 1).float(), query)
+                                           .query_logits, (33, 33)), 1)[:, 1:2] for i in range(3)]
     assert fused.shape == (1, 1, 33, 33)
     assert torch.allclose(fused, torch.stack(singles).mean(0), atol=1e-5)
 
@@ -210,9 +215,46 @@ def test_kshot_mode_is_validated():
 def test_multi_scale_output_has_the_query_size_and_one_scale_is_the_plain_prediction():
     model = tiny_crcnet().eval()
     supports, labels, query = _episode(1, size=41)
-    predict = functools.partial(KShotPredictor("fusion"), model)
-    multi = multi_scale_probability(predict, supports, labels, query, scales=(0.75, 1.0, 1.25))
+    multi = KShotPredictor("fusion", scales=(0.75, 1.0, 1.25))(model, supports, labels, query)
     assert multi.shape == (1, 1, 41, 41)
-    single = multi_scale_probability(predict, supports, labels, query, scales=(1.0,))
-    assert torch.allclose(single, predict(supports, labels, query))
+    single = KShotPredictor("fusion")(model, supports, labels, query)
+    small = KShotPredictor("fusion", scales=(0.75,))(model, supports, labels, query)
+    large = KShotPredictor("fusion", scales=(1.25,))(model, supports, labels, query)
+    assert torch.allclose(multi, (small + single + large) / 3, atol=1e-6)
     assert not torch.allclose(multi, single)
+
+
+def test_a_support_set_is_finetuned_once_and_each_query_is_independent_of_the_others():
+    model = tiny_crcnet().eval()
+    supports, labels, _ = _episode(3)
+    queries = torch.randn(3, 1, 3, 33, 33)
+    predictor = KShotPredictor("both", steps=3, lr=0.05, scales=(0.75, 1.0))
+    steps = []
+    model.refinement.register_forward_hook(lambda module, args, out: steps.append(module.training))
+    support_set = predictor.prepare(model, supports, labels)
+    assert steps.count(True) == 3 * 2  # three finetuning steps (both branches), in training mode
+    in_order = [predictor.query_probability(model, support_set, q) for q in queries]
+    assert steps.count(True) == 3 * 2 and steps.count(False) == 3 * 2  # queries x scales, no finetuning
+    alone = predictor(model, supports, labels, queries[2])
+    assert torch.allclose(in_order[2], alone, atol=1e-6)
+    assert not torch.allclose(in_order[2], KShotPredictor("fusion", scales=(0.75, 1.0))(model, supports, labels,
+                                                                                          queries[2]), atol=1e-4)
+
+
+def test_encodings_of_a_support_set_are_computed_once_per_scale():
+    model = tiny_crcnet().eval()
+    supports, labels, _ = _episode(2)
+    encoded = []
+    model.encoder.register_forward_hook(lambda module, args, out: encoded.append(args[0].shape[0]))
+    predictor = KShotPredictor("fusion", scales=(0.75, 1.0))
+    support_set = predictor.prepare(model, supports, labels)
+    for _ in range(3):
+        predictor.query_probability(model, support_set, torch.randn(1, 3, 33, 33))
+    assert encoded.count(2) == 2 and encoded.count(1) == 3 * 2  # supports once per scale, each query per scale
+
+
+def test_crcnet_predicts_from_one_support_and_refuses_a_shot_axis_of_two():
+    model = tiny_crcnet().eval()
+    feats = model.encode(torch.randn(2, 3, 33, 33))
+    with pytest.raises(ValueError, match="one support at a time"):
+        model.predict(feats[:1], feats[None], random_mask(2, 33)[None])

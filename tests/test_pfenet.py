@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from crc_modules import KShotPredictor
-from integrations.pfenet import PFENet, prior_mask, weighted_gap
+from integrations.pfenet import PFENet, prior_mask
 
 RELEASED_SHAPES = {
     "layer0.0.weight": (64, 3, 3, 3), "layer0.6.weight": (128, 64, 3, 3), "layer1.0.conv1.weight": (64, 128, 1, 1),
@@ -89,11 +89,6 @@ def test_prior_mask_is_the_normalised_max_cosine_and_ignores_support_outside_the
     assert torch.allclose(prior_mask(query, changed, mask), prior, atol=1e-6)
 
 
-def test_weighted_gap_is_finite_for_an_empty_mask():
-    feat = torch.randn(1, 4, 3, 3)
-    assert torch.equal(weighted_gap(feat, torch.zeros(1, 1, 3, 3)), torch.zeros(1, 4, 1, 1))
-
-
 def _episode(size=33):
     generator = torch.Generator().manual_seed(1)
     support, query = torch.randn(2, 3, size, size, generator=generator), torch.randn(2, 3, size, size,
@@ -114,8 +109,9 @@ def test_training_step_of_each_variant(variant):
     bn = model.layer1[0].bn1
     stats = bn.running_mean.clone()
     support, support_label, query, query_label = _episode()
-    outputs = model(support, (support_label == 1).float()[:, None], query, (query_label == 1).float()[:, None])
-    losses = model.loss(outputs, query_label, support_label)
+    output = model(support, (support_label == 1).float()[:, None], query, (query_label == 1).float()[:, None])
+    assert len(output.side_logits) == 2  # one per FEM scale
+    losses = model.loss(output, query_label, support_label[:, None])
     expected = {"loss_query", "loss_query_aux"} | ({"loss_cooc"} if variant.get("cross_reference") else set())
     assert set(losses) == expected
     sum(losses.values()).backward()
@@ -140,7 +136,8 @@ def test_kshot_on_pfenet_fuses_in_one_forward_and_finetuning_restores_the_weight
     before = {k: v.clone() for k, v in model.state_dict().items()}
     native = KShotPredictor("fusion")(model, support, support_label, query[:1])
     with torch.no_grad():
-        direct = model(support[None], (support_label == 1).float()[None, :, None], query[:1])["query_logits"]
+        direct = model(support[None], (support_label == 1).float()[None, :, None], query[:1]).query_logits
+    direct = torch.nn.functional.interpolate(direct, size=query.shape[-2:], mode="bilinear", align_corners=True)
     assert torch.allclose(native, torch.softmax(direct, 1)[:, 1:], atol=1e-6)
     tuned = KShotPredictor("both", steps=2, lr=0.05)(model, support, support_label, query[:1])
     assert not torch.allclose(tuned, native, atol=1e-5)

@@ -1,7 +1,7 @@
 """PFENet (Tian et al., TPAMI 2020) with its released module names, and the CRC insertions of Tables 8 and 12."""
 from __future__ import annotations
 
-from typing import Dict, Optional, Sequence
+from typing import Dict, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -9,6 +9,9 @@ from torch import nn
 
 from crc_modules.conditional import GlobalConditional
 from crc_modules.cross_reference import CoOccurrenceHead, CrossReference
+from crc_modules.episode_model import EpisodeModel, EpisodeOutput, upsampled_cross_entropy
+from crc_modules.layers import resize_to
+from crc_modules.pooling import masked_average_pool
 from crc_modules.encoder import load_backbone_weights, read_state_dict
 from crc_modules.registry import MODELS
 
@@ -16,17 +19,12 @@ from .backbone import deep_stem_keys, deep_stem_resnet
 
 REDUCE_DIM = 256
 COSINE_EPS = 1e-7
+PFENET_POOL_EPS = 0.0005  # PFENet adds 5e-4 to the mask area of its masked average pooling
 
 
 def _resize(x: torch.Tensor, size) -> torch.Tensor:
     """PFENet resizes everything bilinearly with ``align_corners=True``."""
-    return F.interpolate(x, size=tuple(size), mode="bilinear", align_corners=True)
-
-
-def weighted_gap(feat: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """PFENet's masked average pooling: (B, C, h, w), (B, 1, h, w) -> (B, C, 1, 1); area + 5e-4 keeps it finite."""
-    area = mask.sum(dim=(2, 3), keepdim=True) + 0.0005
-    return (feat * mask).sum(dim=(2, 3), keepdim=True) / area
+    return resize_to(x, size, align_corners=True)
 
 
 def prior_mask(query_high: torch.Tensor, support_high: torch.Tensor, support_mask: torch.Tensor) -> torch.Tensor:
@@ -71,7 +69,7 @@ def load_released_checkpoint(model: nn.Module, path: str) -> None:
 
 
 @MODELS.register_module()
-class PFENet(nn.Module):
+class PFENet(EpisodeModel):
     """PFENet as released (state-dict keys and shapes identical), optionally with CRCNet's blocks (Tables 8, 12).
 
     Insertion points (reading: the paper names the variants, not the wiring):
@@ -83,7 +81,6 @@ class PFENet(nn.Module):
 
     Args:
         layers (int): ResNet depth, 50 or 101 (152).
-        shot (int): Supports averaged per episode (the prior and the prototype).
         ppm_scales (Sequence[float]): FEM bins; values <= 1 are relative to the feature size.
         classes (int): Output classes. Default: 2.
         pretrained (str, optional): Deep-stem ImageNet weights (PFENet's ``initmodel/resnet50_v2.pth``).
@@ -100,13 +97,15 @@ class PFENet(nn.Module):
     """
 
     fuses_shots = True  # k supports go through one forward: prototypes and priors are averaged (PFENet's k-shot)
+    encodes_support_masks = True  # a support's layer4 reads its masked layer3
+    align_corners = True
 
-    def __init__(self, layers: int = 50, shot: int = 1, ppm_scales: Sequence[float] = (60, 30, 15, 8),
+    def __init__(self, layers: int = 50, ppm_scales: Sequence[float] = (60, 30, 15, 8),
                  classes: int = 2, pretrained: Optional[str] = None, backbone_bn_updates: bool = False,
                  global_conditional: bool = False, cross_reference: bool = False, aux_weight: float = 1.0,
                  cr_aux_weight: float = 0.1, ignore_index: int = 255, checkpoint: Optional[str] = None):
         super().__init__()
-        self.shot, self.ppm_scales = shot, tuple(ppm_scales)
+        self.ppm_scales = tuple(ppm_scales)
         self.backbone_bn_updates, self.aux_weight = backbone_bn_updates, aux_weight
         self.cr_aux_weight, self.ignore_index = cr_aux_weight, ignore_index
         self.layer0, self.layer1, self.layer2, self.layer3, self.layer4 = deep_stem_resnet(layers)
@@ -146,56 +145,46 @@ class PFENet(nn.Module):
         return self
 
     @torch.no_grad()
-    def _backbone(self, images: torch.Tensor, mask: Optional[torch.Tensor] = None):
-        """(layer2, layer3, layer4); with a mask, layer4 sees the masked layer3 (the support branch)."""
+    def encode(self, images: torch.Tensor, masks: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, ...]:
+        """The frozen backbone: (layer2, layer3, layer4) at 1/8; for supports, layer4 reads layer3 * mask."""
         feat2 = self.layer2(self.layer1(self.layer0(images)))
         feat3 = self.layer3(feat2)
-        if mask is not None:
-            mask = _resize(mask, feat3.shape[-2:])
-            feat3_in = feat3 * mask
-        else:
-            feat3_in = feat3
-        return feat2, feat3, self.layer4(feat3_in), mask
+        layer4_input = feat3 if masks is None else feat3 * _resize(masks, feat3.shape[-2:])
+        return feat2, feat3, self.layer4(layer4_input)
 
-    def forward(self, support_img: torch.Tensor, support_mask: torch.Tensor, query_img: torch.Tensor,
-                query_mask: Optional[torch.Tensor] = None) -> Dict[str, torch.Tensor]:
-        """Supports (B, K, 3, H, W) or (B, 3, H, W), masks (B, K, 1, H, W) / (B, 1, H, W) -> logits at the query's size.
+    def predict(self, query: Sequence[torch.Tensor], supports: Sequence[torch.Tensor], support_masks: torch.Tensor,
+                query_masks: Optional[torch.Tensor] = None) -> EpisodeOutput:
+        """Query (layer2, layer3, layer4) (B, ...) and K supports' (B, K, ...) with masks (B, K, 1, H, W) -> logits.
 
-        Returns ``query_logits`` and, in training, ``query_aux{i}_logits`` for each FEM scale (and the
-        co-occurrence logits with CR).
+        PFENet's k-shot: the K prototypes and the K priors are averaged. In training the output holds
+        the FEM's per-scale logits (``side_logits``) and, with CR, the co-occurrence logits.
         """
-        if support_img.dim() == 4:
-            support_img, support_mask = support_img[:, None], support_mask[:, None]
-        size = query_img.shape[-2:]
-        feat2, feat3, query_high, _ = self._backbone(query_img)
+        feat2, feat3, query_high = query
         query_feat = self.down_query(torch.cat([feat3, feat2], 1))
-        prototypes, priors, support_maps = [], [], []
-        for k in range(support_img.shape[1]):
-            s2, s3, support_high, mask = self._backbone(support_img[:, k], support_mask[:, k])
-            support_feat = self.down_supp(torch.cat([s3, s2], 1))
+        prototypes, priors, reinforced = [], [], []
+        for shot in range(support_masks.shape[1]):
+            support2, support3, support_high = (feat[:, shot] for feat in supports)
+            mask = _resize(support_masks[:, shot], support3.shape[-2:])
+            support_feat = self.down_supp(torch.cat([support3, support2], 1))
             if self.cross_reference is not None:
-                support_feat, query_k = self.cross_reference(support_feat, query_feat)
-                support_maps.append((support_feat, query_k))
-            prototypes.append(weighted_gap(support_feat, mask))
+                support_feat, query_reinforced = self.cross_reference(support_feat, query_feat)
+                reinforced.append((support_feat, query_reinforced))
+            prototypes.append(masked_average_pool(support_feat, mask, eps=PFENET_POOL_EPS))
             priors.append(_resize(prior_mask(query_high, support_high, _resize(mask, support_high.shape[-2:])),
                                   feat3.shape[-2:]))
-        prototype = torch.stack(prototypes).mean(0)  # (B, 256, 1, 1)
+        prototype = torch.stack(prototypes).mean(0)[..., None, None]  # (B, 256, 1, 1)
         prior = _resize(torch.cat(priors, 1).mean(1, keepdim=True), query_feat.shape[-2:])
-        outputs = {}
-        if support_maps:
-            query_feat = torch.stack([q for _, q in support_maps]).mean(0)
+        query_co_occurrence = support_co_occurrence = None
+        if reinforced:
+            query_feat = torch.stack([query_k for _, query_k in reinforced]).mean(0)
             if self.training:
-                outputs["query_cooc_logits"] = _resize(self.co_occurrence_head(query_feat), size)
-                outputs["support_cooc_logits"] = _resize(self.co_occurrence_head(support_maps[0][0]),
-                                                         support_img.shape[-2:])
+                query_co_occurrence = self.co_occurrence_head(query_feat)
+                support_co_occurrence = self.co_occurrence_head(reinforced[0][0])
         if self.global_conditional is not None:
             query_feat = self.global_conditional(query_feat, prototype.flatten(1))
-        logits, aux_logits = self._feature_enrichment(query_feat, prototype, prior)
-        outputs["query_logits"] = _resize(logits, size)
-        if self.training:
-            for index, aux in enumerate(aux_logits):
-                outputs[f"query_aux{index}_logits"] = _resize(aux, size)
-        return outputs
+        logits, side_logits = self._feature_enrichment(query_feat, prototype, prior)
+        return EpisodeOutput(logits, None, query_co_occurrence, support_co_occurrence,
+                             tuple(side_logits) if self.training else ())
 
     def _feature_enrichment(self, query_feat, prototype, prior):
         """The FEM: per scale, merge query, prototype and prior; pass coarse scales' features down (alpha)."""
@@ -216,18 +205,21 @@ class PFENet(nn.Module):
         feat = self.res2(feat) + feat
         return self.cls(feat), aux_logits
 
-    def loss(self, outputs: Dict[str, torch.Tensor], query_label: torch.Tensor,
-             support_label: Optional[torch.Tensor] = None) -> Dict[str, torch.Tensor]:
-        """Main CE + ``aux_weight`` x mean of the FEM's CE terms (+ ``cr_aux_weight`` x co-occurrence CE with CR)."""
-        query_label = query_label.long()
-        losses = {"loss_query": F.cross_entropy(outputs["query_logits"], query_label, ignore_index=self.ignore_index)}
-        aux = [F.cross_entropy(v, query_label, ignore_index=self.ignore_index)
-               for k, v in outputs.items() if k.startswith("query_aux")]
-        if aux:
-            losses["loss_query_aux"] = self.aux_weight * torch.stack(aux).mean()
-        if "query_cooc_logits" in outputs:
-            cooc = F.cross_entropy(outputs["query_cooc_logits"], query_label, ignore_index=self.ignore_index)
-            cooc = cooc + F.cross_entropy(outputs["support_cooc_logits"], support_label.long(),
-                                          ignore_index=self.ignore_index)
-            losses["loss_cooc"] = self.cr_aux_weight * cooc
+    def loss(self, output: EpisodeOutput, query_labels: torch.Tensor,
+             support_labels: torch.Tensor) -> Dict[str, torch.Tensor]:
+        """Main CE + ``aux_weight`` x mean of the FEM's CE terms (+ ``cr_aux_weight`` x co-occurrence CE with CR).
+
+        Labels: query (B, H, W), supports (B, K, H, W); logits are upsampled with ``align_corners=True``.
+        """
+        def cross_entropy(logits, labels):
+            return upsampled_cross_entropy(logits, labels, self.ignore_index, align_corners=True)
+
+        losses = {"loss_query": cross_entropy(output.query_logits, query_labels)}
+        if output.side_logits:
+            side = torch.stack([cross_entropy(logits, query_labels) for logits in output.side_logits])
+            losses["loss_query_aux"] = self.aux_weight * side.mean()
+        if output.query_co_occurrence_logits is not None:
+            co_occurrence = (cross_entropy(output.query_co_occurrence_logits, query_labels)
+                             + cross_entropy(output.support_co_occurrence_logits, support_labels[:, 0]))
+            losses["loss_cooc"] = self.cr_aux_weight * co_occurrence
         return losses

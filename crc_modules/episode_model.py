@@ -1,0 +1,128 @@
+"""The episode-model interface: the contract between a few-shot model and everything that runs it.
+
+k-shot fusion and finetuning (Section 4.6), multi-scale testing (Section 5.3), the MMEngine segmentor,
+the predictor behind ``tools/infer.py`` and the benchmark use only what :class:`EpisodeModel` declares,
+so CRCNet, PFENet (+ GC / CR / CRC) and a user's own model plug in the same way. An episode is a query
+image and K annotated support images of one class.
+
+Shapes: images (N, 3, H, W) normalised RGB; masks (N, 1, H, W) floats in {0, 1}; labels (N, H, W) in
+{0, 1, 255 = ignore}. Support features and masks carry a shot axis: (B, K, ...) and (B, K, 1, H, W).
+"""
+from __future__ import annotations
+
+from typing import Callable, ClassVar, Dict, NamedTuple, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .layers import resize_to
+
+# What ``encode`` returns: a tensor, or a tuple/list of tensors, whose first axis is the image.
+Features = Union[torch.Tensor, Sequence[torch.Tensor]]
+
+
+class EpisodeOutput(NamedTuple):
+    """Logits of one forward pass over a batch of episodes, each (B, 2, h, w) at the model's resolution.
+
+    Attributes:
+        query_logits: Background/foreground logits of the query: the prediction.
+        support_logits: Logits of the support guided by the query (symmetric models such as CRCNet,
+            Section 4.1), when the query's mask was given.
+        query_co_occurrence_logits: The cross-reference module's co-occurrence prediction of the
+            query (Section 4.3, QM_sub); training only.
+        support_co_occurrence_logits: The same for the support (SM_sub); training only.
+        side_logits: Deep-supervision outputs of the query (e.g. PFENet's FEM scales); training only.
+    """
+
+    query_logits: torch.Tensor
+    support_logits: Optional[torch.Tensor] = None
+    query_co_occurrence_logits: Optional[torch.Tensor] = None
+    support_co_occurrence_logits: Optional[torch.Tensor] = None
+    side_logits: Tuple[torch.Tensor, ...] = ()
+
+
+def map_features(function: Callable[[torch.Tensor], torch.Tensor], features: Features) -> Features:
+    """Apply ``function`` to every tensor of ``features`` (a tensor or a tuple/list of them)."""
+    if isinstance(features, torch.Tensor):
+        return function(features)
+    return type(features)(function(tensor) for tensor in features)
+
+
+def binary_mask(labels: torch.Tensor) -> torch.Tensor:
+    """Labels (..., H, W) in {0, 1, 255} -> float object masks (..., 1, H, W): 1 where the label is 1."""
+    return (labels == 1).unsqueeze(-3).float()
+
+
+def upsampled_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, ignore_index: int = 255,
+                            align_corners: bool = False) -> torch.Tensor:
+    """Cross-entropy of (B, 2, h, w) logits bilinearly upsampled to the (B, H, W) labels' size.
+
+    On 2-class softmax logits this equals the binary cross-entropy of Eq. 4 on the foreground probability.
+    """
+    logits = resize_to(logits, labels.shape[-2:], align_corners=align_corners)
+    return F.cross_entropy(logits.float(), labels.long(), ignore_index=ignore_index)
+
+
+class EpisodeModel(nn.Module):
+    """Base class of the few-shot models the hosts run: encode once, predict per query, loss, finetuning scope.
+
+    A subclass implements :meth:`encode`, :meth:`predict` and :meth:`loss`, and sets the class flags.
+    :meth:`encode` covers exactly the part that k-shot finetuning keeps fixed (the Siamese encoder of
+    Section 4.6), so the hosts encode each image once per support set and finetune only what
+    :meth:`finetune_parameters` returns.
+
+    Class attributes:
+        fuses_shots (bool): :meth:`predict` takes all K supports of an episode and fuses them itself
+            (PFENet averages prototypes and priors). When False, :meth:`predict` takes K = 1 and the
+            hosts average the K one-shot probabilities (the fusion of Table 4).
+        encodes_support_masks (bool): :meth:`encode` uses the masks of support images (PFENet masks
+            layer3 before layer4), so an image used both as support and as query is encoded twice.
+        align_corners (bool): How logits are upsampled to an image or label (mmseg's decode-head flag).
+    """
+
+    fuses_shots: ClassVar[bool] = False
+    encodes_support_masks: ClassVar[bool] = False
+    align_corners: ClassVar[bool] = False
+
+    def encode(self, images: torch.Tensor, masks: Optional[torch.Tensor] = None) -> Features:
+        """Features of (N, 3, H, W) images; ``masks`` (N, 1, H, W) are given when the images are supports."""
+        raise NotImplementedError
+
+    def predict(self, query: Features, supports: Features, support_masks: torch.Tensor,
+                query_masks: Optional[torch.Tensor] = None) -> EpisodeOutput:
+        """Logits from encoded query (B, ...) and supports (B, K, ...) with the supports' masks (B, K, 1, H, W).
+
+        ``query_masks`` (B, 1, H, W) is given in training and finetuning, for models that also predict
+        the support from the query. The auxiliary fields of the output are filled in training mode only.
+        """
+        raise NotImplementedError
+
+    def loss(self, output: EpisodeOutput, query_labels: torch.Tensor,
+             support_labels: torch.Tensor) -> Dict[str, torch.Tensor]:
+        """Named loss terms (their sum is the training loss) from labels (B, H, W) and (B, K, H, W)."""
+        raise NotImplementedError
+
+    def finetune_parameters(self) -> Dict[str, nn.Parameter]:
+        """What k-shot finetuning may change: by default every trainable parameter (none of :meth:`encode`'s)."""
+        return {name: param for name, param in self.named_parameters() if param.requires_grad}
+
+    def forward(self, support_img: torch.Tensor, support_mask: torch.Tensor, query_img: torch.Tensor,
+                query_mask: Optional[torch.Tensor] = None) -> EpisodeOutput:
+        """Encode and predict: supports (B, [K,] 3, H, W) with masks (B, [K,] 1, H, W), query (B, 3, H', W').
+
+        Supports and query share one encoder pass when their sizes agree and the encoding ignores masks.
+        """
+        if support_img.dim() == 4:
+            support_img, support_mask = support_img[:, None], support_mask[:, None]
+        batch, shots = support_img.shape[:2]
+        flat_supports, flat_masks = support_img.flatten(0, 1), support_mask.flatten(0, 1)
+        if not self.encodes_support_masks and flat_supports.shape[1:] == query_img.shape[1:]:
+            both = self.encode(torch.cat([flat_supports, query_img]))
+            support_feats = map_features(lambda t: t[: batch * shots], both)
+            query_feats = map_features(lambda t: t[batch * shots:], both)
+        else:
+            support_feats = self.encode(flat_supports, flat_masks)
+            query_feats = self.encode(query_img)
+        support_feats = map_features(lambda t: t.unflatten(0, (batch, shots)), support_feats)
+        return self.predict(query_feats, support_feats, support_mask, query_mask)
