@@ -1,13 +1,36 @@
 """Region-global conditional module, Section 4.4, Figs. 4-6 and Eqs. 1-3."""
 from __future__ import annotations
 
+import warnings
+
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from .layers import ResidualConvBlock, resize_to
 from .pooling import masked_average_pool
 from .registry import MODELS
+
+FUSED_ATTENTION = [SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION, SDPBackend.CUDNN_ATTENTION]
+CHUNK_SCORES = 2 ** 22  # similarity entries per query chunk when no fused kernel applies (16 MiB in fp32)
+
+
+def memory_linear_attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
+    """``softmax(query key^T) value`` (scale 1) for (B, Lq, K), (B, Lk, K), (B, Lk, C), never holding Lq x Lk scores.
+
+    Uses a fused kernel of ``scaled_dot_product_attention`` (on the CPU: contiguous inputs with K == C)
+    and otherwise the plain kernel on chunks of queries, each holding at most ``CHUNK_SCORES`` scores.
+    """
+    query, key, value = query.contiguous(), key.contiguous(), value.contiguous()
+    try:
+        with sdpa_kernel(FUSED_ATTENTION), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the reasons a fused kernel does not apply
+            return F.scaled_dot_product_attention(query, key, value, scale=1.0)
+    except RuntimeError:  # no fused kernel for these inputs
+        rows = max(1, CHUNK_SCORES // key.shape[-2])
+        return torch.cat([F.scaled_dot_product_attention(chunk, key, value, scale=1.0)
+                          for chunk in query.split(rows, dim=-2)], dim=-2)
 
 
 @MODELS.register_module()
@@ -43,7 +66,7 @@ class LocalConditional(nn.Module):
     The mask multiplies the similarities of Eq. 2, it does not add -inf: background support
     positions keep score 0 (the literal equation). Because Phi(mask) is constant along each column,
     ``M_sim * Phi(mask) = theta(F_q)^T (delta(F_s) * mask)``, so Eqs. 1-3 are a dot-product attention
-    with scale 1, computed by ``scaled_dot_product_attention`` without an (HW)x(HW) matrix.
+    with scale 1, computed by :func:`memory_linear_attention` without an (HW)x(HW) matrix.
 
     Args:
         in_channels (int): Channels C of the query and support maps.
@@ -68,7 +91,7 @@ class LocalConditional(nn.Module):
             key = key * resize_to(support_mask.to(key.dtype), key.shape[-2:])
         key = key.flatten(2).transpose(1, 2)  # (B, HsWs, K)
         value = support_feat.flatten(2).transpose(1, 2)  # (B, HsWs, C)
-        attended = F.scaled_dot_product_attention(query, key, value, scale=1.0)  # (B, HqWq, C)
+        attended = memory_linear_attention(query, key, value)  # (B, HqWq, C)
         return attended.transpose(1, 2).reshape(batch, channels, height, width)
 
 

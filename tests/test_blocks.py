@@ -209,3 +209,30 @@ def test_mask_refinement_without_cache_runs_once_and_has_no_cache_branch():
 def test_mask_refinement_rejects_zero_steps():
     with pytest.raises(ValueError, match="num_steps"):
         MaskRefinement(4, num_steps=0)
+
+
+_MEMORY_PROBE = """
+import resource, sys, torch
+from crc_modules import LocalConditional
+torch.set_num_threads(1)
+side, key_channels = 96, int(sys.argv[1])
+module = LocalConditional(in_channels=32, key_channels=key_channels).eval()
+query, support = torch.randn(1, 32, side, side), torch.randn(1, 32, side, side)
+mask = torch.ones(1, 1, side, side)
+with torch.no_grad():
+    module(query[..., :8, :8], support[..., :8, :8], mask[..., :8, :8])  # warm-up
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    module(query, support, mask)
+print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) * 1024)
+"""
+
+
+@pytest.mark.parametrize("key_channels", [32, 24], ids=["fused-kernel", "chunked-fallback"])
+def test_local_conditional_never_allocates_an_hw_by_hw_matrix(key_channels):
+    import subprocess
+    import sys
+
+    grown = int(subprocess.run([sys.executable, "-c", _MEMORY_PROBE, str(key_channels)], capture_output=True,
+                               text=True, check=True).stdout)
+    similarity_matrix = (96 * 96) ** 2 * 4  # 324 MiB of fp32 scores
+    assert grown < similarity_matrix / 4, f"peak memory grew by {grown / 2 ** 20:.0f} MiB"

@@ -7,13 +7,12 @@ Peak memory is ``torch.cuda.max_memory_allocated`` on CUDA and, on the CPU, the 
 the process during the episode, weights included (sampled every 2 ms).
 """
 import argparse
-import functools
 import threading
 import time
 
 import torch
 
-from crc_modules import CRCNet, KShotPredictor, multi_scale_probability
+from crc_modules import MULTI_SCALES, CRCNet, KShotPredictor
 from integrations.pfenet import PFENet
 
 PAGE_BYTES = 4096
@@ -84,8 +83,8 @@ def cases(size: int, device: str, finetune_steps: int):
     yield "CRCNet 1-shot", lambda: fusion(crcnet, *one)
     yield "CRCNet 5-shot fusion", lambda: fusion(crcnet, *five)
     yield f"CRCNet 5-shot finetune ({finetune_steps} steps)", lambda: finetune(crcnet, *five)
-    yield "CRCNet 1-shot multi-scale (0.75, 1, 1.25)", lambda: multi_scale_probability(
-        functools.partial(fusion, crcnet), *one)
+    multi_scale = KShotPredictor("fusion", scales=MULTI_SCALES)
+    yield "CRCNet 1-shot multi-scale (0.75, 1, 1.25)", lambda: multi_scale(crcnet, *one)
     yield "PFENet 1-shot", lambda: fusion(pfenet, *one)
     yield "PFENet 5-shot", lambda: fusion(pfenet, *five)
 
