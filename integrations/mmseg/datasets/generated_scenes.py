@@ -1,0 +1,123 @@
+"""Scenes of the generated few-shot data: 20 classes of textured shapes, where only the support tells the target.
+
+A class is a combination of four cues: shape, pattern, hue and outline. Within each fold of five classes
+every value of every cue is shared by at least two classes, and any two classes differ in at least two
+cues, so no single cue names a class; every cue value of a fold also appears in the other folds (in
+other combinations), so a model trained on the base classes has seen each cue. Each scene holds the
+target class and one or two other classes of the same split, drawn in a random order (the target is in
+front as often as behind) with sizes from one distribution (the target is not always the largest).
+"""
+from __future__ import annotations
+
+import colorsys
+from typing import NamedTuple, Sequence, Tuple
+
+import cv2
+import numpy as np
+
+NUM_CLASSES = 20
+CLASSES_PER_FOLD = 5
+SHAPES = ("disk", "square", "triangle", "cross")
+PATTERNS = ("solid", "striped", "checked", "dotted")
+HUES = (("red", 0.0), ("lime", 0.25), ("cyan", 0.5), ("violet", 0.75))
+# The five codes (shape, pattern, hue, outline bits) of a fold: an even-weight binary code, so two classes
+# differ in at least two cues, and each bit is 1 in exactly two codes, so every cue value is shared.
+FOLD_CODES = ((0, 0, 0, 0), (0, 0, 1, 1), (0, 1, 0, 1), (1, 0, 1, 0), (1, 1, 0, 0))
+RADIUS_RANGE = (0.10, 0.22)  # object radius as a fraction of the image side, the same for every object
+
+
+class Appearance(NamedTuple):
+    """The four cues of a class."""
+
+    shape: str
+    pattern: str
+    hue_name: str
+    hue: float
+    outlined: bool
+
+    @property
+    def name(self) -> str:
+        return f"{self.hue_name} {self.pattern} {self.shape}" + (" outlined" if self.outlined else "")
+
+
+def class_appearance(class_id: int) -> Appearance:
+    """Class ``class_id`` (1..20; fold f holds 5f+1..5f+5) as its cues, from the fold's code (see FOLD_CODES)."""
+    if not 1 <= class_id <= NUM_CLASSES:
+        raise ValueError(f"generated class ids are 1..{NUM_CLASSES}, got {class_id}")
+    fold, index = divmod(class_id - 1, CLASSES_PER_FOLD)
+    shape_bit, pattern_bit, hue_bit, outline_bit = FOLD_CODES[index]
+    hue_name, hue = HUES[(fold - hue_bit) % len(HUES)]
+    return Appearance(SHAPES[(fold + shape_bit) % len(SHAPES)], PATTERNS[(fold + 2 * pattern_bit) % len(PATTERNS)],
+                      hue_name, hue, bool(outline_bit))
+
+
+def _shape_mask(shape: str, grid: Tuple[np.ndarray, np.ndarray], center, radius: float, angle: float) -> np.ndarray:
+    xs, ys = grid
+    dx, dy = xs - center[0], ys - center[1]
+    u = dx * np.cos(angle) + dy * np.sin(angle)
+    v = -dx * np.sin(angle) + dy * np.cos(angle)
+    if shape == "disk":
+        return np.hypot(u, v) < radius
+    if shape == "square":
+        return (np.abs(u) < 0.8 * radius) & (np.abs(v) < 0.8 * radius)
+    if shape == "cross":
+        arm = radius / 3
+        return ((np.abs(u) < arm) & (np.abs(v) < radius)) | ((np.abs(v) < arm) & (np.abs(u) < radius))
+    inside = np.ones_like(u, dtype=bool)  # triangle: three half-planes of an equilateral triangle
+    for k in range(3):
+        theta = 2 * np.pi * k / 3
+        inside &= u * np.cos(theta) + v * np.sin(theta) < radius / 2
+    return inside
+
+
+def _pattern(pattern: str, grid: Tuple[np.ndarray, np.ndarray], rng: np.random.Generator) -> np.ndarray:
+    """A map in {0, 1} choosing between an object's bright and dark colour."""
+    xs, ys = grid
+    period = rng.uniform(5, 8)
+    if pattern == "solid":
+        return np.ones_like(xs)
+    if pattern == "striped":
+        angle = rng.uniform(0, np.pi)
+        return (np.sin(2 * np.pi * (xs * np.cos(angle) + ys * np.sin(angle)) / period) > 0).astype(np.float32)
+    if pattern == "checked":
+        return ((np.floor(xs / period) + np.floor(ys / period)) % 2).astype(np.float32)
+    return (np.hypot((xs % period) - period / 2, (ys % period) - period / 2) < period / 3.5).astype(np.float32)
+
+
+def _rgb(hue: float, saturation: float, value: float) -> np.ndarray:
+    return np.array(colorsys.hsv_to_rgb(hue % 1.0, saturation, value), np.float32) * 255
+
+
+def render_scene(seed: int, primary: int, instance: int, split: int, size: int,
+                 split_classes: Sequence[int]) -> Tuple[np.ndarray, np.ndarray]:
+    """(RGB uint8 (size, size, 3), class-index label) of one scene, a pure function of its arguments.
+
+    One or two objects of ``primary`` and one or two objects of each of one or two other classes of
+    ``split_classes``, in a random drawing order, on a smooth random background; each object is
+    labelled with its class where it is visible.
+    """
+    rng = np.random.default_rng((seed, primary, instance, split))
+    coarse = rng.uniform(40, 215, size=(4, 4, 3)).astype(np.float32)
+    img = cv2.resize(coarse, (size, size), interpolation=cv2.INTER_LINEAR)
+    img += rng.normal(0, 12, size=img.shape).astype(np.float32)
+    label = np.zeros((size, size), np.int32)
+    others = [c for c in split_classes if c != primary]
+    distractors = rng.choice(others, size=min(len(others), int(rng.integers(1, 3))), replace=False) if others else []
+    objects = [primary] * int(rng.integers(1, 3))
+    for class_id in distractors:
+        objects += [int(class_id)] * int(rng.integers(1, 3))
+    grid = tuple(np.mgrid[0:size, 0:size][::-1].astype(np.float32))  # (xs, ys)
+    for class_id in rng.permutation(objects):
+        look = class_appearance(int(class_id))
+        radius = rng.uniform(*RADIUS_RANGE) * size
+        center = rng.uniform(radius, size - radius, size=2)
+        mask = _shape_mask(look.shape, grid, center, radius, rng.uniform(0, np.pi))
+        bright = _rgb(look.hue + rng.normal(0, 0.015), 0.85, rng.uniform(0.8, 1.0))
+        dark = _rgb(look.hue, 0.6, 0.3)
+        modulation = _pattern(look.pattern, grid, rng)[..., None]
+        img[mask] = (modulation * bright + (1 - modulation) * dark)[mask]
+        if look.outlined:
+            rim = mask & ~cv2.erode(mask.astype(np.uint8), np.ones((3, 3), np.uint8), iterations=2).astype(bool)
+            img[rim] = 250.0
+        label[mask] = class_id
+    return np.clip(img, 0, 255).astype(np.uint8), label
