@@ -168,8 +168,9 @@ class KShotPredictor:
             targets = model.encode(images)
             guides = model.encode(images, masks) if model.encodes_support_masks else targets
         params = model.finetune_parameters()
+        buffers = dict(model.named_buffers())
         tuned = {name: param.detach().clone() for name, param in params.items()}
-        tuned.update({name: buffer.clone() for name, buffer in model.named_buffers()})
+        tuned.update({name: buffer.clone() for name, buffer in buffers.items()})
         optimizer = torch.optim.SGD([params[name] for name in params], lr=self.lr, momentum=self.momentum)
         with swapped_tensors(model, tuned), torch.enable_grad():
             model.train()
@@ -187,4 +188,5 @@ class KShotPredictor:
                 model.train(was_training)
                 for param in params.values():
                     param.grad = None
-        return tuned
+        return {name: value for name, value in tuned.items()  # buffers only where finetuning changed them
+                if name in params or not torch.equal(value, buffers[name])}
