@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 from mmengine import fileio
 from PIL import Image
+from tqdm import tqdm
 
 IGNORE_INDEX = 255
 MASK_THRESHOLD = 128  # HSNet (data/fss.py): a mask pixel is the object when its grey value is >= 128
@@ -171,23 +172,25 @@ def _open_png(data: bytes, path: str, what: str) -> Image.Image:
 
 
 def decode_class_label(data: bytes, path: str) -> np.ndarray:
-    """Class-index label (H, W) int32: palette indices or grey values as stored, 16-bit values unwrapped.
+    """Class-index label (H, W) as stored: uint8, uint16 (16-bit PNG, never wrapped) or int32.
 
     HSNet (data/pascal.py) and PFENet read SegmentationClassAug's value per pixel (PFENet's PNGs are grey);
     a palette PNG keeps its indices, an alpha channel is dropped, an RGB label must be grey (R = G = B).
     """
     image = _open_png(data, path, "label")
     array = np.asarray(image)
-    if image.mode in ("P", "L", "1") + INTEGER_MODES:
-        return array.astype(np.int32)
+    if image.mode in ("P", "L") + INTEGER_MODES:
+        return array
+    if image.mode == "1":
+        return array.astype(np.uint8)
     if image.mode in ("PA", "LA"):
-        return array[..., 0].astype(np.int32)
+        return array[..., 0]
     if image.mode in ("RGB", "RGBA"):
         rgb = array[..., :3]
         if not (rgb == rgb[..., :1]).all():
             raise ValueError(f"label {path} is a colour image whose channels differ; expected a class-index PNG "
                              f"(palette or grey, one class id per pixel)")
-        return rgb[..., 0].astype(np.int32)
+        return rgb[..., 0]
     raise ValueError(f"label {path} has PIL mode {image.mode}; expected a class-index PNG (palette, grey or 16-bit)")
 
 
@@ -209,9 +212,12 @@ def check_label_values(label: np.ndarray, num_classes: int, path: str) -> None:
     """Every value is 0 (background), a class id 1..num_classes or 255 (ignore)."""
     bad = ((label < 0) | (label > num_classes)) & (label != IGNORE_INDEX)
     if bad.any():
-        values = np.unique(label[bad])
-        raise ValueError(f"label {path} holds values {values[:8].tolist()} that are neither a class of the dataset "
-                         f"(0..{num_classes}) nor {IGNORE_INDEX} (ignore)")
+        _refuse_label_values(np.unique(label[bad]), num_classes, path)
+
+
+def _refuse_label_values(values: np.ndarray, num_classes: int, path: str) -> None:
+    raise ValueError(f"label {path} holds values {values[:8].tolist()} that are neither a class of the dataset "
+                     f"(0..{num_classes}) nor {IGNORE_INDEX} (ignore)")
 
 
 def read_image(path: str, backend_args: Optional[dict] = None) -> np.ndarray:
@@ -221,7 +227,7 @@ def read_image(path: str, backend_args: Optional[dict] = None) -> np.ndarray:
 
 def read_label(path: str, backend_args: Optional[dict] = None) -> np.ndarray:
     """Class-index label (H, W) int32 from a PNG of any mode (see :func:`decode_class_label`)."""
-    return decode_class_label(read_bytes(path, "label", backend_args), path)
+    return decode_class_label(read_bytes(path, "label", backend_args), path).astype(np.int32)
 
 
 def read_binary_mask(path: str, backend_args: Optional[dict] = None) -> np.ndarray:
@@ -231,13 +237,16 @@ def read_binary_mask(path: str, backend_args: Optional[dict] = None) -> np.ndarr
 
 def class_pixel_counts(label_paths: Sequence[str], num_classes: int, description: str,
                        backend_args: Optional[dict] = None) -> List[Dict[int, int]]:
-    """Read every label once: {class id: pixels} of the classes 1..num_classes present in each."""
-    from tqdm import tqdm
-
+    """Read every label once: {class id: pixels} of the classes 1..num_classes present in each (values checked)."""
     counts = []
     for path in tqdm(label_paths, desc=description, disable=len(label_paths) < 500, mininterval=5):
-        label = read_label(path, backend_args)
-        check_label_values(label, num_classes, path)
-        histogram = np.bincount(label.ravel(), minlength=num_classes + 1)[1:num_classes + 1]
-        counts.append({int(c) + 1: int(histogram[c]) for c in np.flatnonzero(histogram)})
+        label = decode_class_label(read_bytes(path, "label", backend_args), path)
+        if label.dtype.kind == "i":
+            check_label_values(label, num_classes, path)  # a signed label may hold negative values
+        histogram = np.bincount(label.ravel())
+        unknown = np.flatnonzero(histogram[num_classes + 1:]) + num_classes + 1
+        if unknown[unknown != IGNORE_INDEX].size:
+            _refuse_label_values(unknown[unknown != IGNORE_INDEX], num_classes, path)
+        present = np.flatnonzero(histogram[1:num_classes + 1]) + 1
+        counts.append({int(c): int(histogram[c]) for c in present})
     return counts
