@@ -3,8 +3,9 @@
 # every other module is as in the paper.
 _base_ = ['./_base_/models/crcnet_r50.py', './_base_/datasets/generated.py', './_base_/default_runtime.py']
 model = dict(model=dict(encoder=dict(backbone='resnet10', pretrained=None), channels=64, refine_steps=5))
-optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='SGD', lr=0.02, momentum=0.9, weight_decay=1e-4))
+base_lr = 0.02
 max_epochs = 6
+optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='SGD', lr=base_lr, momentum=0.9, weight_decay=1e-4))
 param_scheduler = [dict(type='PolyLR', power=0.9, eta_min=0.0, by_epoch=True, begin=0, end=max_epochs)]
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=3)
 val_cfg = dict(type='ValLoop')

@@ -1,4 +1,5 @@
 _base_ = ['./pfenet_crc_pascal_fold0.py']
+fold = 1
 train_dataloader = dict(dataset=dict(fold=1))
 val_dataloader = dict(dataset=dict(fold=1))
 test_dataloader = dict(dataset=dict(fold=1))

@@ -1,8 +1,10 @@
 # PFENet on PASCAL-5i fold 0: 473x473 crops, batch 4, SGD lr 0.0025, 200 epochs, poly 0.9 (PFENet's settings).
-# released_lr_x10 = True reproduces the released code, whose lr schedule multiplies every group's lr by 10.
+# released_lr_x10 = True (or --cfg-options released_lr_x10=True) reproduces the released code, whose lr schedule
+# multiplies every group's lr by 10; model.model.backbone_bn_updates=True its BatchNorm updates in the frozen backbone.
 _base_ = ['./_base_/models/pfenet_r50.py', './_base_/datasets/pascal_5i.py', './_base_/schedules/sgd_200e.py',
           './_base_/default_runtime.py']
 fold = 0
+base_lr = 0.0025
 released_lr_x10 = False
 crop_size = (473, 473)
 train_pipeline = [
@@ -16,4 +18,4 @@ test_pipeline = [dict(type='LongerSideResizePad', size=473)]
 train_dataloader = dict(batch_size=4, dataset=dict(fold=fold, pipeline=train_pipeline))
 val_dataloader = dict(dataset=dict(fold=fold, pipeline=test_pipeline))
 test_dataloader = dict(dataset=dict(fold=fold, pipeline=test_pipeline))
-optim_wrapper = dict(optimizer=dict(lr=0.0025 * (10 if released_lr_x10 else 1), weight_decay=1e-4))
+optim_wrapper = dict(optimizer=dict(lr=base_lr * (10 if released_lr_x10 else 1), weight_decay=1e-4))

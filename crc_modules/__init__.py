@@ -4,10 +4,11 @@ Cross-Reference and Region-Global Conditional Networks").
 Importing this package registers every block in MMEngine's root ``MODELS`` registry; it does not
 import mmseg.
 """
+from .checkpoint import load_backbone_weights
 from .conditional import GlobalConditional, LocalConditional, RegionGlobalConditional
 from .crcnet import CRCNet
 from .cross_reference import CoOccurrenceHead, CrossReference
-from .encoder import SiameseEncoder, load_backbone_weights
+from .encoder import SiameseEncoder
 from .episode_model import EpisodeModel, EpisodeOutput, binary_mask, map_features, upsampled_cross_entropy
 from .kshot import KShotPredictor, SupportSet
 from .multiscale import MULTI_SCALES

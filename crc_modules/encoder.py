@@ -1,18 +1,15 @@
 """Siamese encoder, Sections 4.2 and 5.1: one backbone for both images, layer3 + layer4 at 1/8."""
 from __future__ import annotations
 
-import logging
-import os
-from typing import Callable, Dict, Optional, Sequence, Tuple, Union
+from typing import Optional, Sequence, Tuple, Union
 
 import torch
 import torchvision
 from torch import nn
 
+from .checkpoint import load_backbone_weights
 from .layers import conv_relu
 from .registry import MODELS
-
-logger = logging.getLogger(__name__)
 
 TORCHVISION_RESNETS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")
 COMPACT_RESNET_WIDTHS = (32, 64, 128, 256)
@@ -53,71 +50,6 @@ class ResNetFeatures(nn.Module):
         x = self.layer2(self.layer1(x))  # (B, C2, H/8, W/8)
         layer3 = self.layer3(x)  # (B, C3, H/8, W/8)
         return layer3, self.layer4(layer3)  # (B, C4, H/8, W/8)
-
-
-def resolve_weights_source(source: str) -> str:
-    """Map ``torchvision://resnet50`` to the URL of torchvision's ImageNet weights; other sources unchanged."""
-    prefix = "torchvision://"
-    if not source.startswith(prefix):
-        return source
-    name = source[len(prefix):]
-    try:
-        return torchvision.models.get_model_weights(name).DEFAULT.url
-    except (ValueError, KeyError) as err:
-        raise ValueError(f"unknown torchvision model in {source!r}") from err
-
-
-def read_state_dict(source: str) -> Dict[str, torch.Tensor]:
-    """Read a state dict from a file path or URL (``weights_only=True``), unwrapping common containers.
-
-    Accepts a bare state dict or one under ``state_dict``/``model``; strips ``module.`` and
-    ``backbone.`` prefixes (DataParallel and mmseg checkpoints).
-    """
-    source = resolve_weights_source(source)
-    if "://" in source:
-        checkpoint = torch.hub.load_state_dict_from_url(source, map_location="cpu", weights_only=True)
-    else:
-        if not os.path.isfile(source):
-            raise FileNotFoundError(f"weights file not found: {source}")
-        try:
-            checkpoint = torch.load(source, map_location="cpu", weights_only=True)
-        except Exception as err:  # torch raises several types for corrupt or foreign files
-            raise ValueError(f"could not read weights from {source}: {err}") from err
-    for container in ("state_dict", "model"):
-        if isinstance(checkpoint, dict) and isinstance(checkpoint.get(container), dict):
-            checkpoint = checkpoint[container]
-    if not isinstance(checkpoint, dict):
-        raise ValueError(f"{source} holds a {type(checkpoint).__name__}, not a state dict")
-    state = {}
-    for key, value in checkpoint.items():
-        for prefix in ("module.", "backbone."):
-            if key.startswith(prefix):
-                key = key[len(prefix):]
-        state[key] = value
-    return state
-
-
-def load_backbone_weights(backbone: nn.Module, source: str,
-                          rename: Optional[Callable[[Dict[str, torch.Tensor]], Dict[str, torch.Tensor]]] = None) -> None:
-    """Load pretrained weights into ``backbone``; every backbone parameter must be covered.
-
-    ``rename`` maps the file's keys to the backbone's (e.g. a deep stem's ``conv1`` -> ``layer0.0``).
-
-    Raises:
-        ValueError: the file leaves backbone parameters or buffers unset, or a shape differs.
-    """
-    state = read_state_dict(source)
-    if rename is not None:
-        state = rename(state)
-    result = backbone.load_state_dict(state, strict=False)
-    missing = [key for key in result.missing_keys if not key.endswith("num_batches_tracked")]
-    if missing:
-        raise ValueError(
-            f"backbone weights {source} do not cover {len(missing)} backbone entries, e.g. {missing[:5]}"
-        )
-    if result.unexpected_keys:
-        logger.info("backbone weights %s: %d unused entries, e.g. %s", source, len(result.unexpected_keys),
-                    result.unexpected_keys[:5])
 
 
 def compact_resnet(widths: Sequence[int] = COMPACT_RESNET_WIDTHS) -> torchvision.models.ResNet:
@@ -165,7 +97,8 @@ class SiameseEncoder(nn.Module):
             'resnet10' (one block per stage, half widths, for CPU runs), a module, or a registry config such as
             ``dict(type='mmseg.ResNetV1c', ...)``.
         pretrained (str, optional): Weights for the backbone: a file path, a URL, or
-            ``torchvision://resnet50``. Nothing is loaded when None.
+            ``torchvision://resnet50``, applied by :meth:`init_weights` when training starts (never when the
+            encoder is built, so testing and inference read neither network nor file). None: none.
         multi_level (bool): Concatenate layer3 and layer4 (True) or use layer4 only. Default: True.
         out_channels (int): Channels of the embedded features. Default: 256.
         dropout (float): Dropout2d after the embedding; the paper uses none. Default: 0.
@@ -184,8 +117,7 @@ class SiameseEncoder(nn.Module):
     ):
         super().__init__()
         self.backbone = build_backbone(backbone)
-        if pretrained:
-            load_backbone_weights(self.backbone, pretrained)
+        self.pretrained = pretrained
         self.multi_level = multi_level
         self.freeze_backbone = freeze_backbone
         self.out_channels = out_channels
@@ -195,6 +127,11 @@ class SiameseEncoder(nn.Module):
         if freeze_backbone:
             self.backbone.requires_grad_(False)
             self.backbone.eval()
+
+    def init_weights(self) -> None:
+        """Load ``pretrained`` into the backbone (MMEngine's Runner calls this when training starts)."""
+        if self.pretrained:
+            load_backbone_weights(self.backbone, self.pretrained)
 
     @torch.no_grad()
     def _probe_backbone(self) -> Sequence[int]:

@@ -4,7 +4,8 @@ import torch
 import torchvision
 
 from crc_modules import SiameseEncoder
-from crc_modules.encoder import dilate_stage_, read_state_dict
+from crc_modules.checkpoint import read_state_dict, resolve_weights_source
+from crc_modules.encoder import dilate_stage_
 
 from .conftest import tiny_resnet
 
@@ -48,12 +49,14 @@ def test_a_backbone_that_is_not_at_one_eighth_is_refused_with_the_stride():
         SiameseEncoder(Strided())
 
 
-def test_pretrained_weights_load_from_a_checkpoint_file_with_prefixes(tmp_path):
+def test_pretrained_weights_load_at_init_weights_from_a_checkpoint_file_with_prefixes(tmp_path):
     source = tiny_resnet()
     state = {f"module.{k}": v for k, v in source.state_dict().items()}
     path = tmp_path / "resnet.pth"
     torch.save({"state_dict": state}, path)
     encoder = SiameseEncoder(tiny_resnet(), pretrained=str(path), out_channels=8)
+    assert not torch.equal(encoder.backbone.layer4[0].conv1.weight, source.layer4[0].conv1.weight)
+    encoder.init_weights()
     assert torch.equal(encoder.backbone.layer4[0].conv1.weight, source.layer4[0].conv1.weight)
     assert torch.equal(encoder.backbone.bn1.running_var, source.bn1.running_var)
 
@@ -63,7 +66,13 @@ def test_weights_that_miss_backbone_entries_are_refused_naming_the_file(tmp_path
     path = tmp_path / "partial.pth"
     torch.save(state, path)
     with pytest.raises(ValueError, match=r"partial\.pth.*layer4"):
-        SiameseEncoder(tiny_resnet(), pretrained=str(path))
+        SiameseEncoder(tiny_resnet(), pretrained=str(path)).init_weights()
+
+
+def test_building_reads_no_pretrained_file_and_training_start_names_the_missing_one(tmp_path):
+    encoder = SiameseEncoder(tiny_resnet(), pretrained=str(tmp_path / "imagenet.pth"), out_channels=8)
+    with pytest.raises(FileNotFoundError, match=r"imagenet\.pth.*pretrained=None"):
+        encoder.init_weights()
 
 
 def test_missing_weights_file_is_named(tmp_path):
@@ -72,8 +81,6 @@ def test_missing_weights_file_is_named(tmp_path):
 
 
 def test_torchvision_source_resolves_to_the_imagenet_url_without_downloading():
-    from crc_modules.encoder import resolve_weights_source
-
     assert resolve_weights_source("torchvision://resnet50").startswith("https://download.pytorch.org/models/resnet50")
     with pytest.raises(ValueError, match="nonesuch"):
         resolve_weights_source("torchvision://nonesuch")

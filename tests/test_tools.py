@@ -42,6 +42,7 @@ def trained(tmp_path_factory):
 def test_train_logs_losses_and_exports_weights_that_load_with_weights_only(trained):
     work_dir, log = trained
     assert "loss_query" in log and "loss_support_aux" in log and "mIoU" in log
+    assert "torch CPU threads: 1 (OMP_NUM_THREADS)" in log
     weights = torch.load(os.path.join(work_dir, "weights.pth"), weights_only=True)
     assert any(k.startswith("model.refinement.") for k in weights["state_dict"])
 
@@ -56,7 +57,7 @@ def test_test_tool_writes_metrics_and_one_picture_per_episode(trained, tmp_path)
     assert result["shot"] == 2 and result["kshot_mode"] == "both" and result["scales"] == [0.75, 1.0, 1.25]
     assert 0 <= result["metrics"]["mIoU"] <= 100 and result["metrics"]["episodes"] == 6
     pictures = sorted(os.listdir(tmp_path / "pictures"))
-    assert pictures == [f"episode_{i:05d}.png" for i in range(6)]
+    assert pictures == sorted(f"episode_{i}.png" for i in range(6))
 
 
 def test_resume_continues_a_stopped_run_to_the_end(trained, tmp_path):
@@ -72,6 +73,35 @@ def test_resume_continues_a_stopped_run_to_the_end(trained, tmp_path):
     assert "resumed epoch: 1" in log
     assert "Epoch(train) [1]" not in log and "Epoch(train) [2]" in log
     assert (resumed_dir / "epoch_2.pth").exists()
+
+
+def test_the_console_shows_progress_within_a_screen_and_the_log_file_keeps_the_config(trained):
+    work_dir, log = trained
+    console = log.splitlines()
+    first_progress = next(i for i, line in enumerate(console) if "Epoch(train)" in line)
+    assert first_progress < 40 and not any("Config:" in line for line in console)
+    (log_file,) = work_dir.glob("*/*.log")
+    assert "Config:" in log_file.read_text() and f"full config, environment and hooks: {log_file}" in log
+
+
+def test_tensorboard_receives_training_scalars_and_episode_pictures(tmp_path):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    config = tmp_path / "tensorboard.py"
+    config.write_text(f"_base_ = [{CONFIG!r}]\n"
+                      "vis_backends = [dict(type='LocalVisBackend'), dict(type='TensorboardVisBackend')]\n")
+    _run(["tools/train.py", str(config), "--work-dir", str(tmp_path / "train"), "--cfg-options", *TINY,
+          "max_epochs=1"])
+    log = _run(["tools/test.py", str(config), str(tmp_path / "train" / "weights.pth"), "--work-dir",
+                str(tmp_path / "test"), "--show-dir", "pictures", "--cfg-options", *TINY])
+    (train_events,) = (tmp_path / "train").glob("*/vis_data/events.out.tfevents.*")
+    (test_events,) = (tmp_path / "test").glob("*/vis_data/events.out.tfevents.*")
+    scalars = EventAccumulator(str(train_events)).Reload().Tags()["scalars"]
+    assert {"loss", "lr", "mIoU"} <= set(scalars)
+    pictures = EventAccumulator(str(test_events), size_guidance={"images": 0}).Reload()
+    assert len(pictures.Images("episode")) == 6
+    assert f"LocalVisBackend: {tmp_path / 'test' / 'pictures'}" in log and "TensorboardVisBackend" in log
 
 
 def _free_port():

@@ -4,9 +4,10 @@ import json
 import os
 import os.path as osp
 
-from mmengine.runner import Runner
+from mmengine.config import Config
 
-from integrations.mmseg.launch import add_common_arguments, load_config, prepare_distributed, trusted_checkpoint_loading
+from integrations.mmseg.checkpoint import checkpoint_policy
+from integrations.mmseg.launch import add_common_arguments, build_runner, load_config, prepare_distributed
 
 MULTI_SCALES = (0.75, 1.0, 1.25)  # Section 5.3, Table 2
 
@@ -21,9 +22,22 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--finetune-lr", type=float, help="learning rate of k-shot finetuning")
     parser.add_argument("--multi-scale", action="store_true", help=f"average over scales {MULTI_SCALES}")
     parser.add_argument("--episodes", type=int, help="number of test episodes")
-    parser.add_argument("--show-dir", help="write a picture per episode (Fig. 9) to this folder")
+    parser.add_argument("--show-dir", help="write a picture per episode (Fig. 9) to this folder (relative: under the "
+                                           "work dir); the visualizer's other backends (TensorBoard) get them too")
     parser.add_argument("--out", help="write the metrics as JSON here (default: WORK_DIR/test_metrics.json)")
     return parser.parse_args(argv)
+
+
+def show_pictures_in(cfg: Config, folder: str) -> None:
+    """Draw every episode through the visualizer; its local backends write the pictures into ``folder``."""
+    cfg.default_hooks.visualization = dict(type="FewShotVisualizationHook", draw=True)
+    backends = cfg.visualizer.setdefault("vis_backends", [])
+    local = [backend for backend in backends if backend.type == "LocalVisBackend"]
+    if not local:
+        backends.append(dict(type="LocalVisBackend"))
+        local = backends[-1:]
+    for backend in local:
+        backend.img_save_dir = osp.abspath(osp.join(cfg.work_dir, folder))
 
 
 def main(argv=None) -> dict:
@@ -48,11 +62,11 @@ def main(argv=None) -> dict:
     if args.multi_scale:
         test_cfg["scales"] = MULTI_SCALES
     if args.show_dir:
-        cfg.default_hooks.visualization = dict(type="FewShotVisualizationHook", show_dir=args.show_dir)
+        show_pictures_in(cfg, args.show_dir)
     prepare_distributed(cfg)
-    with trusted_checkpoint_loading():
-        runner = Runner.from_cfg(cfg)
-        metrics = runner.test()
+    with checkpoint_policy(allow_full_pickle=args.unsafe_load_full_pickle):
+        runner = build_runner(cfg, verbose=args.verbose)
+        metrics = runner.test()  # never calls init_weights: no pretrained file or network is needed
     if runner.rank == 0:
         out = args.out or osp.join(cfg.work_dir, "test_metrics.json")
         os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)

@@ -3,10 +3,9 @@ import argparse
 import os.path as osp
 
 import torch
-from mmengine.runner import Runner
 
-from integrations.mmseg.launch import (EXPORTED_WEIGHTS, add_common_arguments, export_weights, load_config,
-                                       prepare_distributed, trusted_checkpoint_loading)
+from integrations.mmseg.checkpoint import EXPORTED_WEIGHTS, checkpoint_policy, export_weights
+from integrations.mmseg.launch import add_common_arguments, build_runner, load_config, prepare_distributed
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -32,9 +31,9 @@ def main(argv=None) -> str:
     elif args.resume:
         cfg.resume, cfg.load_from = True, args.resume
     prepare_distributed(cfg)
-    with trusted_checkpoint_loading():
-        runner = Runner.from_cfg(cfg)
-        runner.train()
+    with checkpoint_policy(allow_full_pickle=args.unsafe_load_full_pickle):
+        runner = build_runner(cfg, verbose=args.verbose)
+        runner.train()  # pretrained weights are applied here (init_weights), then load_from / resume
     weights = osp.join(cfg.work_dir, EXPORTED_WEIGHTS)
     if runner.rank == 0:
         export_weights(runner.model, weights, args.config)

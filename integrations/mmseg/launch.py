@@ -1,36 +1,53 @@
-"""What tools/train.py and tools/test.py share: config set-up, CPU distributed, checkpoints and exported weights."""
+"""What tools/train.py and tools/test.py share: flags, config, CPU threads and distributed set-up, a quiet Runner."""
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import os.path as osp
-from contextlib import contextmanager
-from typing import Optional
 
 import torch
 import torch.distributed as dist
 from mmengine.config import Config, DictAction
+from mmengine.runner import Runner
+
+from .checkpoint import UNSAFE_PICKLE_FLAG, export_weights  # noqa: F401  (export_weights: tests/test_infer.py)
+from .run_options import RUN_OPTIONS, resolve_config
 
 LAUNCHERS = ("none", "pytorch", "slurm", "mpi")
-EXPORTED_WEIGHTS = "weights.pth"
+# what MMEngine logs that the console does not need (the log file keeps all of it; --verbose shows it)
+CONSOLE_HIDDEN_PREFIXES = (
+    "Config:",  # the full config
+    "-" * 60,  # the system and runtime environment block
+    "Hooks will be executed in the following order",
+    "Distributed training is not used, all SyncBatchNorm",
+    '"FileClient" will be deprecated',  # MMEngine's own CheckpointHook uses it; nothing a user can change
+    '"HardDiskBackend" is the alias of "LocalBackend"',
+)
 
 
 def add_common_arguments(parser: argparse.ArgumentParser) -> None:
-    """The flags of mmseg's tools that train and test share."""
+    """The flags of mmseg's tools that train and test share, and this project's checkpoint and log flags."""
     parser.add_argument("config", help="config file, e.g. configs/crcnet_pascal_fold0.py")
     parser.add_argument("--work-dir", help="folder of logs and checkpoints (default: work_dirs/<config name>)")
     parser.add_argument("--cfg-options", nargs="+", action=DictAction, default={},
-                        help="override config entries, e.g. model.model.refine_steps=5")
+                        help="override config entries, e.g. model.model.refine_steps=5, or the run options "
+                             f"{', '.join(RUN_OPTIONS)} (e.g. fold=2 max_epochs=50)")
     parser.add_argument("--launcher", choices=LAUNCHERS, default="none", help="job launcher")
     parser.add_argument("--local_rank", "--local-rank", type=int, default=0)
+    parser.add_argument(UNSAFE_PICKLE_FLAG, action="store_true",
+                        help="load a checkpoint that is not weights-only (a foreign or old full pickle) with the "
+                             "full unpickler: this RUNS ANY CODE the file contains; only for files you trust")
+    parser.add_argument("--verbose", action="store_true",
+                        help="also print the full config, environment and hook order on the console "
+                             "(always in the log file)")
 
 
 def load_config(args: argparse.Namespace) -> Config:
-    """Config with the command line's overrides, work dir and launcher."""
+    """Config with the command line's overrides and run options, work dir and launcher."""
     if not osp.isfile(args.config):
         raise FileNotFoundError(f"config file not found: {args.config}")
-    cfg = Config.fromfile(args.config)
-    cfg.merge_from_dict(args.cfg_options)
+    cfg = resolve_config(Config.fromfile(args.config), args.cfg_options)
     cfg.launcher = args.launcher
     if args.work_dir:
         cfg.work_dir = args.work_dir
@@ -38,6 +55,45 @@ def load_config(args: argparse.Namespace) -> Config:
         cfg.work_dir = osp.join("work_dirs", osp.splitext(osp.basename(args.config))[0])
     os.environ.setdefault("LOCAL_RANK", str(args.local_rank))
     return cfg
+
+
+def physical_cores() -> int:
+    """Physical cores this process may run on (distinct core ids of its CPUs in /proc/cpuinfo), else logical CPUs."""
+    allowed = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set(range(os.cpu_count() or 1))
+    cores = set()
+    try:
+        with open("/proc/cpuinfo") as handle:
+            for block in handle.read().strip().split("\n\n"):
+                fields = dict(line.split(":", 1) for line in block.splitlines() if ":" in line)
+                fields = {key.strip(): value.strip() for key, value in fields.items()}
+                if int(fields.get("processor", -1)) in allowed:
+                    cores.add((fields.get("physical id"), fields.get("core id", fields.get("processor"))))
+    except (OSError, ValueError):
+        pass
+    return len(cores) or len(allowed)
+
+
+def configure_threads() -> str:
+    """Set torch's CPU threads and return how they were chosen (for the log).
+
+    ``OMP_NUM_THREADS`` when set; under torchrun on the CPU, the physical cores divided among the local
+    processes (torchrun's own default of 1 thread per process is replaced); otherwise the physical cores.
+    Oversubscribed threads made training 10-16x slower per iteration on a busy 2-core machine.
+    """
+    local_processes = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+    requested = os.environ.get("OMP_NUM_THREADS")
+    torchrun_default = local_processes > 1 and requested == "1"
+    if requested and not torchrun_default:
+        threads, reason = int(requested), "OMP_NUM_THREADS"
+    elif local_processes > 1 and not torch.cuda.is_available():
+        cores = physical_cores()
+        threads, reason = max(1, cores // local_processes), f"{cores} physical cores / {local_processes} processes"
+    else:
+        threads, reason = physical_cores(), "physical cores"
+    torch.set_num_threads(threads)
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):  # so MMEngine neither overrides nor warns
+        os.environ.setdefault(name, str(threads))
+    return f"torch CPU threads: {threads} ({reason})"
 
 
 def prepare_distributed(cfg: Config) -> None:
@@ -54,27 +110,27 @@ def prepare_distributed(cfg: Config) -> None:
     cfg.model_wrapper_cfg = dict(type="MMDistributedDataParallel", device_ids=None, broadcast_buffers=False)
 
 
-@contextmanager
-def trusted_checkpoint_loading():
-    """Let ``torch.load`` read MMEngine's own checkpoints (they pickle a message hub) inside the tools only.
-
-    Torch 2.6+ loads with ``weights_only=True``; MMEngine 0.10.7's resume and ``load_from`` need the
-    full unpickler. The override lives only while a tool runs, never at library import.
-    """
-    previous = os.environ.get("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD")
-    os.environ["TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD"] = "1"
-    try:
-        yield
-    finally:
-        if previous is None:
-            del os.environ["TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD"]
-        else:
-            os.environ["TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD"] = previous
+class _ConsoleNoise(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().lstrip("\n").startswith(CONSOLE_HIDDEN_PREFIXES)
 
 
-def export_weights(model: torch.nn.Module, path: str, config_path: Optional[str] = None) -> str:
-    """Save the model's weights alone (tensors and strings), loadable with ``torch.load(weights_only=True)``."""
-    model = getattr(model, "module", model)
-    state = {key: value.detach().cpu() for key, value in model.state_dict().items()}
-    torch.save(dict(state_dict=state, meta=dict(config=str(config_path or ""))), path)
-    return path
+class QuietRunner(Runner):
+    """MMEngine's Runner whose console leaves out the config, environment and hook order (the log file has them)."""
+
+    def build_logger(self, *args, **kwargs):
+        logger = super().build_logger(*args, **kwargs)
+        for handler in logger.handlers:
+            if not isinstance(handler, logging.FileHandler):
+                handler.addFilter(_ConsoleNoise())
+        return logger
+
+
+def build_runner(cfg: Config, verbose: bool = False) -> Runner:
+    """A Runner for the tools: CPU threads chosen and logged; a quiet console unless ``verbose``."""
+    threads = configure_threads()
+    runner = (Runner if verbose else QuietRunner).from_cfg(cfg)
+    runner.logger.info(threads)
+    if not verbose:
+        runner.logger.info(f"full config, environment and hooks: {osp.join(runner.log_dir, runner.timestamp)}.log")
+    return runner

@@ -11,6 +11,7 @@ from mmengine.config import Config
 from mmseg.structures import SegDataSample
 
 from crc_modules.registry import MODELS
+from .checkpoint import read_model_state
 from .datasets.base import read_image, read_label
 from .transforms import LongerSideResizePad
 
@@ -96,10 +97,7 @@ class FewShotPredictor:
             model_cfg.setdefault("test_cfg", {})["kshot_mode"] = kshot_mode
         segmentor = MODELS.build(model_cfg)
         if checkpoint:
-            if not os.path.isfile(checkpoint):
-                raise FileNotFoundError(f"checkpoint not found: {checkpoint}")
-            state = torch.load(checkpoint, map_location="cpu", weights_only=True)
-            segmentor.load_state_dict(state.get("state_dict", state))
+            segmentor.load_state_dict(read_model_state(checkpoint))
         if size is None:
             sizes = [t.get("size") for t in cfg.test_dataloader.dataset.get("pipeline", [])
                      if t.get("type") == "LongerSideResizePad"]

@@ -1,31 +1,52 @@
-"""Episode pictures like the paper's Fig. 9: supports with their masks, the query with prediction and ground truth."""
+"""Episode pictures like the paper's Fig. 9, drawn through MMEngine's visualizer (every backend receives them).
+
+Each picture shows the supports with their masks, the query with the prediction and with the ground truth.
+Masks are tinted in their role's colour unless the object has a similar colour, then in the most distant
+colour of :data:`PALETTE`, and outlined in black or white against the object, so they stay visible.
+"""
 from __future__ import annotations
 
-import os
+import os.path as osp
 from typing import Optional, Sequence
 
 import cv2
 import numpy as np
 import torch
 from mmengine.hooks import Hook
+from mmengine.visualization import LocalVisBackend
 from mmseg.registry import HOOKS
 
 SUPPORT_COLOUR = (0, 200, 0)  # BGR green
 PREDICTION_COLOUR = (0, 0, 230)  # BGR red
 TRUTH_COLOUR = (230, 120, 0)  # BGR blue
 IGNORE_COLOUR = (128, 128, 128)
+PALETTE = (PREDICTION_COLOUR, SUPPORT_COLOUR, TRUTH_COLOUR, (0, 220, 255), (255, 0, 255))  # + yellow, magenta
+MIN_COLOUR_DISTANCE = 120.0  # a tint closer than this (BGR euclidean) to the object's mean colour is replaced
+PICTURE_NAME = "episode"
 
 
-def overlay(image: np.ndarray, label: np.ndarray, colour, alpha: float = 0.5) -> np.ndarray:
-    """A BGR uint8 image with ``label == 1`` tinted ``colour``, ``label == 255`` greyed, and the object outlined."""
+def visible_colour(preferred, image: np.ndarray, region: np.ndarray):
+    """``preferred`` unless it is close to the mean colour of ``image[region]``; then the most distant palette colour."""
+    if not region.any():
+        return preferred
+    mean = image[region].reshape(-1, 3).mean(axis=0)
+    distance = lambda colour: float(np.linalg.norm(np.asarray(colour, np.float32) - mean))  # noqa: E731
+    return preferred if distance(preferred) >= MIN_COLOUR_DISTANCE else max(PALETTE, key=distance)
+
+
+def overlay(image: np.ndarray, label: np.ndarray, colour=PREDICTION_COLOUR, alpha: float = 0.5) -> np.ndarray:
+    """A BGR uint8 image with ``label == 1`` tinted (``colour``, or a visible one), ``label == 255`` greyed, outlined."""
     if label.shape != image.shape[:2]:
         label = cv2.resize(label.astype(np.uint8), image.shape[1::-1], interpolation=cv2.INTER_NEAREST)
+    region = label == 1
+    colour = visible_colour(colour, image, region)
     out = image.astype(np.float32)
-    for value, tint in ((1, colour), (255, IGNORE_COLOUR)):
-        region = label == value
-        out[region] = (1 - alpha) * out[region] + alpha * np.asarray(tint, np.float32)
+    for mask, tint in ((region, colour), (label == 255, IGNORE_COLOUR)):
+        out[mask] = (1 - alpha) * out[mask] + alpha * np.asarray(tint, np.float32)
     out = out.astype(np.uint8)
-    contours, _ = cv2.findContours((label == 1).astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    contours, _ = cv2.findContours(region.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    bright = region.any() and image[region].mean() > 127
+    cv2.drawContours(out, contours, -1, (0, 0, 0) if bright else (255, 255, 255), 3)
     cv2.drawContours(out, contours, -1, colour, 1)
     return out
 
@@ -41,7 +62,7 @@ def _titled(image: np.ndarray, title: str, height: int) -> np.ndarray:
 def episode_picture(supports: Sequence[np.ndarray], support_labels: Sequence[np.ndarray], query: np.ndarray,
                     prediction: np.ndarray, truth: Optional[np.ndarray], caption: str = "",
                     height: int = 240) -> np.ndarray:
-    """One row: each support with its mask (green), the query with the prediction (red), and with the truth (blue)."""
+    """One BGR row: each support with its mask (green), the query with the prediction (red) and the truth (blue)."""
     panels = [_titled(overlay(s, m, SUPPORT_COLOUR), f"support {i + 1}", height)
               for i, (s, m) in enumerate(zip(supports, support_labels))]
     panels.append(_titled(overlay(query, prediction, PREDICTION_COLOUR), "prediction", height))
@@ -60,24 +81,44 @@ def _bgr(image: torch.Tensor) -> np.ndarray:
     return np.ascontiguousarray(image.detach().cpu().numpy().transpose(1, 2, 0)).astype(np.uint8)
 
 
+def class_caption(episode: int, class_id, dataset_meta: Optional[dict]) -> str:
+    """'episode 3  class 15 (person)': the class name when the dataset's metainfo lists ``classes``/``class_ids``."""
+    meta = dataset_meta or {}
+    names = dict(zip(meta.get("class_ids", ()), meta.get("classes", ())))
+    name = f" ({names[class_id]})" if class_id in names else ""
+    return f"episode {episode}  class {class_id}{name}"
+
+
+def picture_destinations(visualizer) -> str:
+    """Where the visualizer's backends put pictures: LocalVisBackend's image folder, other backends' save dirs."""
+    places = []
+    for name, backend in visualizer._vis_backends.items():  # MMEngine 0.10.7 offers no public iterator
+        if isinstance(backend, LocalVisBackend):  # its image folder is relative to save_dir until first use
+            places.append(f"{name}: {osp.join(backend._save_dir, backend._img_save_dir)}")
+        else:
+            places.append(f"{name}: {backend._save_dir}")
+    return ", ".join(places) or "no backend (add vis_backends to the config)"
+
+
 @HOOKS.register_module()
 class FewShotVisualizationHook(Hook):
-    """Writes one picture per test episode (Fig. 9) to ``show_dir`` (``--show-dir`` of tools/test.py).
+    """One picture per test episode (Fig. 9), given to the runner's visualizer as ``episode`` at step = episode.
+
+    Every visualizer backend receives the pictures: ``LocalVisBackend`` writes ``episode_<N>.png`` (into
+    ``tools/test.py --show-dir``), ``TensorboardVisBackend`` an image series. The log says where.
 
     Args:
-        show_dir (str, optional): Folder of the pictures; relative paths are under the work dir.
-            Nothing is drawn when None.
+        draw (bool): Draw the pictures. Default: False (``tools/test.py --show-dir`` turns it on).
         interval (int): Draw every ``interval``-th episode. Default: 1.
     """
 
-    def __init__(self, show_dir: Optional[str] = None, interval: int = 1):
-        self.show_dir, self.interval = show_dir, interval
+    def __init__(self, draw: bool = False, interval: int = 1):
+        self.draw, self.interval = draw, interval
+        self.drawn = 0
 
     def after_test_iter(self, runner, batch_idx: int, data_batch: dict = None, outputs=None) -> None:
-        if not self.show_dir:
+        if not self.draw:
             return
-        folder = self.show_dir if os.path.isabs(self.show_dir) else os.path.join(runner.work_dir, self.show_dir)
-        os.makedirs(folder, exist_ok=True)
         inputs = data_batch["inputs"]
         for index, sample in enumerate(outputs):
             episode = sample.metainfo.get("episode", batch_idx)
@@ -90,6 +131,12 @@ class FewShotVisualizationHook(Hook):
             labels = [m.cpu().numpy().astype(np.uint8) for m in inputs["support_labels"][index]]
             truth = sample.gt_sem_seg.data[0].cpu().numpy().astype(np.uint8) if "gt_sem_seg" in sample else None
             prediction = sample.pred_sem_seg.data[0].cpu().numpy().astype(np.uint8)
-            caption = f"episode {episode}  class {sample.metainfo.get('class_id', '?')}"
+            caption = class_caption(episode, sample.metainfo.get("class_id", "?"), runner.visualizer.dataset_meta)
             picture = episode_picture(supports, labels, query, prediction, truth, caption)
-            cv2.imwrite(os.path.join(folder, f"episode_{episode:05d}.png"), picture)
+            runner.visualizer.add_image(PICTURE_NAME, picture[..., ::-1].copy(), step=episode)  # backends take RGB
+            self.drawn += 1
+
+    def after_test_epoch(self, runner, metrics=None) -> None:
+        if self.drawn:
+            runner.logger.info(f"{self.drawn} episode pictures ({PICTURE_NAME}_<N>.png) went to "
+                               f"{picture_destinations(runner.visualizer)}")

@@ -12,12 +12,14 @@ from crc_modules.cross_reference import CoOccurrenceHead, CrossReference
 from crc_modules.episode_model import EpisodeModel, EpisodeOutput, upsampled_cross_entropy
 from crc_modules.layers import resize_to
 from crc_modules.pooling import masked_average_pool
-from crc_modules.encoder import load_backbone_weights, read_state_dict
+from crc_modules.checkpoint import load_backbone_weights, read_state_dict
 from crc_modules.registry import MODELS
 
 from .backbone import deep_stem_keys, deep_stem_resnet
 
 REDUCE_DIM = 256
+PRETRAINED_HINT = ("PFENet's deep-stem ImageNet ResNet (initmodel/resnet50_v2.pth, resnet101_v2.pth) is linked from "
+                   "https://github.com/dvlab-research/PFENet#get-started; save it under initmodel/.")
 COSINE_EPS = 1e-7
 PFENET_POOL_EPS = 0.0005  # PFENet adds 5e-4 to the mask area of its masked average pooling
 
@@ -83,7 +85,8 @@ class PFENet(EpisodeModel):
         layers (int): ResNet depth, 50 or 101 (152).
         ppm_scales (Sequence[float]): FEM bins; values <= 1 are relative to the feature size.
         classes (int): Output classes. Default: 2.
-        pretrained (str, optional): Deep-stem ImageNet weights (PFENet's ``initmodel/resnet50_v2.pth``).
+        pretrained (str, optional): Deep-stem ImageNet weights (PFENet's ``initmodel/resnet50_v2.pth``), applied by
+            :meth:`init_weights` when training starts, never when the model is built.
         backbone_bn_updates (bool): Let the frozen backbone's BatchNorm statistics change in training,
             as the released code does. Default: False (they stay fixed).
         global_conditional (bool): PFENet + GC. Default: False.
@@ -109,8 +112,7 @@ class PFENet(EpisodeModel):
         self.backbone_bn_updates, self.aux_weight = backbone_bn_updates, aux_weight
         self.cr_aux_weight, self.ignore_index = cr_aux_weight, ignore_index
         self.layer0, self.layer1, self.layer2, self.layer3, self.layer4 = deep_stem_resnet(layers)
-        if pretrained:
-            load_backbone_weights(self._backbone_view(), pretrained, rename=deep_stem_keys)
+        self.pretrained = pretrained
         for stage in self._backbone_view().children():
             stage.requires_grad_(False)
         feat_dim = 1024 + 512  # cat(layer3, layer2)
@@ -131,6 +133,12 @@ class PFENet(EpisodeModel):
         self.co_occurrence_head = CoOccurrenceHead(REDUCE_DIM, REDUCE_DIM) if cross_reference else None
         if checkpoint:
             load_released_checkpoint(self, checkpoint)
+
+    def init_weights(self) -> None:
+        """Load ``pretrained`` into the backbone (MMEngine's Runner calls this when training starts)."""
+        if self.pretrained:
+            load_backbone_weights(self._backbone_view(), self.pretrained, rename=deep_stem_keys,
+                                  hint=PRETRAINED_HINT)
 
     def _backbone_view(self) -> nn.Module:
         view = nn.Module()

@@ -1,5 +1,6 @@
 # CRCNet (Section 4, 5.1): ImageNet ResNet-50, layer3+layer4 dilated to 1/8, 256 channels, lambda 0.1,
-# 10 refinement steps. Set model.model.encoder.pretrained=None to start from scratch.
+# 10 refinement steps. The ImageNet weights are read when training starts (never to test or infer); set
+# model.model.encoder.pretrained=None to start from scratch.
 model = dict(
     type='FewShotSegmentor',
     data_preprocessor=dict(type='FewShotDataPreprocessor', bgr_to_rgb=True),

@@ -1,0 +1,165 @@
+"""Weights-only reading of checkpoints and pretrained weights, and applying pretrained weights when training starts.
+
+Every file is read with ``torch.load(weights_only=True)``: tensors, numbers, strings and containers, plus
+the types a caller allows by name. A file that needs anything else (an object whose unpickling could run
+code) is refused with :class:`UnsafeCheckpointError`, which names the file and the types.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import re
+from typing import Callable, Dict, Optional, Sequence
+
+import torch
+import torchvision
+from torch import nn
+
+logger = logging.getLogger(__name__)
+
+StateDict = Dict[str, torch.Tensor]
+TORCHVISION_PREFIX = "torchvision://"
+
+
+class UnsafeCheckpointError(pickle.UnpicklingError):
+    """A checkpoint whose pickle holds types outside the allow-list: loading it fully could run code."""
+
+
+def _refusal_reason(path: str, error: pickle.UnpicklingError) -> str:
+    """What a weights-only load of ``path`` refused: the globals outside the allow-list, else torch's reason."""
+    try:
+        names = torch.serialization.get_unsafe_globals_in_checkpoint(path)
+    except ValueError:  # only zip checkpoints can be listed; legacy files keep torch's reason
+        names = []
+    if names:
+        return "the types " + ", ".join(sorted(names))
+    reason = str(error).split("WeightsUnpickler error:")[-1]
+    named = re.search(r"GLOBAL ([\w.]+)", reason)
+    if named:
+        return f"the type {named.group(1)}"
+    return next((line.strip() for line in reason.splitlines() if line.strip()), type(error).__name__)
+
+
+def load_weights_only(path: str, map_location="cpu", safe_globals: Sequence = ()) -> object:
+    """``torch.load(path, weights_only=True)`` with ``safe_globals`` allowed; never runs code from the file.
+
+    Args:
+        path (str): A local file.
+        map_location: As for :func:`torch.load`.
+        safe_globals (Sequence): Extra allowed globals: classes/functions, or ``(object, "module.name")`` pairs.
+
+    Raises:
+        FileNotFoundError: ``path`` is not a file.
+        UnsafeCheckpointError: the file's pickle needs a type outside the allow-list; the message names it.
+        ValueError: the file is not a torch checkpoint.
+    """
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    with torch.serialization.safe_globals(list(safe_globals)):
+        try:
+            return torch.load(path, map_location=map_location, weights_only=True)
+        except pickle.UnpicklingError as err:
+            if "WeightsUnpickler error" not in str(err):
+                raise ValueError(f"{path} is not a readable torch checkpoint: {err}") from err
+            reason = _refusal_reason(path, err)
+        except (RuntimeError, KeyError, EOFError) as err:  # what torch raises for files it cannot parse
+            raise ValueError(f"{path} is not a readable torch checkpoint: {err!r}") from err
+    raise UnsafeCheckpointError(
+        f"refused to load {path}: a weights-only load stopped at {reason} (unpickling it fully could run code "
+        f"from the file). Use a checkpoint saved by this project's tools, or re-save the weights alone (a dict "
+        f"of tensors)."
+    )
+
+
+def resolve_weights_source(source: str) -> str:
+    """Map ``torchvision://resnet50`` to the URL of torchvision's ImageNet weights; other sources unchanged."""
+    if not source.startswith(TORCHVISION_PREFIX):
+        return source
+    name = source[len(TORCHVISION_PREFIX):]
+    try:
+        return torchvision.models.get_model_weights(name).DEFAULT.url
+    except (ValueError, KeyError) as err:
+        raise ValueError(f"unknown torchvision model in {source!r}") from err
+
+
+def download_to_cache(url: str) -> str:
+    """The local copy of ``url`` in torch's hub cache, downloaded once; a clear error when it cannot be fetched."""
+    folder = os.path.join(torch.hub.get_dir(), "checkpoints")
+    path = os.path.join(folder, os.path.basename(url))
+    if not os.path.isfile(path):
+        os.makedirs(folder, exist_ok=True)
+        try:
+            torch.hub.download_url_to_file(url, path, progress=False)
+        except OSError as err:  # URLError and socket errors are OSErrors
+            raise FileNotFoundError(f"could not download {url}: {err}. Download it on a machine with network "
+                                    f"access and put it at {path}, or use a local file.") from err
+    return path
+
+
+def read_state_dict(source: str) -> StateDict:
+    """A state dict from a file path, a URL or ``torchvision://NAME``, read weights-only.
+
+    Accepts a bare state dict or one under ``state_dict``/``model``; strips ``module.`` and
+    ``backbone.`` prefixes (DataParallel and mmseg checkpoints).
+    """
+    url = resolve_weights_source(source)
+    path = download_to_cache(url) if "://" in url else url
+    checkpoint = load_weights_only(path)
+    for container in ("state_dict", "model"):
+        if isinstance(checkpoint, dict) and isinstance(checkpoint.get(container), dict):
+            checkpoint = checkpoint[container]
+    if not isinstance(checkpoint, dict):
+        raise ValueError(f"{source} holds a {type(checkpoint).__name__}, not a state dict")
+    state = {}
+    for key, value in checkpoint.items():
+        for prefix in ("module.", "backbone."):
+            if key.startswith(prefix):
+                key = key[len(prefix):]
+        state[key] = value
+    return state
+
+
+def load_backbone_weights(backbone: nn.Module, source: str,
+                          rename: Optional[Callable[[StateDict], StateDict]] = None, hint: str = "") -> None:
+    """Load pretrained weights into ``backbone``; every backbone parameter must be covered.
+
+    Args:
+        backbone (nn.Module): The module to fill.
+        source (str): A file, a URL or ``torchvision://NAME``.
+        rename (callable, optional): Maps the file's keys to the backbone's (e.g. a deep stem's ``conv1`` ->
+            ``layer0.0``).
+        hint (str): How to obtain the file when it is missing; added to the error.
+
+    Raises:
+        FileNotFoundError: the file is missing or cannot be downloaded.
+        ValueError: the file leaves backbone parameters or buffers unset, or a shape differs.
+    """
+    try:
+        state = read_state_dict(source)
+    except FileNotFoundError as err:
+        advice = (f"pretrained weights unavailable ({err}).", hint, "Or set `pretrained=None` to train from scratch.")
+        raise FileNotFoundError(" ".join(part for part in advice if part)) from err
+    if rename is not None:
+        state = rename(state)
+    result = backbone.load_state_dict(state, strict=False)
+    missing = [key for key in result.missing_keys if not key.endswith("num_batches_tracked")]
+    if missing:
+        raise ValueError(f"backbone weights {source} do not cover {len(missing)} backbone entries, e.g. {missing[:5]}")
+    if result.unexpected_keys:
+        logger.info("backbone weights %s: %d unused entries, e.g. %s", source, len(result.unexpected_keys),
+                    result.unexpected_keys[:5])
+
+
+def init_submodule_weights(module: nn.Module) -> None:
+    """Call ``init_weights()`` of the outermost submodules of ``module`` that define it (MMEngine's convention).
+
+    A module holding pretrained weights applies them in its ``init_weights``, which MMEngine's Runner calls
+    when training starts (never when the model is built or tested). A plain ``nn.Module`` container calls
+    this from its own ``init_weights`` so the call reaches modules nested below it.
+    """
+    for child in module.children():
+        if callable(getattr(child, "init_weights", None)):
+            child.init_weights()
+        else:
+            init_submodule_weights(child)

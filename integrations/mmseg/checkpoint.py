@@ -1,0 +1,116 @@
+"""The tools' checkpoint policy: MMEngine's checkpoints load weights-only with an allow-list; weights export.
+
+MMEngine 0.10.7 calls ``torch.load(filename)`` for ``load_from`` and ``--resume``. Its checkpoints pickle,
+besides tensors and plain containers, exactly these (read from a real run of this project): the message
+hub's ``HistoryBuffer`` logs, whose statistics methods are pickled as ``getattr(HistoryBuffer, 'min')``,
+numpy arrays (``_reconstruct``, ``ndarray``, ``dtype`` with its ``Float64DType`` / ``Int64DType``) and numpy
+scalars (``scalar``, e.g. the ETA). :data:`MMENGINE_CHECKPOINT_GLOBALS` allows those and nothing else;
+``getattr`` is replaced by a function that resolves only HistoryBuffer's own statistics methods.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+from contextlib import contextmanager
+from typing import Dict, Optional
+
+import numpy as np
+import torch
+from mmengine.logging import HistoryBuffer, print_log
+from mmengine.runner.checkpoint import CheckpointLoader
+
+from crc_modules.checkpoint import UnsafeCheckpointError, download_to_cache, load_weights_only
+
+EXPORTED_WEIGHTS = "weights.pth"
+UNSAFE_PICKLE_FLAG = "--unsafe-load-full-pickle"
+HISTORY_BUFFER_STATISTICS = ("min", "max", "current", "mean")
+
+
+def _history_buffer_statistic(owner: type, name: str):
+    """Stands for ``getattr`` while unpickling: only ``HistoryBuffer``'s statistics methods resolve."""
+    if owner is HistoryBuffer and name in HISTORY_BUFFER_STATISTICS:
+        return getattr(owner, name)
+    raise pickle.UnpicklingError(f"getattr({owner!r}, {name!r}) is outside the allow-list of MMEngine checkpoints")
+
+
+def _numpy_globals() -> list:
+    """numpy's array and scalar rebuilders under numpy 2's and numpy 1's module names, and numeric dtypes."""
+    multiarray = np._core.multiarray if hasattr(np, "_core") else np.core.multiarray
+    rebuilders = [(function, f"{module}.multiarray.{function.__name__}")
+                  for function in (multiarray._reconstruct, multiarray.scalar)
+                  for module in ("numpy._core", "numpy.core")]
+    numeric_dtypes = [type(np.dtype(code)) for code in "?bhilqBHILQefd"]
+    return [np.ndarray, np.dtype, *numeric_dtypes, *rebuilders]
+
+
+MMENGINE_CHECKPOINT_GLOBALS = [HistoryBuffer, (_history_buffer_statistic, "builtins.getattr"), *_numpy_globals()]
+
+
+def load_checkpoint_file(path: str, map_location=None, allow_full_pickle: bool = False) -> dict:
+    """Read a checkpoint of this project or of MMEngine weights-only; refuse any other pickled type.
+
+    Args:
+        path (str): A local file.
+        map_location: As for :func:`torch.load`.
+        allow_full_pickle (bool): Read it with the full unpickler (``UNSAFE_PICKLE_FLAG``), which runs any
+            code the file holds; for foreign or old checkpoints the user trusts.
+
+    Raises:
+        UnsafeCheckpointError: the file needs a type outside the allow-list; the message names the file and type.
+    """
+    if allow_full_pickle:
+        print_log(f"loading {path} with the full unpickler ({UNSAFE_PICKLE_FLAG}): this runs any code the file "
+                  f"contains", logger="current", level=logging.WARNING)
+        return torch.load(path, map_location=map_location, weights_only=False)
+    try:
+        return load_weights_only(path, map_location, MMENGINE_CHECKPOINT_GLOBALS)
+    except UnsafeCheckpointError as err:
+        raise UnsafeCheckpointError(f"{err} If you trust this file, {UNSAFE_PICKLE_FLAG} loads it fully and runs "
+                                    f"its code.") from None
+
+
+def read_model_state(path: str) -> Dict[str, torch.Tensor]:
+    """The model's state dict from ``weights.pth`` or an MMEngine checkpoint (``epoch_N.pth``), weights-only."""
+    checkpoint = load_checkpoint_file(path, "cpu")
+    return checkpoint.get("state_dict", checkpoint)
+
+
+@contextmanager
+def checkpoint_policy(allow_full_pickle: bool = False):
+    """While a tool runs, MMEngine reads local and http(s) checkpoints through :func:`load_checkpoint_file`.
+
+    Without ``allow_full_pickle``, every other ``torch.load`` in the process is forced to ``weights_only``
+    too (``TORCH_FORCE_WEIGHTS_ONLY_LOAD``). Everything is restored on exit.
+    """
+    def load_from_local(filename, map_location=None):  # named like MMEngine's: it logs "by local backend"
+        return load_checkpoint_file(os.path.expanduser(filename), map_location, allow_full_pickle)
+
+    def load_from_http(url, map_location=None):
+        return load_checkpoint_file(download_to_cache(url), map_location, allow_full_pickle)
+
+    loaders = {"": load_from_local, "http://": load_from_http, "https://": load_from_http}
+    previous_loaders = {prefix: CheckpointLoader._schemes[prefix] for prefix in loaders}
+    previous_env = {name: os.environ.pop(name, None)
+                    for name in ("TORCH_FORCE_WEIGHTS_ONLY_LOAD", "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD")}
+    if not allow_full_pickle:
+        os.environ["TORCH_FORCE_WEIGHTS_ONLY_LOAD"] = "1"
+    for prefix, loader in loaders.items():
+        CheckpointLoader.register_scheme(prefix, loader, force=True)
+    try:
+        yield
+    finally:
+        for prefix, loader in previous_loaders.items():
+            CheckpointLoader.register_scheme(prefix, loader, force=True)
+        for name, value in previous_env.items():
+            os.environ.pop(name, None)
+            if value is not None:
+                os.environ[name] = value
+
+
+def export_weights(model: torch.nn.Module, path: str, config_path: Optional[str] = None) -> str:
+    """Save the model's weights alone (tensors and strings), loadable with ``torch.load(weights_only=True)``."""
+    model = getattr(model, "module", model)
+    state = {key: value.detach().cpu() for key, value in model.state_dict().items()}
+    torch.save(dict(state_dict=state, meta=dict(config=str(config_path or ""))), path)
+    return path

@@ -1,0 +1,113 @@
+"""Run options and ``--cfg-options`` checks: top-level config settings that the tools apply after reading a config.
+
+A config's top-level variables (``fold = 0``, ``max_epochs = 200``) are expanded where they are used when
+MMEngine reads the file, so changing the variable afterwards changes nothing. The tools therefore treat a
+few of them as *run options*: after ``--cfg-options`` is merged, each run option present at the top level
+(from the file or the command line) is written into the fields it controls; explicit key paths on the
+command line are merged last and win. Any other top-level key that the Runner does not read is refused,
+so a mistyped or already-expanded setting is an error instead of silence.
+"""
+from __future__ import annotations
+
+import inspect
+import logging
+from typing import Callable, Dict, Iterable
+
+from mmengine.config import Config
+from mmengine.logging import print_log
+from mmengine.runner import Runner
+
+DATALOADERS = ("train_dataloader", "val_dataloader", "test_dataloader")
+# top-level keys MMEngine's Runner reads besides its constructor arguments (runner.py, 0.10.7)
+RUNNER_CONFIG_KEYS = ("model_wrapper_cfg", "sync_bn", "activation_checkpointing", "efficient_conv_bn_eval",
+                      "compile")
+_MISSING = object()
+
+
+def _set_fold(cfg: Config) -> None:
+    """``fold``: the fold of every dataset that has one (train, val and test)."""
+    loaders = [name for name in DATALOADERS if "fold" in cfg.get(name, {}).get("dataset", {})]
+    if not loaders:
+        raise ValueError(f"fold={cfg.fold!r}: no dataset of this config has a fold")
+    for name in loaders:
+        cfg[name].dataset.fold = cfg.fold
+
+
+def _set_max_epochs(cfg: Config) -> None:
+    """``max_epochs``: the training length, and the end of every by-epoch schedule that lasted the whole run."""
+    previous = cfg.train_cfg.max_epochs
+    cfg.train_cfg.max_epochs = cfg.max_epochs
+    schedulers = cfg.get("param_scheduler") or []
+    for scheduler in [schedulers] if isinstance(schedulers, dict) else schedulers:
+        if scheduler.get("by_epoch", True) and scheduler.get("end") == previous:
+            scheduler.end = cfg.max_epochs
+
+
+def _set_lr(cfg: Config) -> None:
+    """``base_lr`` and ``released_lr_x10``: the optimizer's lr is ``base_lr``, x10 as PFENet's released code does."""
+    optimizer = cfg.optim_wrapper.optimizer
+    base_lr = cfg.get("base_lr", optimizer.lr)
+    optimizer.lr = base_lr * (10 if cfg.get("released_lr_x10", False) else 1)
+
+
+def _set_vis_backends(cfg: Config) -> None:
+    """``vis_backends``: where the visualizer writes scalars and pictures (add ``TensorboardVisBackend``)."""
+    cfg.visualizer.vis_backends = cfg.vis_backends
+
+
+RUN_OPTIONS: Dict[str, Callable[[Config], None]] = {
+    "fold": _set_fold,
+    "max_epochs": _set_max_epochs,
+    "base_lr": _set_lr,
+    "released_lr_x10": _set_lr,
+    "vis_backends": _set_vis_backends,
+}
+
+
+def runner_keys() -> set:
+    """Top-level keys MMEngine's Runner uses: its constructor's arguments and the few it reads from the config."""
+    return set(inspect.signature(Runner.__init__).parameters) - {"self", "cfg"} | set(RUNNER_CONFIG_KEYS)
+
+
+def check_key_paths(cfg: Config, paths: Iterable[str]) -> None:
+    """Refuse key paths the run would ignore; log the ones that add a field the config did not have.
+
+    Raises:
+        ValueError: a top-level key that is neither read by the Runner nor a run option (for example a
+            config variable that was expanded when the file was read), or a path below a missing field.
+    """
+    known_top_level = runner_keys() | set(RUN_OPTIONS)
+    for path in paths:
+        parts = path.split(".")
+        if parts[0] not in known_top_level:
+            hint = (f"`{parts[0]}` is a variable of the config file, already expanded where it is used: set "
+                    f"those fields instead" if parts[0] in cfg else f"the config has no `{parts[0]}`")
+            raise ValueError(f"--cfg-options {path}: the run does not read this key ({hint}). Run options: "
+                           f"{', '.join(RUN_OPTIONS)}.")
+        node = cfg
+        for depth, part in enumerate(parts[:-1]):
+            node = _child(node, part)
+            if node is _MISSING or node is None:
+                raise ValueError(f"--cfg-options {path}: the config has no `{'.'.join(parts[:depth + 1])}`")
+        if len(parts) > 1 and _child(node, parts[-1]) is _MISSING:
+            print_log(f"--cfg-options {path} adds `{parts[-1]}`, which the config did not set; the component "
+                      f"it configures must accept it", logger="current", level=logging.WARNING)
+
+
+def _child(node, key: str):
+    """``node[key]`` for a dict, ``node[int(key)]`` for a list; ``_MISSING`` when there is no such entry."""
+    if isinstance(node, (list, tuple)):
+        return node[int(key)] if key.isdigit() and int(key) < len(node) else _MISSING
+    return node.get(key, _MISSING) if isinstance(node, (dict, Config)) else _MISSING
+
+
+def resolve_config(cfg: Config, overrides: Dict[str, object]) -> Config:
+    """Merge ``--cfg-options``: run options first (then applied to their fields), explicit key paths last."""
+    options = {key: value for key, value in overrides.items() if key in RUN_OPTIONS}
+    paths = {key: value for key, value in overrides.items() if key not in RUN_OPTIONS}
+    check_key_paths(cfg, paths)
+    cfg.merge_from_dict(options)
+    for apply in dict.fromkeys(apply for name, apply in RUN_OPTIONS.items() if name in cfg):
+        apply(cfg)
+    cfg.merge_from_dict(paths)
+    return cfg

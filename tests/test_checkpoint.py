@@ -1,0 +1,149 @@
+"""Checkpoints never run code: weights-only loading with MMEngine's exact allow-list, refusals that name file and type."""
+import logging
+import os
+import pickle
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from mmengine.logging import HistoryBuffer, MessageHub, MMLogger
+from mmengine.runner.checkpoint import CheckpointLoader
+
+from crc_modules.checkpoint import UnsafeCheckpointError, load_weights_only
+from integrations.mmseg.checkpoint import UNSAFE_PICKLE_FLAG, checkpoint_policy, load_checkpoint_file
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CONFIG = os.path.join(ROOT, "configs", "crcnet_generated.py")
+
+
+class _CreatesFile:
+    """Unpickling this calls ``exec``, which creates ``path``: the marker of code run from a checkpoint."""
+
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __reduce__(self):
+        return exec, (f"open({self.path!r}, 'w').close()",)
+
+
+def marker_checkpoint(tmp_path, legacy=False):
+    """(checkpoint whose unpickling would create a file, that file's path)."""
+    marker = tmp_path / "code_ran"
+    path = tmp_path / ("legacy.pth" if legacy else "marker.pth")
+    torch.save({"state_dict": {}, "meta": _CreatesFile(marker)}, path, _use_new_zipfile_serialization=not legacy)
+    return str(path), marker
+
+
+@pytest.mark.parametrize("legacy", [False, True], ids=["zip", "legacy"])
+def test_a_pickle_that_would_run_code_is_refused_naming_file_and_type_and_never_runs(tmp_path, legacy):
+    path, marker = marker_checkpoint(tmp_path, legacy)
+    with pytest.raises(UnsafeCheckpointError, match=rf"{os.path.basename(path)}.*\bexec\b"):
+        load_weights_only(path)
+    with pytest.raises(UnsafeCheckpointError, match=UNSAFE_PICKLE_FLAG):
+        load_checkpoint_file(path)
+    assert not marker.exists()
+
+
+def _mmengine_like_checkpoint(path):
+    """What MMEngine's CheckpointHook saves: weights, a message hub of HistoryBuffers, numpy scalars, optimizer state."""
+    hub = MessageHub("checkpoint-test")
+    for step, loss in enumerate((0.9, 0.7, 0.4)):
+        hub.update_scalar("train/loss", loss)
+        hub.update_scalar("val/mIoU", np.float64(40.0 + step))
+    hub.update_info("eta", np.float64(12.5))
+    weights = torch.nn.Linear(2, 1)
+    optimizer = torch.optim.SGD(weights.parameters(), lr=0.1, momentum=0.9)
+    weights(torch.ones(1, 2)).sum().backward()
+    optimizer.step()
+    torch.save(dict(meta=dict(epoch=1, iter=3, cfg="model = dict()", dataset_meta=dict(classes=("a", "b"))),
+                    state_dict=weights.state_dict(), message_hub=hub.state_dict(),
+                    optimizer=optimizer.state_dict(), param_schedulers=[dict(last_step=1)]), path)
+
+
+def test_mmengine_checkpoints_load_weights_only_with_their_history_and_numpy_values(tmp_path):
+    path = tmp_path / "epoch_1.pth"
+    _mmengine_like_checkpoint(path)
+    with pytest.raises(UnsafeCheckpointError, match="HistoryBuffer"):
+        load_weights_only(str(path))  # without the allow-list
+    checkpoint = load_checkpoint_file(str(path))
+    loss = checkpoint["message_hub"]["log_scalars"]["train/loss"]
+    assert isinstance(loss, HistoryBuffer) and loss.statistics("mean") == pytest.approx((0.9 + 0.7 + 0.4) / 3)
+    assert loss.statistics("min") == pytest.approx(0.4)
+    assert checkpoint["message_hub"]["runtime_info"]["eta"] == np.float64(12.5)
+    assert checkpoint["optimizer"]["state"][0]["momentum_buffer"].shape == (1, 2)
+
+
+class _ReachesPastTheAllowList:
+    def __reduce__(self):
+        return getattr, (HistoryBuffer, "__init__")
+
+
+def test_getattr_in_a_checkpoint_resolves_only_history_buffer_statistics(tmp_path):
+    path = tmp_path / "getattr.pth"
+    torch.save({"message_hub": _ReachesPastTheAllowList()}, path)
+    with pytest.raises(UnsafeCheckpointError, match=r"getattr\.pth.*__init__"):
+        load_checkpoint_file(str(path))
+
+
+def test_the_explicit_opt_in_loads_a_full_pickle_and_warns_that_it_runs_code(tmp_path):
+    path, marker = marker_checkpoint(tmp_path)
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger = MMLogger.get_current_instance()
+    logger.addHandler(handler)
+    try:
+        load_checkpoint_file(path, allow_full_pickle=True)
+    finally:
+        logger.removeHandler(handler)
+    assert marker.exists()
+    assert any(r.levelno == logging.WARNING and "runs any code" in r.getMessage() and path in r.getMessage()
+               for r in records)
+
+
+def test_the_policy_routes_mmengine_loading_and_forces_weights_only_then_restores_both(tmp_path):
+    path, marker = marker_checkpoint(tmp_path)
+    original = CheckpointLoader._schemes[""]
+    with checkpoint_policy():
+        with pytest.raises(UnsafeCheckpointError, match="marker.pth"):
+            CheckpointLoader.load_checkpoint(path)
+        with pytest.raises(pickle.UnpicklingError):
+            torch.load(path, weights_only=False)  # any other torch.load in the tool is weights-only too
+    assert CheckpointLoader._schemes[""] is original and "TORCH_FORCE_WEIGHTS_ONLY_LOAD" not in os.environ
+    assert not marker.exists()
+
+
+def test_the_predictor_refuses_the_marker_pickle(tmp_path):
+    from integrations.mmseg.predictor import FewShotPredictor
+
+    path, marker = marker_checkpoint(tmp_path)
+    with pytest.raises(UnsafeCheckpointError, match="marker.pth"):
+        FewShotPredictor.from_config(CONFIG, path)
+    assert not marker.exists()
+
+
+def _tool(args, tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env.pop("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", None)
+    return subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
+
+
+@pytest.mark.parametrize("entry", ["test", "resume", "load_from", "infer"])
+def test_every_entry_point_refuses_the_marker_pickle_before_it_runs(tmp_path, entry):
+    path, marker = marker_checkpoint(tmp_path)
+    work_dir = str(tmp_path / "work")
+    small = ["--cfg-options", "train_dataloader.dataset.images_per_class=2", "train_dataloader.dataset.image_size=32"]
+    commands = {
+        "test": ["tools/test.py", CONFIG, path, "--work-dir", work_dir],
+        "resume": ["tools/train.py", CONFIG, "--work-dir", work_dir, "--resume", path, *small],
+        "load_from": ["tools/train.py", CONFIG, "--work-dir", work_dir, *small, f"load_from={path}"],
+        "infer": ["tools/infer.py", "--config", CONFIG, "--checkpoint", path, "--support", path, "0,0,1,1",
+                  "--query", path, "--out", str(tmp_path / "out")],
+    }
+    result = _tool(commands[entry], tmp_path)
+    assert result.returncode != 0
+    assert "UnsafeCheckpointError: refused to load" in result.stderr and "marker.pth" in result.stderr
+    assert "builtins.exec" in result.stderr
+    assert not marker.exists()

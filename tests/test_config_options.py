@@ -1,0 +1,96 @@
+"""--cfg-options: every documented option changes the resolved run; a key the run would ignore is an error."""
+import glob
+import logging
+import os
+import subprocess
+import sys
+
+import pytest
+from mmengine.config import Config
+from mmengine.logging import MMLogger
+
+from integrations.mmseg.run_options import resolve_config
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+LOADERS = ("train_dataloader", "val_dataloader", "test_dataloader")
+
+
+def resolved(name, **overrides):
+    return resolve_config(Config.fromfile(os.path.join(ROOT, "configs", name)), overrides)
+
+
+def test_fold_moves_every_dataset_to_that_fold():
+    for name, fold in (("crcnet_pascal_fold0.py", 2), ("pfenet_crc_pascal_fold1.py", 3), ("crcnet_coco_fold0.py", 1)):
+        cfg = resolved(name, fold=fold)
+        assert [cfg[loader].dataset.fold for loader in LOADERS] == [fold] * 3, name
+
+
+def test_max_epochs_sets_the_training_length_and_the_schedule_that_spanned_it():
+    cfg = resolved("crcnet_pascal_fold0.py", max_epochs=1)
+    assert cfg.train_cfg.max_epochs == 1 and cfg.param_scheduler[0].end == 1
+    cfg = resolved("pfenet_coco_fold0.py", max_epochs=3)
+    assert cfg.train_cfg.max_epochs == 3 and cfg.param_scheduler[0].end == 3
+
+
+def test_released_lr_x10_multiplies_the_base_lr_as_pfenets_released_code():
+    assert resolved("pfenet_pascal_fold0.py").optim_wrapper.optimizer.lr == pytest.approx(0.0025)
+    assert resolved("pfenet_pascal_fold0.py", released_lr_x10=True).optim_wrapper.optimizer.lr == pytest.approx(0.025)
+    assert resolved("pfenet_crc_pascal_fold2.py", released_lr_x10=True).optim_wrapper.optimizer.lr == pytest.approx(0.025)
+    assert resolved("pfenet_coco_fold0.py", released_lr_x10=True, base_lr=0.01).optim_wrapper.optimizer.lr == \
+        pytest.approx(0.1)
+
+
+def test_key_paths_reach_pfenets_batchnorm_behaviour_and_the_test_episodes():
+    cfg = resolved("pfenet_pascal_fold0.py", **{"model.model.backbone_bn_updates": True,
+                                               "test_dataloader.dataset.num_episodes": 7})
+    assert cfg.model.model.backbone_bn_updates is True and cfg.test_dataloader.dataset.num_episodes == 7
+
+
+def test_an_explicit_key_path_wins_over_a_run_option():
+    cfg = resolved("crcnet_generated.py", max_epochs=5, **{"train_cfg.max_epochs": 1})
+    assert cfg.train_cfg.max_epochs == 1 and cfg.param_scheduler[0].end == 5
+
+
+def test_vis_backends_set_in_a_derived_config_reach_the_visualizer(tmp_path):
+    derived = tmp_path / "tensorboard.py"
+    derived.write_text(f"_base_ = [{os.path.join(ROOT, 'configs', 'crcnet_generated.py')!r}]\n"
+                       "vis_backends = [dict(type='LocalVisBackend'), dict(type='TensorboardVisBackend')]\n")
+    assert [b.type for b in Config.fromfile(str(derived)).visualizer.vis_backends] == ["LocalVisBackend"]
+    cfg = resolve_config(Config.fromfile(str(derived)), {})
+    assert [b.type for b in cfg.visualizer.vis_backends] == ["LocalVisBackend", "TensorboardVisBackend"]
+
+
+@pytest.mark.parametrize("key, message", [
+    ("fodl", "the config has no `fodl`"),
+    ("crop_size", "already expanded"),
+    ("model.modle.refine_steps", "no `model.modle`"),
+])
+def test_a_key_the_run_would_ignore_is_an_error_naming_it(key, message):
+    with pytest.raises(ValueError, match=rf"--cfg-options {key}: .*{message}"):
+        resolved("crcnet_pascal_fold0.py", **{key: 2})
+
+
+def test_a_new_field_below_an_existing_one_is_reported():
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger = MMLogger.get_current_instance()
+    logger.addHandler(handler)
+    try:
+        cfg = resolved("crcnet_generated.py", **{"model.model.encoder.freeze_backbone": True})
+    finally:
+        logger.removeHandler(handler)
+    assert cfg.model.model.encoder.freeze_backbone is True
+    assert any("model.model.encoder.freeze_backbone adds `freeze_backbone`" in r.getMessage() for r in records)
+
+
+def test_every_config_sets_its_run_options_consistently_with_the_fields_they_control():
+    for path in sorted(glob.glob(os.path.join(ROOT, "configs", "*.py"))):
+        as_read = Config.fromfile(path)
+        assert resolve_config(Config.fromfile(path), {}).to_dict() == as_read.to_dict(), path
+
+
+def test_the_tools_refuse_an_unknown_key_before_building_anything():
+    result = subprocess.run([sys.executable, "tools/train.py", "configs/crcnet_generated.py", "--cfg-options", "fodl=2"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0 and "--cfg-options fodl: the run does not read this key" in result.stderr
