@@ -1,11 +1,13 @@
 """Masks and labels read alike whatever the PNG mode: HSNet's grey >= 128 for masks, exact class ids for labels."""
+import os
+
 import numpy as np
 import pytest
 from PIL import Image
 
 import integrations.mmseg  # noqa: F401
-from integrations.mmseg.datasets import FSS1000Dataset, read_binary_mask, read_label
-from tests.datasets_fixtures import write_fss
+from integrations.mmseg.datasets import FSS1000Dataset, PascalFewShotDataset, read_binary_mask, read_label
+from tests.datasets_fixtures import write_fss, write_image
 
 OBJECT = np.zeros((12, 16), bool)
 OBJECT[2:9, 3:11] = True
@@ -58,7 +60,7 @@ def test_a_mask_follows_hsnets_grey_conversion_for_colours(tmp_path):
 
 
 @pytest.mark.parametrize("mode, values", [("P", (0, 3, 15, 255)), ("L", (0, 7, 20, 255)), ("I;16", (0, 256, 300, 999)),
-                                          ("RGB", (0, 4, 9, 255))])
+                                          ("RGB", (0, 4, 9, 255)), ("1", (0, 1, 0, 1))])
 def test_a_label_keeps_its_class_ids_in_every_png_mode(tmp_path, mode, values):
     label = np.zeros((12, 16), np.int64)
     for k, value in enumerate(values):
@@ -68,17 +70,23 @@ def test_a_label_keeps_its_class_ids_in_every_png_mode(tmp_path, mode, values):
         _palette_image(label, [(k, 255 - k, 7) for k in range(256)]).save(path)
     elif mode == "I;16":
         Image.fromarray(label.astype(np.uint16)).save(path)
+    elif mode == "1":
+        Image.fromarray(label.astype(bool)).save(path)
     else:
         Image.fromarray(label.astype(np.uint8), mode="L").convert(mode).save(path)
     read = read_label(path)
     assert np.array_equal(read, label) and read.dtype == np.int32
 
 
-def test_a_colour_label_is_refused_with_its_name(tmp_path):
-    path = str(tmp_path / "colour.png")
-    Image.fromarray(np.full((4, 4, 3), (128, 0, 0), np.uint8)).save(path)
-    with pytest.raises(ValueError, match=r"label .*colour.png is a colour image"):
-        read_label(path)
+def test_a_colour_coded_label_is_refused_by_its_values(tmp_path):
+    label = np.zeros((48, 64, 3), np.uint8)
+    label[4:30, 6:40] = (128, 0, 0)  # VOC's colour of class 1: grey 38
+    os.makedirs(tmp_path / "SegmentationClassAug")
+    write_image(str(tmp_path / "JPEGImages" / "2008_000001.jpg"), (48, 64), 0)
+    Image.fromarray(label).save(str(tmp_path / "SegmentationClassAug" / "2008_000001.png"))
+    (tmp_path / "list.txt").write_text("JPEGImages/2008_000001.jpg SegmentationClassAug/2008_000001.png\n")
+    with pytest.raises(ValueError, match=r"2008_000001.png holds values \[38\] that are neither a class"):
+        PascalFewShotDataset(str(tmp_path), list_file=str(tmp_path / "list.txt"))
 
 
 @pytest.mark.parametrize("mode", ["P", "1", "I;16"])

@@ -172,26 +172,18 @@ def _open_png(data: bytes, path: str, what: str) -> Image.Image:
 
 
 def decode_class_label(data: bytes, path: str) -> np.ndarray:
-    """Class-index label (H, W) as stored: uint8, uint16 (16-bit PNG, never wrapped) or int32.
+    """Class-index label (H, W) as stored: uint8, or uint16 / int32 for 16-bit PNGs (never wrapped).
 
-    HSNet (data/pascal.py) and PFENet read SegmentationClassAug's value per pixel (PFENet's PNGs are grey);
-    a palette PNG keeps its indices, an alpha channel is dropped, an RGB label must be grey (R = G = B).
+    HSNet (data/pascal.py) and PFENet read SegmentationClassAug's value per pixel (PFENet's PNGs are grey):
+    a palette PNG keeps its indices, an alpha channel is dropped, any other mode (RGB) becomes PIL's grey,
+    which keeps the value of a grey RGB label (a colour-coded label then fails the value check).
     """
     image = _open_png(data, path, "label")
-    array = np.asarray(image)
-    if image.mode in ("P", "L") + INTEGER_MODES:
-        return array
-    if image.mode == "1":
-        return array.astype(np.uint8)
+    if image.mode in ("P", "L", "1") + INTEGER_MODES:
+        return np.asarray(image).astype(np.uint8) if image.mode == "1" else np.asarray(image)
     if image.mode in ("PA", "LA"):
-        return array[..., 0]
-    if image.mode in ("RGB", "RGBA"):
-        rgb = array[..., :3]
-        if not (rgb == rgb[..., :1]).all():
-            raise ValueError(f"label {path} is a colour image whose channels differ; expected a class-index PNG "
-                             f"(palette or grey, one class id per pixel)")
-        return rgb[..., 0]
-    raise ValueError(f"label {path} has PIL mode {image.mode}; expected a class-index PNG (palette, grey or 16-bit)")
+        return np.asarray(image)[..., 0]
+    return np.asarray(image.convert("L"))
 
 
 def decode_binary_mask(data: bytes, path: str) -> np.ndarray:
