@@ -155,15 +155,18 @@ class FewShotDataset(torch.utils.data.Dataset):
         seeds = (self.seed, 0, key) if self.mode == "train" else (self.seed, key)
         return int(key), np.random.default_rng(seeds)
 
+    def _draw(self, key: Union[int, EpisodeKey]) -> Tuple[int, np.random.Generator, Tuple[int, int, List[int]]]:
+        index, rng = self._generator(key)
+        return index, rng, draw_episode(self.plan, index, rng, self.shot)
+
     def episode(self, key: Union[int, EpisodeKey]) -> Tuple[int, int, List[int]]:
         """(query sample, class, support samples) of an episode."""
-        index, rng = self._generator(key)
-        return draw_episode(self.plan, index, rng, self.shot)
+        return self._draw(key)[2]
 
     def _transform(self, sample: Sample, category: int, support: bool) -> Tuple[dict, np.ndarray]:
         results = self.load(sample, category)
         binary = results["gt_seg_map"]
-        if self.LABEL_FORMAT == "class_index" and not (binary == 1).any():
+        if self.LABEL_FORMAT == "class_index" and sample.label_path is not None and not (binary == 1).any():
             raise ValueError(f"label {sample.label_path} has no pixel of class {category}, which {self.source} "
                              f"says {sample.img_path} holds")
         if support and self.annotation == "box":
@@ -176,8 +179,7 @@ class FewShotDataset(torch.utils.data.Dataset):
         return img, torch.from_numpy(np.ascontiguousarray(results["gt_seg_map"])).long()
 
     def __getitem__(self, key: Union[int, EpisodeKey]) -> dict:
-        index, rng = self._generator(key)
-        query, category, supports = draw_episode(self.plan, index, rng, self.shot)
+        index, rng, (query, category, supports) = self._draw(key)
         with global_random_from(rng):
             query_results, query_original = self._transform(self.samples[query], category, support=False)
             support_results = [self._transform(self.samples[i], category, support=True)[0] for i in supports]

@@ -34,7 +34,8 @@ class CocoFewShotDataset(FewShotDataset):
     Class ids are 1..80 in the order of COCO's category ids. ``protocol='pfenet'`` reads PFENet's list of
     image / converted PNG pairs (``list_file``; every label read once) or the instances json
     (``ann_file``, needs ``pip install crc-modules[coco]``; a class's pixels are read from the annotation
-    areas, crowd regions are ignored (255)). ``protocol='hsnet'`` reads HSNet's
+    areas, so an object hidden by a later one may leave an episode's class without pixels; crowd regions
+    are ignored (255)). ``protocol='hsnet'`` reads HSNet's
     ``splits/coco/{trn,val}/fold{fold}.pkl`` (class -> image names, e.g. ``train2014/x.jpg``; masks at
     ``annotations/train2014/x.png``) through a loader that admits only plain data.
 
