@@ -104,6 +104,39 @@ def test_tensorboard_receives_training_scalars_and_episode_pictures(tmp_path):
     assert f"LocalVisBackend: {tmp_path / 'test' / 'pictures'}" in log and "TensorboardVisBackend" in log
 
 
+@pytest.mark.parametrize("environment, threads", [
+    ({"OMP_NUM_THREADS": "3"}, 3),  # the user's choice
+    ({"LOCAL_WORLD_SIZE": "2", "OMP_NUM_THREADS": "1"}, 4),  # torchrun's default of 1 replaced by the fair share
+    ({"LOCAL_WORLD_SIZE": "4"}, 2),
+    ({"LOCAL_WORLD_SIZE": "2", "OMP_NUM_THREADS": "3"}, 3),
+    ({}, 8),  # the physical cores
+])
+def test_cpu_threads_follow_omp_num_threads_then_the_local_share_of_physical_cores(monkeypatch, environment, threads):
+    from integrations.mmseg import launch
+
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "LOCAL_WORLD_SIZE"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(launch, "physical_cores", lambda: 8)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    chosen = []
+    monkeypatch.setattr(torch, "set_num_threads", chosen.append)
+    assert launch.configure_threads().startswith(f"torch CPU threads: {threads} (")
+    assert chosen == [threads] and os.environ["OMP_NUM_THREADS"] == environment.get("OMP_NUM_THREADS", str(threads))
+
+
+def test_physical_cores_counts_hyperthread_siblings_once(tmp_path):
+    from integrations.mmseg.launch import physical_cores
+
+    cpuinfo = tmp_path / "cpuinfo"
+    block = "processor\t: {}\nphysical id\t: 0\ncore id\t\t: {}\n"
+    cpuinfo.write_text("\n".join(block.format(cpu, 0) for cpu in (0, 1)))
+    assert physical_cores(str(cpuinfo)) == 1
+    cpuinfo.write_text("\n".join(block.format(cpu, cpu) for cpu in (0, 1)))
+    assert physical_cores(str(cpuinfo)) == min(2, len(os.sched_getaffinity(0)))
+
+
 def _free_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

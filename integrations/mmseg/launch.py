@@ -57,12 +57,12 @@ def load_config(args: argparse.Namespace) -> Config:
     return cfg
 
 
-def physical_cores() -> int:
-    """Physical cores this process may run on (distinct core ids of its CPUs in /proc/cpuinfo), else logical CPUs."""
+def physical_cores(cpuinfo: str = "/proc/cpuinfo") -> int:
+    """Physical cores this process may run on (distinct core ids of its CPUs in ``cpuinfo``), else logical CPUs."""
     allowed = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set(range(os.cpu_count() or 1))
     cores = set()
     try:
-        with open("/proc/cpuinfo") as handle:
+        with open(cpuinfo) as handle:
             for block in handle.read().strip().split("\n\n"):
                 fields = dict(line.split(":", 1) for line in block.splitlines() if ":" in line)
                 fields = {key.strip(): value.strip() for key, value in fields.items()}
