@@ -110,9 +110,10 @@ class SupportSensitivity:
         self._score(EMPTY, episode, self._predict(episode, supports, torch.where(ignored, labels, 0)))
         self._score(FULL, episode, self._predict(episode, supports, torch.where(ignored, labels, 1)))
         self._score(ALL_FOREGROUND, episode, torch.ones_like(truth))
-        objects = self.dataset.object_label(query)
-        if objects is not None:
-            objects = torch.from_numpy(objects).long()[None]
+        full_label = self.dataset.class_label(self.dataset.samples[query])
+        objects = None
+        if full_label is not None:
+            objects = torch.from_numpy((full_label != 0) & (full_label != 255)).long()[None]
             if objects.shape != truth.shape:  # the evaluation label went through the pipeline's resize
                 objects = torch.nn.functional.interpolate(objects[None].float(), size=truth.shape[-2:],
                                                           mode="nearest")[0].long()

@@ -4,7 +4,8 @@ from .base import FewShotDataset, Sample
 from .coco import CocoFewShotDataset, coco_fold_classes
 from .files import load_plain_pickle, read_binary_mask, read_image, read_label
 from .fss import FSS1000Dataset
-from .generated import GeneratedFewShotDataset, render_episode_image
+from .generated import GeneratedFewShotDataset
+from .generated_scenes import class_appearance, render_scene
 from .loading import LoadEpisodeImage, LoadEpisodeLabel
 from .pascal import PascalFewShotDataset, fold_classes
 from .protocols import MIN_CLASS_PIXELS, PROTOCOLS, EpisodePlan
@@ -12,5 +13,5 @@ from .sampler import EpisodeKey, EpisodeSampler
 
 __all__ = ["CocoFewShotDataset", "EpisodeKey", "EpisodePlan", "EpisodeSampler", "FSS1000Dataset", "FewShotDataset",
            "GeneratedFewShotDataset", "LoadEpisodeImage", "LoadEpisodeLabel", "MIN_CLASS_PIXELS", "PROTOCOLS",
-           "PascalFewShotDataset", "Sample", "box_label", "coco_fold_classes", "fold_classes", "load_plain_pickle",
-           "read_binary_mask", "read_image", "read_label", "render_episode_image"]
+           "PascalFewShotDataset", "Sample", "box_label", "class_appearance", "coco_fold_classes", "fold_classes", "load_plain_pickle",
+           "read_binary_mask", "read_image", "read_label", "render_scene"]

@@ -140,6 +140,12 @@ class FewShotDataset(torch.utils.data.Dataset):
         return self.loading(dict(img_path=sample.img_path, seg_map_path=sample.label_path, episode_class=category,
                                  seg_fields=[], reduce_zero_label=False))
 
+    def class_label(self, sample: Sample) -> Optional[np.ndarray]:
+        """The sample's full label (0 background, class ids, 255 ignore); None for binary-mask layouts."""
+        if self.LABEL_FORMAT != "class_index" or sample.label_path is None:
+            return None
+        return read_label(sample.label_path, self.backend_args)
+
     @property
     def metainfo(self) -> dict:
         return dict(classes=tuple(str(c) for c in self.classes), class_ids=self.classes)
@@ -177,6 +183,10 @@ class FewShotDataset(torch.utils.data.Dataset):
     def _to_tensor(results: dict) -> Tuple[torch.Tensor, torch.Tensor]:
         img = torch.from_numpy(np.ascontiguousarray(results["img"].transpose(2, 0, 1)))
         return img, torch.from_numpy(np.ascontiguousarray(results["gt_seg_map"])).long()
+
+    def support_inputs(self, sample_index: int, category: int) -> Tuple[torch.Tensor, torch.Tensor]:
+        """(image (3, H, W), label (H, W)) of sample ``sample_index`` as a support of ``category``, after the pipeline."""
+        return self._to_tensor(self._transform(self.samples[sample_index], category, support=True)[0])
 
     def __getitem__(self, key: Union[int, EpisodeKey]) -> dict:
         index, rng, (query, category, supports) = self._draw(key)

@@ -154,6 +154,12 @@ class CocoFewShotDataset(FewShotDataset):
         results["seg_fields"].append("gt_seg_map")
         return results
 
+    def class_label(self, sample: Sample) -> Optional[np.ndarray]:
+        if self.ann_file is None:
+            return super().class_label(sample)
+        img = self.loading.transforms[0](dict(img_path=sample.img_path))["img"]
+        return self._rasterise(self._image_id_of[sample.img_path], img.shape[:2])
+
     def _rasterise(self, image_id: int, shape) -> np.ndarray:
         """Class-index label from the instance polygons / RLEs; crowd regions become 255."""
         try:

@@ -10,7 +10,7 @@ front as often as behind) with sizes from one distribution (the target is not al
 from __future__ import annotations
 
 import colorsys
-from typing import NamedTuple, Sequence, Tuple
+from typing import List, NamedTuple, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -88,30 +88,44 @@ def _rgb(hue: float, saturation: float, value: float) -> np.ndarray:
     return np.array(colorsys.hsv_to_rgb(hue % 1.0, saturation, value), np.float32) * 255
 
 
+def scene_objects(seed: int, primary: int, instance: int, split: int, size: int,
+                  split_classes: Sequence[int]) -> Tuple[np.random.Generator, List[Tuple[int, np.ndarray]]]:
+    """(the scene's generator, [(class id, mask), ...] in drawing order) of one scene.
+
+    One or two objects of ``primary`` and one or two objects of each of one or two other classes of
+    ``split_classes``, shuffled, each with a radius from :data:`RADIUS_RANGE`, anywhere in the image.
+    """
+    rng = np.random.default_rng((seed, primary, instance, split))
+    others = [c for c in split_classes if c != primary]
+    distractors = rng.choice(others, size=min(len(others), int(rng.integers(1, 3))), replace=False) if others else []
+    classes = [primary] * int(rng.integers(1, 3))
+    for class_id in distractors:
+        classes += [int(class_id)] * int(rng.integers(1, 3))
+    grid = tuple(np.mgrid[0:size, 0:size][::-1].astype(np.float32))  # (xs, ys)
+    objects = []
+    for class_id in rng.permutation(classes).tolist():
+        radius = rng.uniform(*RADIUS_RANGE) * size
+        center = rng.uniform(radius, size - radius, size=2)
+        objects.append((class_id, _shape_mask(class_appearance(class_id).shape, grid, center, radius,
+                                              rng.uniform(0, np.pi))))
+    return rng, objects
+
+
 def render_scene(seed: int, primary: int, instance: int, split: int, size: int,
                  split_classes: Sequence[int]) -> Tuple[np.ndarray, np.ndarray]:
     """(RGB uint8 (size, size, 3), class-index label) of one scene, a pure function of its arguments.
 
-    One or two objects of ``primary`` and one or two objects of each of one or two other classes of
-    ``split_classes``, in a random drawing order, on a smooth random background; each object is
+    The objects of :func:`scene_objects` painted in order on a smooth random background; each object is
     labelled with its class where it is visible.
     """
-    rng = np.random.default_rng((seed, primary, instance, split))
+    rng, objects = scene_objects(seed, primary, instance, split, size, split_classes)
     coarse = rng.uniform(40, 215, size=(4, 4, 3)).astype(np.float32)
     img = cv2.resize(coarse, (size, size), interpolation=cv2.INTER_LINEAR)
     img += rng.normal(0, 12, size=img.shape).astype(np.float32)
     label = np.zeros((size, size), np.int32)
-    others = [c for c in split_classes if c != primary]
-    distractors = rng.choice(others, size=min(len(others), int(rng.integers(1, 3))), replace=False) if others else []
-    objects = [primary] * int(rng.integers(1, 3))
-    for class_id in distractors:
-        objects += [int(class_id)] * int(rng.integers(1, 3))
-    grid = tuple(np.mgrid[0:size, 0:size][::-1].astype(np.float32))  # (xs, ys)
-    for class_id in rng.permutation(objects):
-        look = class_appearance(int(class_id))
-        radius = rng.uniform(*RADIUS_RANGE) * size
-        center = rng.uniform(radius, size - radius, size=2)
-        mask = _shape_mask(look.shape, grid, center, radius, rng.uniform(0, np.pi))
+    grid = tuple(np.mgrid[0:size, 0:size][::-1].astype(np.float32))
+    for class_id, mask in objects:
+        look = class_appearance(class_id)
         bright = _rgb(look.hue + rng.normal(0, 0.015), 0.85, rng.uniform(0.8, 1.0))
         dark = _rgb(look.hue, 0.6, 0.3)
         modulation = _pattern(look.pattern, grid, rng)[..., None]
