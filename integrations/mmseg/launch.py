@@ -2,19 +2,24 @@
 from __future__ import annotations
 
 import argparse
+import inspect
 import logging
 import os
 import os.path as osp
+import warnings
 
 import torch
 import torch.distributed as dist
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
+from torch.nn.parallel import DistributedDataParallel
 
 from .checkpoint import UNSAFE_PICKLE_FLAG, export_weights  # noqa: F401  (export_weights: tests/test_infer.py)
 from .run_options import RUN_OPTIONS, resolve_config
 
 LAUNCHERS = ("none", "pytorch", "slurm", "mpi")
+# mmseg.models imports mmcv's transformer bricks, which warn on mmcv-lite although no model here uses them
+warnings.filterwarnings("ignore", message="Fail to import ``MultiScaleDeformableAttention``", category=UserWarning)
 # what MMEngine logs that the console does not need (the log file keeps all of it; --verbose shows it)
 CONSOLE_HIDDEN_PREFIXES = (
     "Config:",  # the full config
@@ -107,7 +112,10 @@ def prepare_distributed(cfg: Config) -> None:
         dist.init_process_group(backend="gloo")
     cfg.env_cfg = cfg.get("env_cfg", {})
     cfg.env_cfg["dist_cfg"] = dict(backend="gloo")
-    cfg.model_wrapper_cfg = dict(type="MMDistributedDataParallel", device_ids=None, broadcast_buffers=False)
+    # no buffer broadcast at each forward; torch 2.14 renamed DDP's broadcast_buffers (now warning) forward_sync_buffers
+    parameters = inspect.signature(DistributedDataParallel.__init__).parameters
+    no_buffer_sync = "forward_sync_buffers" if "forward_sync_buffers" in parameters else "broadcast_buffers"
+    cfg.model_wrapper_cfg = dict(type="MMDistributedDataParallel", device_ids=None, **{no_buffer_sync: False})
 
 
 class _ConsoleNoise(logging.Filter):
