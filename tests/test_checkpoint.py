@@ -147,3 +147,12 @@ def test_every_entry_point_refuses_the_marker_pickle_before_it_runs(tmp_path, en
     assert "UnsafeCheckpointError: refused to load" in result.stderr and "marker.pth" in result.stderr
     assert "builtins.exec" in result.stderr
     assert not marker.exists()
+
+
+def test_the_tools_opt_in_flag_loads_a_full_pickle_with_a_warning(tmp_path):
+    path, marker = marker_checkpoint(tmp_path)
+    result = _tool(["tools/test.py", CONFIG, path, "--work-dir", str(tmp_path / "work"), UNSAFE_PICKLE_FLAG,
+                    "--cfg-options", "test_dataloader.dataset.num_episodes=1", "test_dataloader.dataset.image_size=32"],
+                   tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert marker.exists() and f"loading {path} with the full unpickler" in result.stdout + result.stderr
