@@ -73,11 +73,19 @@ def test_support_errors_name_the_file(files, tmp_path):
         predictor.set_supports([(str(files / "s1.jpg"), "0,0,90,10")])
     with pytest.raises(FileNotFoundError, match="image file not found: .*nope.jpg"):
         predictor.set_supports([(str(tmp_path / "nope.jpg"), "0,0,9,9")])
+    with pytest.raises(FileNotFoundError, match=r"mask file of .*s1.jpg not found: .*missing_mask.png"):
+        predictor.set_supports([(str(files / "s1.jpg"), str(tmp_path / "missing_mask.png"))])
+    with pytest.raises(ValueError, match=r"box '5,5,5,20' of .*s1.jpg is empty or reversed"):
+        predictor.set_supports([(str(files / "s1.jpg"), "5,5,5,20")])
+    with pytest.raises(ValueError, match=r"box '30,5,10,20' of .*s1.jpg is empty or reversed"):
+        predictor.set_supports([(str(files / "s1.jpg"), "30,5,10,20")])
+    with pytest.raises(ValueError, match=r"whole-pixel coordinates, got '1.5,2,30,20'"):
+        predictor.set_supports([(str(files / "s1.jpg"), "1.5,2,30,20")])
 
 
 def test_api_on_arrays_matches_the_segmentor():
     torch.manual_seed(0)
-    predictor = FewShotPredictor.from_config(CONFIG)
+    predictor = FewShotPredictor.from_config(CONFIG, size=48)  # the arrays' own size: no resizing
     rng = np.random.default_rng(1)
     support, query = rng.integers(0, 255, (48, 48, 3), dtype=np.uint8), rng.integers(0, 255, (48, 48, 3),
                                                                                        dtype=np.uint8)
@@ -94,3 +102,63 @@ def test_api_on_arrays_matches_the_segmentor():
     expected = torch.softmax(logits, 1)[0, 1].numpy()
     assert np.allclose(result.probability, expected, atol=1e-5)
     assert np.array_equal(result.mask, (expected > 0.5).astype(np.uint8))
+
+
+def _arrays(count, shape=(48, 48, 3), seed=2):
+    rng = np.random.default_rng(seed)
+    return [rng.integers(0, 255, shape, dtype=np.uint8) for _ in range(count)]
+
+
+def _square_mask(shape=(48, 48)):
+    mask = np.zeros(shape, bool)
+    mask[8:30, 10:36] = True
+    return mask
+
+
+def test_a_folder_is_finetuned_once_and_each_query_is_independent_of_those_before(files, monkeypatch):
+    from crc_modules import KShotPredictor
+
+    finetunes = []
+    original = KShotPredictor._finetune
+    monkeypatch.setattr(KShotPredictor, "_finetune", lambda self, *a: finetunes.append(1) or original(self, *a))
+    predictor = FewShotPredictor.from_config(CONFIG, str(files / "weights.pth"), kshot_mode="both")
+    supports = [(image, _square_mask()) for image in _arrays(3)]
+    predictor.set_supports(supports)
+    queries = _arrays(4, seed=3)
+    in_order = [predictor.predict(q).probability for q in queries]
+    assert len(finetunes) == 1
+    alone = FewShotPredictor.from_config(CONFIG, str(files / "weights.pth"), kshot_mode="both")
+    assert np.array_equal(alone.predict(queries[3], supports=supports).probability, in_order[3])
+    assert len(finetunes) == 2
+
+
+def test_a_4000x3000_photo_is_resized_to_the_working_size_and_mapped_back(files):
+    predictor = FewShotPredictor.from_config(CONFIG, str(files / "weights.pth"))
+    assert predictor.size == 80  # the generated config's image size
+    predictor.set_supports([(_arrays(1)[0], _square_mask())])
+    result = predictor.predict(np.full((3000, 4000, 3), 90, np.uint8))
+    assert result.mask.shape == result.probability.shape == (3000, 4000)
+    assert np.isfinite(result.probability).all()
+
+
+def test_bf16_fast_mode_is_close_to_fp32(files):
+    supports = [(_arrays(1)[0], _square_mask())]
+    query = _arrays(1, seed=4)[0]
+    reference = FewShotPredictor.from_config(CONFIG, str(files / "weights.pth"), size=48)
+    fast = FewShotPredictor.from_config(CONFIG, str(files / "weights.pth"), size=48, precision="bf16")
+    expected = reference.predict(query, supports=supports).probability
+    got = fast.predict(query, supports=supports).probability
+    assert np.abs(got - expected).max() < 0.05 and not np.array_equal(got, expected)
+
+
+def test_colliding_query_names_keep_both_outputs(files, tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    image = cv2.imread(str(files / "queries" / "q1.jpg"))
+    cv2.imwrite(str(folder / "a.jpg"), image)
+    cv2.imwrite(str(folder / "a.png"), image[:, ::-1])
+    result = _infer(files, "--support", str(files / "s1.jpg"), str(files / "s1_mask.png"), "--query", str(folder),
+                    "--out", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert sorted(os.listdir(tmp_path / "out")) == ["a_jpg_mask.png", "a_jpg_overlay.png", "a_png_mask.png",
+                                                    "a_png_overlay.png"]

@@ -3,27 +3,34 @@
     python tools/infer.py --config configs/crcnet_generated.py --checkpoint work_dirs/crcnet_generated/weights.pth \
         --support cat1.jpg cat1.png --support cat2.jpg 10,20,200,180 --query photos/ --out masks/
 
-Writes ``<name>_mask.png`` (0 / 255) and ``<name>_overlay.png`` per query. A query that cannot be read is
-reported and skipped; what was written stays, and the exit status is 1 when any query failed.
+The supports are prepared once (and, with ``--kshot-mode finetune|both``, finetuned once); every query is
+resized to the working size and its result mapped back to its own size. Writes ``<name>_mask.png`` (0 / 255)
+and ``<name>_overlay.png`` per query; queries whose names collide keep their extension (``a_jpg``) or
+their folders in the name. A query that fails (unreadable, out of memory, ...) is reported by name and
+skipped; what was written stays, and the exit status is 1 when any query failed.
 """
 import argparse
 import glob
 import os
 import os.path as osp
 import sys
+from collections import Counter
+from typing import Dict, List
 
 import cv2
 import numpy as np
 from tqdm import tqdm
 
+from crc_modules import MULTI_SCALES
+from crc_modules.precision import PRECISIONS
 from integrations.mmseg.predictor import FewShotPredictor, load_image
 from integrations.mmseg.visualization import PREDICTION_COLOUR, overlay
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 
 
-def expand_queries(patterns):
-    """Files, folders (their images, sorted) and globs -> a list of image paths."""
+def expand_queries(patterns: List[str]) -> List[str]:
+    """Files, folders (their images, sorted) and globs -> a list of image paths, each once."""
     paths = []
     for pattern in patterns:
         if osp.isdir(pattern):
@@ -34,7 +41,30 @@ def expand_queries(patterns):
             paths.append(pattern)
     if not paths:
         raise FileNotFoundError(f"no query image found in {patterns}")
-    return paths
+    return list(dict.fromkeys(paths))
+
+
+def _name_candidates(path: str) -> List[str]:
+    """Output names of one query, from short to unique: ``a``, ``a_jpg``, ``trip_a_jpg``, ``photos_trip_a_jpg`` ..."""
+    *folders, filename = osp.normpath(osp.abspath(path)).split(os.sep)
+    stem, extension = osp.splitext(filename)
+    with_extension = f"{stem}_{extension.lstrip('.')}" if extension else stem
+    return [stem, with_extension] + ["_".join(folders[-depth:] + [with_extension])
+                                     for depth in range(1, len(folders)) if folders[-depth]]
+
+
+def output_names(paths: List[str]) -> Dict[str, str]:
+    """A distinct output name per query: the shortest candidate that no other query's name collides with."""
+    candidates = {path: _name_candidates(path) for path in paths}
+    level = {path: 0 for path in paths}
+    while True:
+        names = {path: candidates[path][min(level[path], len(candidates[path]) - 1)] for path in paths}
+        counts = Counter(names.values())
+        clashing = [path for path in paths if counts[names[path]] > 1]
+        if not clashing:
+            return names
+        for path in clashing:
+            level[path] += 1
 
 
 def parse_args(argv=None):
@@ -46,7 +76,12 @@ def parse_args(argv=None):
     parser.add_argument("--query", nargs="+", required=True, help="query images: files, folders or globs")
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--kshot-mode", choices=("fusion", "finetune", "both"), help="k-shot inference (Table 4)")
-    parser.add_argument("--size", type=int, help="longer side the images are resized to (default: the config's)")
+    parser.add_argument("--multi-scale", action="store_true", help=f"average over scales {MULTI_SCALES}")
+    parser.add_argument("--precision", choices=PRECISIONS, default="fp32",
+                        help="fp32, bf16 or fp16 autocast, or auto: bf16 on CPUs with bf16 instructions and on "
+                             "CUDA, fp32 on other CPUs")
+    parser.add_argument("--size", type=int, help="longer side images are resized to (default: the config's test "
+                                                 "size, else its image size, else 473)")
     parser.add_argument("--device", default="cpu")
     return parser.parse_args(argv)
 
@@ -54,22 +89,23 @@ def parse_args(argv=None):
 def main(argv=None) -> int:
     args = parse_args(argv)
     predictor = FewShotPredictor.from_config(args.config, args.checkpoint, device=args.device,
-                                             kshot_mode=args.kshot_mode, size=args.size)
+                                             kshot_mode=args.kshot_mode, size=args.size, precision=args.precision,
+                                             scales=MULTI_SCALES if args.multi_scale else None)
     predictor.set_supports([tuple(pair) for pair in args.support])
     queries = expand_queries(args.query)
+    names = output_names(queries)
     os.makedirs(args.out, exist_ok=True)
     failures = []
     for path in tqdm(queries, desc="segmenting", unit="image"):
         try:
             result = predictor.predict(path)
             image, _ = load_image(path)
-        except (OSError, ValueError) as err:
-            failures.append(f"{path}: {err}")
+        except (OSError, ValueError, RuntimeError, MemoryError) as err:  # torch's out-of-memory is a RuntimeError
+            failures.append(f"{path}: {type(err).__name__}: {err}")
             tqdm.write(f"skipped {path}: {err}", file=sys.stderr)
             continue
-        stem = osp.splitext(osp.basename(path))[0]
-        cv2.imwrite(osp.join(args.out, f"{stem}_mask.png"), (result.mask * 255).astype(np.uint8))
-        cv2.imwrite(osp.join(args.out, f"{stem}_overlay.png"), overlay(image, result.mask, PREDICTION_COLOUR))
+        cv2.imwrite(osp.join(args.out, f"{names[path]}_mask.png"), (result.mask * 255).astype(np.uint8))
+        cv2.imwrite(osp.join(args.out, f"{names[path]}_overlay.png"), overlay(image, result.mask, PREDICTION_COLOUR))
     print(f"{len(queries) - len(failures)} of {len(queries)} queries segmented into {args.out}")
     if failures:
         print("failed:\n  " + "\n  ".join(failures), file=sys.stderr)

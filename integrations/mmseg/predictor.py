@@ -1,22 +1,30 @@
-"""Segment your own images from a few annotated examples: the Python API behind tools/infer.py."""
+"""Segment your own images from a few annotated examples: the Python API behind tools/infer.py.
+
+A support set is prepared once (read, resized, encoded and, for k-shot finetuning, finetuned once); each
+query then costs one query encoding and the model's head.
+"""
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from typing import Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
 from mmengine.config import Config
-from mmseg.structures import SegDataSample
 
+from crc_modules import SupportSet
+from crc_modules.layers import resize_to
 from crc_modules.registry import MODELS
 from .checkpoint import read_model_state
-from .datasets.base import read_image, read_label
+from .datasets.files import read_image, read_label
 from .transforms import LongerSideResizePad
 
 ImageLike = Union[str, np.ndarray]
 MaskLike = Union[str, np.ndarray, Sequence[int]]
+DEFAULT_WORKING_SIZE = 473  # PFENet's test size, for configs that name none
+_BOX = re.compile(r"^\s*-?[\d.]+\s*(,\s*-?[\d.]+\s*){3}$")
 
 
 @dataclass
@@ -27,12 +35,17 @@ class Prediction:
     probability: np.ndarray
 
 
-def parse_box(text: str) -> Tuple[int, int, int, int]:
-    """'x0,y0,x1,y1' -> a box (x1, y1 exclusive)."""
-    parts = text.split(",")
-    if len(parts) != 4 or not all(p.strip().lstrip("-").isdigit() for p in parts):
-        raise ValueError(f"a box must be 'x0,y0,x1,y1' in pixels, got {text!r}")
-    return tuple(int(p) for p in parts)
+def parse_box(text: str, name: str = "support") -> Tuple[int, int, int, int]:
+    """'x0,y0,x1,y1' in whole pixels (x1, y1 exclusive) -> a box; errors say what is wrong with it."""
+    parts = [part.strip() for part in text.split(",")]
+    if len(parts) != 4:
+        raise ValueError(f"box of {name} must be 'x0,y0,x1,y1' in pixels, got {text!r}")
+    if not all(part.lstrip("-").isdigit() for part in parts):
+        raise ValueError(f"box of {name} must have whole-pixel coordinates, got {text!r}")
+    x0, y0, x1, y1 = (int(part) for part in parts)
+    if x1 <= x0 or y1 <= y0:
+        raise ValueError(f"box {text!r} of {name} is empty or reversed: it needs x1 > x0 and y1 > y0")
+    return x0, y0, x1, y1
 
 
 def load_image(image: ImageLike, name: str = "image") -> Tuple[np.ndarray, str]:
@@ -46,15 +59,20 @@ def load_image(image: ImageLike, name: str = "image") -> Tuple[np.ndarray, str]:
 
 
 def load_mask(mask: MaskLike, shape: Tuple[int, int], name: str) -> np.ndarray:
-    """A binary (H, W) uint8 mask from a mask image / array (any nonzero pixel = object) or a box; checked."""
-    if isinstance(mask, str) and os.path.isfile(mask):
-        mask, name = read_label(mask) > 0, mask
+    """A binary (H, W) uint8 mask from a mask file or array (any nonzero pixel = object) or a box; checked.
+
+    A string is a box when it reads ``x0,y0,x1,y1``, else the path of a mask image.
+    """
+    if isinstance(mask, str) and _BOX.match(mask):
+        mask = parse_box(mask, name)
     elif isinstance(mask, str):
-        mask = parse_box(mask)
+        if not os.path.isfile(mask):
+            raise FileNotFoundError(f"mask file of {name} not found: {mask}")
+        mask, name = read_label(mask) > 0, mask
     if isinstance(mask, (tuple, list)):
-        x0, y0, x1, y1 = mask
-        if not (0 <= x0 < x1 <= shape[1] and 0 <= y0 < y1 <= shape[0]):
-            raise ValueError(f"box {tuple(mask)} for {name} is not inside its {shape[1]}x{shape[0]} image")
+        x0, y0, x1, y1 = parse_box(",".join(str(value) for value in mask), name)
+        if not (0 <= x0 and 0 <= y0 and x1 <= shape[1] and y1 <= shape[0]):
+            raise ValueError(f"box {(x0, y0, x1, y1)} of {name} is not inside its {shape[1]}x{shape[0]} image")
         box = np.zeros(shape, np.uint8)
         box[y0:y1, x0:x1] = 1
         return box
@@ -67,6 +85,18 @@ def load_mask(mask: MaskLike, shape: Tuple[int, int], name: str) -> np.ndarray:
     return binary
 
 
+def working_size(cfg: Config) -> int:
+    """The longer side images are resized to: the config's test ``LongerSideResizePad``, its ``Resize`` scale,
+    its dataset's ``image_size``, else :data:`DEFAULT_WORKING_SIZE`."""
+    dataset = cfg.test_dataloader.dataset
+    for transform in dataset.get("pipeline", []):
+        if transform.get("type") == "LongerSideResizePad":
+            return int(transform["size"])
+        if transform.get("type") == "Resize" and transform.get("scale"):
+            return int(max(transform["scale"]))
+    return int(dataset.get("image_size", DEFAULT_WORKING_SIZE))
+
+
 class FewShotPredictor:
     """Masks for new images from k annotated supports, with a trained model (Section 4.6 for k > 1).
 
@@ -76,69 +106,71 @@ class FewShotPredictor:
         predictor.set_supports([('cat1.jpg', 'cat1.png'), ('cat2.jpg', (10, 20, 200, 180))])
         result = predictor.predict('query.jpg')   # result.mask, result.probability
 
+    Every image (supports and queries) is resized so its longer side is ``size`` and padded (PFENet's
+    test protocol); a query's result is mapped back to its own size, so memory does not grow with it.
+
     Args:
-        segmentor (nn.Module): A :class:`FewShotSegmentor` (any model it hosts).
-        size (int, optional): Images are resized so the longer side is ``size`` and padded (PFENet's
-            protocol); default: the config's test size, else each query's own longer side.
+        segmentor (nn.Module): A :class:`FewShotSegmentor` (any model it hosts); its ``inference``
+            (:class:`~crc_modules.KShotPredictor`) sets the k-shot mode, scales and precision.
+        size (int): The working size (longer side). Default: :data:`DEFAULT_WORKING_SIZE`.
         device (str): 'cpu' or 'cuda'.
     """
 
-    def __init__(self, segmentor: torch.nn.Module, size: Optional[int] = None, device: str = "cpu"):
+    def __init__(self, segmentor: torch.nn.Module, size: int = DEFAULT_WORKING_SIZE, device: str = "cpu"):
         self.segmentor = segmentor.to(device).eval()
         self.size, self.device = size, device
-        self.supports: Optional[Tuple[list, list]] = None
+        self.support_set: Optional[SupportSet] = None
 
     @classmethod
     def from_config(cls, config: str, checkpoint: Optional[str] = None, device: str = "cpu",
-                    kshot_mode: Optional[str] = None, size: Optional[int] = None) -> "FewShotPredictor":
+                    kshot_mode: Optional[str] = None, size: Optional[int] = None, precision: Optional[str] = None,
+                    scales: Optional[Sequence[float]] = None) -> "FewShotPredictor":
+        """A predictor of a config's model with a checkpoint's weights (read weights-only)."""
         cfg = Config.fromfile(config)
-        model_cfg = cfg.model.copy()
-        if kshot_mode:
-            model_cfg.setdefault("test_cfg", {})["kshot_mode"] = kshot_mode
-        segmentor = MODELS.build(model_cfg)
+        test_cfg = cfg.model.setdefault("test_cfg", {})
+        for key, value in (("kshot_mode", kshot_mode), ("precision", precision), ("scales", scales)):
+            if value is not None:
+                test_cfg[key] = value
+        segmentor = MODELS.build(cfg.model)
         if checkpoint:
             segmentor.load_state_dict(read_model_state(checkpoint))
-        if size is None:
-            sizes = [t.get("size") for t in cfg.test_dataloader.dataset.get("pipeline", [])
-                     if t.get("type") == "LongerSideResizePad"]
-            size = sizes[0] if sizes else None
-        return cls(segmentor, size=size, device=device)
+        return cls(segmentor, size=size or working_size(cfg), device=device)
 
-    def _resize(self, image: np.ndarray, mask: np.ndarray, size: int) -> dict:
-        return LongerSideResizePad(size)(dict(img=image, gt_seg_map=mask, seg_fields=["gt_seg_map"]))
+    def _to_input(self, image: np.ndarray, mask: np.ndarray) -> Tuple[torch.Tensor, torch.Tensor, Tuple[int, int]]:
+        """(normalised (1, 3, S, S), label (1, S, S), valid (h, w)) at the working size S."""
+        resized = LongerSideResizePad(self.size)(dict(img=image, gt_seg_map=mask, seg_fields=["gt_seg_map"]))
+        image = torch.from_numpy(np.ascontiguousarray(resized["img"].transpose(2, 0, 1))).to(self.device)
+        label = torch.from_numpy(np.ascontiguousarray(resized["gt_seg_map"])).long().to(self.device)
+        return self.segmentor.data_preprocessor.normalize(image)[None], label[None], resized["valid_shape"]
 
+    @torch.no_grad()
     def set_supports(self, supports: Sequence[Tuple[ImageLike, MaskLike]]) -> None:
-        """Read and check the k annotated examples once: ``[(image, mask or box), ...]``."""
+        """Read, check and prepare the k annotated examples once: ``[(image, mask or box), ...]``.
+
+        With k-shot finetuning (``finetune`` / ``both``) the model is finetuned here, once for all queries.
+        """
         if not supports:
             raise ValueError("give at least one support: an image and its mask or box")
-        loaded = []
+        images, labels = [], []
         for index, (image, mask) in enumerate(supports):
             image, name = load_image(image, f"support {index + 1}")
-            loaded.append((image, load_mask(mask, image.shape[:2], name)))
-        self.supports = ([image for image, _ in loaded], [mask for _, mask in loaded])
+            support_img, support_label, _ = self._to_input(image, load_mask(mask, image.shape[:2], name))
+            images.append(support_img)
+            labels.append(support_label)
+        self.support_set = self.segmentor.inference.prepare(self.segmentor.model, torch.cat(images),
+                                                            torch.cat(labels))
 
     @torch.no_grad()
     def predict(self, query: ImageLike, supports: Optional[Sequence[Tuple[ImageLike, MaskLike]]] = None) -> Prediction:
-        """The query's mask and probability at the query's original size."""
+        """The query's mask and probability at the query's own size (``supports`` replaces the support set)."""
         if supports is not None:
             self.set_supports(supports)
-        if self.supports is None:
+        if self.support_set is None:
             raise ValueError("no supports: call set_supports() or pass supports=")
         query_img, _ = load_image(query, "query")
         height, width = query_img.shape[:2]
-        size = self.size or max(height, width)
-        query_in = self._resize(query_img, np.zeros((height, width), np.uint8), size)
-        support_in = [self._resize(img, mask, size) for img, mask in zip(*self.supports)]
-        as_tensor = lambda array: torch.from_numpy(np.ascontiguousarray(array))  # noqa: E731
-        data = dict(inputs=dict(
-            query=[as_tensor(query_in["img"].transpose(2, 0, 1))],
-            supports=[torch.stack([as_tensor(s["img"].transpose(2, 0, 1)) for s in support_in])],
-            support_labels=[torch.stack([as_tensor(s["gt_seg_map"]) for s in support_in])],
-        ))
-        data = self.segmentor.data_preprocessor(data)
-        sample = SegDataSample(metainfo=dict(valid_shape=query_in["valid_shape"]))
-        (sample,) = self.segmentor.predict(data["inputs"], [sample])
-        probability = torch.nn.functional.interpolate(sample.seg_logits.data[None].float(), size=(height, width),
-                                                      mode="bilinear", align_corners=False)[0, 0]
-        probability = probability.cpu().numpy().astype(np.float32)
+        query_in, _, (valid_h, valid_w) = self._to_input(query_img, np.zeros((height, width), np.uint8))
+        probability = self.segmentor.inference.query_probability(self.segmentor.model, self.support_set, query_in)
+        probability = resize_to(probability[..., :valid_h, :valid_w], (height, width))[0, 0]
+        probability = probability.float().cpu().numpy()
         return Prediction(mask=(probability > self.segmentor.threshold).astype(np.uint8), probability=probability)
