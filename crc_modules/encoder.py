@@ -7,7 +7,7 @@ import torch
 import torchvision
 from torch import nn
 
-from .checkpoint import load_backbone_weights
+from .checkpoint import init_submodule_weights, load_backbone_weights
 from .layers import conv_relu
 from .registry import MODELS
 
@@ -129,7 +129,11 @@ class SiameseEncoder(nn.Module):
             self.backbone.eval()
 
     def init_weights(self) -> None:
-        """Load ``pretrained`` into the backbone (MMEngine's Runner calls this when training starts)."""
+        """Initialise the backbone as it is configured (e.g. an mmseg ``init_cfg``), then load ``pretrained``.
+
+        MMEngine's Runner calls this when training starts; building, testing and inference never do.
+        """
+        init_submodule_weights(self)
         if self.pretrained:
             load_backbone_weights(self.backbone, self.pretrained)
 

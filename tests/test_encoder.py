@@ -106,3 +106,16 @@ def test_mmseg_resnetv1c_is_accepted_from_a_config():
     encoder = SiameseEncoder(backbone, out_channels=8)
     assert encoder.embed[0][0].in_channels == 256 + 512
     assert encoder(torch.randn(1, 3, 41, 41)).shape == (1, 8, 6, 6)
+
+
+def test_an_mmseg_backbones_init_cfg_is_applied_at_init_weights_not_when_built():
+    import integrations.mmseg  # noqa: F401  (lets mmseg import on mmcv-lite)
+    import mmseg.models  # noqa: F401
+
+    backbone = dict(type="mmseg.ResNetV1c", depth=18, out_indices=(2, 3), strides=(1, 2, 1, 1), dilations=(1, 1, 2, 4),
+                    init_cfg=dict(type="Constant", val=0.5, layer="Conv2d"))
+    encoder = SiameseEncoder(backbone, out_channels=8)
+    conv = encoder.backbone.layer1[0].conv1.weight
+    assert not torch.all(conv == 0.5)
+    encoder.init_weights()
+    assert torch.all(conv == 0.5)
