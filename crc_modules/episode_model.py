@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .checkpoint import init_submodule_weights
 from .layers import resize_to
 
 # What ``encode`` returns: a tensor, or a tuple/list of tensors, whose first axis is the image.
@@ -47,6 +48,13 @@ def map_features(function: Callable[[torch.Tensor], torch.Tensor], features: Fea
     if isinstance(features, torch.Tensor):
         return function(features)
     return type(features)(function(tensor) for tensor in features)
+
+
+def stack_features(features: Sequence[Features], dim: int) -> Features:
+    """Stack several images' features (each a tensor or a tuple/list of tensors) along a new axis ``dim``."""
+    if isinstance(features[0], torch.Tensor):
+        return torch.stack(list(features), dim)
+    return type(features[0])(torch.stack(parts, dim) for parts in zip(*features))
 
 
 def binary_mask(labels: torch.Tensor) -> torch.Tensor:
@@ -103,6 +111,10 @@ class EpisodeModel(nn.Module):
         """Named loss terms (their sum is the training loss) from labels (B, H, W) and (B, K, H, W)."""
         raise NotImplementedError
 
+    def init_weights(self) -> None:
+        """Apply submodules' pretrained weights; MMEngine's Runner calls this when training starts."""
+        init_submodule_weights(self)
+
     def finetune_parameters(self) -> Dict[str, nn.Parameter]:
         """What k-shot finetuning may change: by default every trainable parameter (none of :meth:`encode`'s)."""
         return {name: param for name, param in self.named_parameters() if param.requires_grad}
@@ -111,18 +123,19 @@ class EpisodeModel(nn.Module):
                 query_mask: Optional[torch.Tensor] = None) -> EpisodeOutput:
         """Encode and predict: supports (B, [K,] 3, H, W) with masks (B, [K,] 1, H, W), query (B, 3, H', W').
 
-        Supports and query share one encoder pass when their sizes agree and the encoding ignores masks.
+        Supports and query share one encoder pass when their sizes agree and the encoding ignores masks;
+        otherwise the query and each shot are encoded as batches of their own (as PFENet does, which
+        matters to BatchNorm layers in training mode).
         """
         if support_img.dim() == 4:
             support_img, support_mask = support_img[:, None], support_mask[:, None]
         batch, shots = support_img.shape[:2]
-        flat_supports, flat_masks = support_img.flatten(0, 1), support_mask.flatten(0, 1)
-        if not self.encodes_support_masks and flat_supports.shape[1:] == query_img.shape[1:]:
-            both = self.encode(torch.cat([flat_supports, query_img]))
-            support_feats = map_features(lambda t: t[: batch * shots], both)
+        if not self.encodes_support_masks and support_img.shape[2:] == query_img.shape[1:]:
+            both = self.encode(torch.cat([support_img.flatten(0, 1), query_img]))
+            support_feats = map_features(lambda t: t[: batch * shots].unflatten(0, (batch, shots)), both)
             query_feats = map_features(lambda t: t[batch * shots:], both)
         else:
-            support_feats = self.encode(flat_supports, flat_masks)
             query_feats = self.encode(query_img)
-        support_feats = map_features(lambda t: t.unflatten(0, (batch, shots)), support_feats)
+            support_feats = stack_features([self.encode(support_img[:, shot], support_mask[:, shot])
+                                            for shot in range(shots)], dim=1)
         return self.predict(query_feats, support_feats, support_mask, query_mask)

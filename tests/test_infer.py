@@ -10,7 +10,7 @@ import torch
 
 import integrations.mmseg  # noqa: F401
 from crc_modules.registry import MODELS
-from integrations.mmseg.launch import export_weights
+from integrations.mmseg.checkpoint import export_weights
 from integrations.mmseg.predictor import FewShotPredictor
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

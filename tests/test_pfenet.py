@@ -60,6 +60,7 @@ def test_deep_stem_backbone_file_loads_into_layer0_to_layer4(pfenet, tmp_path):
     state["fc.weight"] = torch.zeros(1000, 2048)
     torch.save(state, tmp_path / "resnet50_v2.pth")
     model = PFENet(layers=50, pretrained=str(tmp_path / "resnet50_v2.pth"))
+    model.init_weights()  # pretrained weights are applied when training starts
     assert torch.equal(model.layer0[6].weight, pfenet.layer0[6].weight + 2)
     assert torch.equal(model.layer0[7].running_var, pfenet.layer0[7].running_var + 2)
 

@@ -6,11 +6,10 @@ import os.path as osp
 
 from mmengine.config import Config
 
+from crc_modules import MULTI_SCALES
+from crc_modules.precision import PRECISIONS
 from integrations.mmseg.checkpoint import checkpoint_policy
 from integrations.mmseg.launch import add_common_arguments, build_runner, load_config, prepare_distributed
-
-MULTI_SCALES = (0.75, 1.0, 1.25)  # Section 5.3, Table 2
-
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Test a few-shot segmentation model on episodes")
@@ -21,6 +20,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--finetune-steps", type=int, help="SGD steps of k-shot finetuning per episode")
     parser.add_argument("--finetune-lr", type=float, help="learning rate of k-shot finetuning")
     parser.add_argument("--multi-scale", action="store_true", help=f"average over scales {MULTI_SCALES}")
+    parser.add_argument("--precision", choices=PRECISIONS,
+                        help="fp32 (default), bf16 or fp16 autocast, or auto: bf16 on CPUs with bf16 instructions "
+                             "and on CUDA, fp32 on other CPUs")
     parser.add_argument("--episodes", type=int, help="number of test episodes")
     parser.add_argument("--show-dir", help="write a picture per episode (Fig. 9) to this folder (relative: under the "
                                            "work dir); the visualizer's other backends (TensorBoard) get them too")
@@ -61,6 +63,8 @@ def main(argv=None) -> dict:
         finetune["lr"] = args.finetune_lr
     if args.multi_scale:
         test_cfg["scales"] = MULTI_SCALES
+    if args.precision:
+        test_cfg["precision"] = args.precision
     if args.show_dir:
         show_pictures_in(cfg, args.show_dir)
     prepare_distributed(cfg)
@@ -73,7 +77,7 @@ def main(argv=None) -> dict:
         with open(out, "w") as handle:
             json.dump(dict(config=args.config, checkpoint=args.checkpoint, shot=dataset.shot,
                            kshot_mode=test_cfg.get("kshot_mode", "fusion"), scales=test_cfg.get("scales", [1.0]),
-                           metrics=metrics), handle, indent=2)
+                           precision=test_cfg.get("precision", "fp32"), metrics=metrics), handle, indent=2)
         runner.logger.info(f"metrics written to {out}")
     return metrics
 

@@ -11,6 +11,7 @@ import importlib
 import os
 import sys
 import types
+import warnings
 
 import mmcv
 
@@ -54,3 +55,5 @@ def ensure_mmseg_importable() -> bool:
 
 
 LITE_OPS_INSTALLED = ensure_mmseg_importable()
+if LITE_OPS_INSTALLED:  # mmseg.models imports mmcv's transformer bricks, which warn although no model here uses them
+    warnings.filterwarnings("ignore", message="Fail to import ``MultiScaleDeformableAttention``", category=UserWarning)

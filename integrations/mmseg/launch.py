@@ -6,7 +6,6 @@ import inspect
 import logging
 import os
 import os.path as osp
-import warnings
 
 import torch
 import torch.distributed as dist
@@ -14,12 +13,10 @@ from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 from torch.nn.parallel import DistributedDataParallel
 
-from .checkpoint import UNSAFE_PICKLE_FLAG, export_weights  # noqa: F401  (export_weights: tests/test_infer.py)
+from .checkpoint import UNSAFE_PICKLE_FLAG
 from .run_options import RUN_OPTIONS, resolve_config
 
 LAUNCHERS = ("none", "pytorch", "slurm", "mpi")
-# mmseg.models imports mmcv's transformer bricks, which warn on mmcv-lite although no model here uses them
-warnings.filterwarnings("ignore", message="Fail to import ``MultiScaleDeformableAttention``", category=UserWarning)
 # what MMEngine logs that the console does not need (the log file keeps all of it; --verbose shows it)
 CONSOLE_HIDDEN_PREFIXES = (
     "Config:",  # the full config
