@@ -1,7 +1,8 @@
 """CRCNet, Section 4 and Fig. 2: Siamese encoder, cross-reference, region-global conditional, mask refinement."""
 from __future__ import annotations
 
-from typing import Dict, Optional, Union
+import contextlib
+from typing import Dict, Iterator, Optional, Union
 
 import torch
 from torch import nn
@@ -41,6 +42,8 @@ class CRCNet(EpisodeModel):
         refine_steps (int): Refinement steps (10 in Section 5.1).
         aux_weight (float): lambda of Eq. 5. Default: 0.1.
         ignore_index (int): Label value left out of the losses. Default: 255.
+        finetune_backprop_steps (int, optional): While k-shot finetuning, back-propagate through only the
+            last refinement steps (None: all, as in training). Default: None.
     """
 
     def __init__(
@@ -56,6 +59,7 @@ class CRCNet(EpisodeModel):
         refine_steps: int = 10,
         aux_weight: float = 0.1,
         ignore_index: int = 255,
+        finetune_backprop_steps: Optional[int] = None,
     ):
         super().__init__()
         if not (cross_reference or global_conditional or local_conditional):
@@ -74,6 +78,7 @@ class CRCNet(EpisodeModel):
         self.refinement = MaskRefinement(refine_in, channels, refine_steps, use_cache)
         self.aux_weight = aux_weight
         self.ignore_index = ignore_index
+        self.finetune_backprop_steps = finetune_backprop_steps
 
     @staticmethod
     def _build_encoder(encoder: Union[dict, nn.Module, None], channels: int) -> nn.Module:
@@ -138,3 +143,12 @@ class CRCNet(EpisodeModel):
         """Everything but the Siamese encoder (Sections 4.6 and 5.1: "we fix the Siamese encoder")."""
         return {name: param for name, param in self.named_parameters()
                 if param.requires_grad and not name.startswith("encoder.")}
+
+    @contextlib.contextmanager
+    def finetuning(self) -> Iterator[None]:
+        """k-shot finetuning back-propagates through the last ``finetune_backprop_steps`` refinement steps only."""
+        self.refinement.backprop_steps = self.finetune_backprop_steps
+        try:
+            yield
+        finally:
+            self.refinement.backprop_steps = None

@@ -10,7 +10,8 @@ Shapes: images (N, 3, H, W) normalised RGB; masks (N, 1, H, W) floats in {0, 1};
 """
 from __future__ import annotations
 
-from typing import Callable, ClassVar, Dict, NamedTuple, Optional, Sequence, Tuple, Union
+import contextlib
+from typing import Callable, ClassVar, Dict, Iterator, NamedTuple, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -118,6 +119,11 @@ class EpisodeModel(nn.Module):
     def finetune_parameters(self) -> Dict[str, nn.Parameter]:
         """What k-shot finetuning may change: by default every trainable parameter (none of :meth:`encode`'s)."""
         return {name: param for name, param in self.named_parameters() if param.requires_grad}
+
+    @contextlib.contextmanager
+    def finetuning(self) -> Iterator[None]:
+        """Settings the model keeps while k-shot finetuning runs (e.g. a cheaper backward); none by default."""
+        yield
 
     def forward(self, support_img: torch.Tensor, support_mask: torch.Tensor, query_img: torch.Tensor,
                 query_mask: Optional[torch.Tensor] = None) -> EpisodeOutput:

@@ -63,12 +63,13 @@ class KShotPredictor:
     """Predicts queries from k annotated supports with a one-shot-trained :class:`EpisodeModel` (Section 4.6).
 
     Modes: 'fusion' averages the k one-shot probabilities (or lets a model with ``fuses_shots`` fuse
-    them); 'finetune' finetunes :meth:`EpisodeModel.finetune_parameters` on ordered pairs (i, j),
-    i != j, of the supports (k(k-1) <= k^2 pairs; a pair needs two images, so 1-shot has no finetuning,
-    as in Table 4) and predicts with the first support; 'both' finetunes, then fuses. Finetuning runs
-    once per support set; the model's own weights are never changed (the finetuned ones are swapped in
-    while a query is predicted). With several ``scales`` (Section 5.3) the probabilities of the scales
-    are averaged; finetuning happens once, at scale 1.
+    them); 'finetune' finetunes :meth:`EpisodeModel.finetune_parameters` with the model's training
+    loss on pairs of distinct supports, each guiding the other (the k(k-1) <= k^2 ordered predictions;
+    a pair needs two images, so 1-shot has no finetuning, as in Table 4), inside
+    :meth:`EpisodeModel.finetuning`, and predicts with the first support; 'both' finetunes, then fuses.
+    Finetuning runs once per support set; the model's own weights are never changed (the finetuned ones
+    are swapped in while a query is predicted). With several ``scales`` (Section 5.3) the probabilities
+    of the scales are averaged; finetuning happens once, at scale 1.
     Reading: the paper gives no finetuning schedule; steps, lr and pairs per step are arguments.
 
     Args:
@@ -76,7 +77,7 @@ class KShotPredictor:
         steps (int): SGD steps of finetuning per support set. Default: 10.
         lr (float): Finetuning learning rate. Default: 1e-3.
         momentum (float): SGD momentum. Default: 0.9.
-        pairs_per_step (int): Ordered pairs in each step's batch. Default: 4.
+        pairs_per_step (int): Support pairs in each step's batch. Default: 4.
         seed (int): Seed of the pair sampling, so a result is reproducible. Default: 0.
         scales (Sequence[float]): Test scales; (1.0,) is single-scale. Default: (1.0,).
         precision (str): 'fp32', 'bf16', 'fp16' or 'auto' (see :func:`~crc_modules.precision.resolve_precision`).
@@ -145,8 +146,12 @@ class KShotPredictor:
         return torch.softmax(logits, dim=1)[:, 1:2].mean(dim=0, keepdim=True)
 
     def _pair_batches(self, shots: int) -> List[Tuple[List[int], List[int]]]:
-        """``steps`` batches of ``pairs_per_step`` ordered (guide, target) pairs, drawn from the seed."""
-        pairs = list(itertools.permutations(range(shots), 2))
+        """``steps`` batches of ``pairs_per_step`` (guide, target) pairs of distinct supports, drawn from the seed.
+
+        Each pair trains both predictions (the target guided by the guide and, through the target's mask,
+        the guide guided by the target), so unordered pairs cover the k(k-1) ordered ones.
+        """
+        pairs = list(itertools.combinations(range(shots), 2))
         generator = torch.Generator().manual_seed(self.seed)
         batches = []
         for _ in range(self.steps):
@@ -172,7 +177,7 @@ class KShotPredictor:
         tuned = {name: param.detach().clone() for name, param in params.items()}
         tuned.update({name: buffer.clone() for name, buffer in buffers.items()})
         optimizer = torch.optim.SGD([params[name] for name in params], lr=self.lr, momentum=self.momentum)
-        with swapped_tensors(model, tuned), torch.enable_grad():
+        with swapped_tensors(model, tuned), torch.enable_grad(), model.finetuning():
             model.train()
             try:
                 for guide, target in self._pair_batches(images.shape[0]):

@@ -21,6 +21,8 @@ class MaskRefinement(nn.Module):
     Reading: the conv over ``cat(features, cache)`` is computed as ``W_f * features + W_c * cache``
     (the same linear map), so the feature half is evaluated once per forward, not once per step.
     With ``use_cache=False`` the cache branch is removed and the module runs once (Table 2 baseline).
+    ``backprop_steps`` (None: all) limits back-propagation to the last steps, the earlier ones only
+    producing the cache (truncated back-propagation through the steps, e.g. for cheap k-shot finetuning).
 
     Args:
         in_channels (int): Channels of the input features (conditional and cross-reference outputs).
@@ -35,6 +37,7 @@ class MaskRefinement(nn.Module):
             raise ValueError(f"num_steps must be >= 1, got {num_steps}")
         self.use_cache = use_cache
         self.num_steps = num_steps if use_cache else 1
+        self.backprop_steps: Optional[int] = None
         self.feature_proj = conv_relu(in_channels, channels)
         self.combine_feature = nn.Conv2d(channels, channels, 3, padding=1)
         self.combine_cache = nn.Conv2d(1, channels, 3, padding=1, bias=False) if use_cache else None
@@ -58,8 +61,10 @@ class MaskRefinement(nn.Module):
         feature_term = self.combine_feature(self.feature_proj(features))  # (B, channels, H, W), once
         cache = feature_term.new_zeros(features.shape[0], 1, *features.shape[2:]) if self.use_cache else None
         all_logits: List[torch.Tensor] = []
-        for _ in range(steps):
-            logits = self.step(feature_term, cache)
+        first_tracked = 0 if self.backprop_steps is None else steps - self.backprop_steps
+        for index in range(steps):
+            with torch.set_grad_enabled(torch.is_grad_enabled() and index >= first_tracked):
+                logits = self.step(feature_term, cache)
             all_logits.append(logits)
             if self.use_cache:
                 cache = torch.softmax(logits, dim=1)[:, 1:2]

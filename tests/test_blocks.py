@@ -236,3 +236,24 @@ def test_local_conditional_never_allocates_an_hw_by_hw_matrix(key_channels):
                                text=True, check=True).stdout)
     similarity_matrix = (96 * 96) ** 2 * 4  # 324 MiB of fp32 scores
     assert grown < similarity_matrix / 4, f"peak memory grew by {grown / 2 ** 20:.0f} MiB"
+
+
+def test_truncated_backprop_through_the_refinement_reaches_only_the_last_step():
+    module = MaskRefinement(in_channels=5, channels=8, num_steps=4)
+    x = torch.randn(2, 5, 7, 7)
+    feature_term = module.combine_feature(module.feature_proj(x))
+    with torch.no_grad():  # reference: the first three steps only produce the cache
+        cache = torch.zeros(2, 1, 7, 7)
+        for _ in range(3):
+            cache = torch.softmax(module.step(feature_term, cache), dim=1)[:, 1:2]
+    module.step(feature_term, cache).square().sum().backward()
+    expected = {name: param.grad.clone() for name, param in module.named_parameters()}
+    module.zero_grad()
+    module.backprop_steps = 1
+    module(x).square().sum().backward()
+    for name, param in module.named_parameters():
+        assert torch.allclose(param.grad, expected[name], atol=1e-5), name
+    module.zero_grad()
+    module.backprop_steps = None  # full back-propagation differs: the cache carries gradient too
+    module(x).square().sum().backward()
+    assert not torch.allclose(module.combine_cache.weight.grad, expected["combine_cache.weight"], atol=1e-5)

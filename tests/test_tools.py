@@ -61,6 +61,16 @@ def test_test_tool_writes_metrics_and_one_picture_per_episode(trained, tmp_path)
     assert pictures == sorted(f"episode_{i}.png" for i in range(6))
 
 
+def test_training_is_reproducible_from_the_seed_and_the_seed_matters(trained, tmp_path):
+    work_dir, _ = trained
+    _train(tmp_path / "again", 1)
+    _train(tmp_path / "other_seed", 1, "--cfg-options", "randomness.seed=1")
+    first, again, other = (torch.load(folder / "weights.pth", weights_only=True)["state_dict"]
+                           for folder in (work_dir, tmp_path / "again", tmp_path / "other_seed"))
+    assert all(torch.equal(first[key], again[key]) for key in first)
+    assert not all(torch.equal(first[key], other[key]) for key in first)
+
+
 def test_resume_continues_a_stopped_run_to_the_end(trained, tmp_path):
     work_dir, _ = trained
     resumed_dir = tmp_path / "resumed"

@@ -1,111 +1,142 @@
-"""Per-episode latency and peak memory of CRCNet (1-shot, 5-shot fusion / finetune, multi-scale) and PFENet.
+"""Per-episode latency and peak memory of CRCNet and the PFENet port, each case in a fresh process.
 
-    python tools/benchmark.py [--sizes 321 473] [--repeats 3] [--device cpu]
+    python tools/benchmark.py [--sizes 321 473] [--repeats 3] [--precisions fp32 auto] [--queries 8] [--device cpu]
 
-Models are built with random weights (nothing is downloaded); the numbers are for the current device.
-Peak memory is ``torch.cuda.max_memory_allocated`` on CUDA and, on the CPU, the peak resident memory of
-the process during the episode, weights included (sampled every 2 ms).
+Models are the paper configs' (ResNet-50, random weights: nothing is downloaded) with their k-shot settings.
+Latency is the median of ``--repeats`` runs after a warm-up run. Peak memory is the case's own: on CUDA the
+allocator's peak, on the CPU the growth of the process's peak resident memory over the built model during
+the first run. The folder case prepares one 5-shot support set (finetuned once) and segments ``--queries``
+queries. Ratios are to CRCNet 1-shot and to PFENet 1-shot in fp32 at the same input size.
 """
 import argparse
-import threading
+import json
+import resource
+import subprocess
+import sys
 import time
 
 import torch
+from mmengine.config import Config
 
-from crc_modules import MULTI_SCALES, CRCNet, KShotPredictor
-from integrations.pfenet import PFENet
+import integrations.mmseg  # noqa: F401  (registers the host's types)
+import integrations.pfenet  # noqa: F401
+from crc_modules import MULTI_SCALES, KShotPredictor
+from crc_modules.precision import PRECISIONS, resolve_precision
+from crc_modules.registry import MODELS
 
-PAGE_BYTES = 4096
-
-
-def _rss_bytes() -> int:
-    with open("/proc/self/statm") as handle:
-        return int(handle.read().split()[1]) * PAGE_BYTES
-
-
-class PeakMemory:
-    """Peak memory over a block: CUDA allocator peak, or the sampled resident set of the process on the CPU."""
-
-    def __init__(self, device: str):
-        self.device, self.peak, self._running = device, 0, False
-
-    def _sample(self) -> None:
-        while self._running:
-            self.peak = max(self.peak, _rss_bytes())
-            time.sleep(0.002)
-
-    def __enter__(self):
-        if self.device.startswith("cuda"):
-            torch.cuda.reset_peak_memory_stats()
-        else:
-            self._running = True
-            self._thread = threading.Thread(target=self._sample, daemon=True)
-            self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        if self.device.startswith("cuda"):
-            torch.cuda.synchronize()
-            self.peak = torch.cuda.max_memory_allocated()
-        else:
-            self._running = False
-            self._thread.join()
+CONFIGS = {"CRCNet": "configs/crcnet_pascal_fold0.py", "PFENet": "configs/pfenet_pascal_fold0.py"}
+# case -> (model, shots, k-shot mode, multi-scale, folder)
+CASES = {
+    "CRCNet 1-shot": ("CRCNet", 1, "fusion", False, False),
+    "CRCNet 5-shot fusion": ("CRCNet", 5, "fusion", False, False),
+    "CRCNet 5-shot finetune": ("CRCNet", 5, "finetune", False, False),
+    "CRCNet 1-shot multi-scale": ("CRCNet", 1, "fusion", True, False),
+    "CRCNet folder: 5-shot finetune + N queries": ("CRCNet", 5, "finetune", False, True),
+    "PFENet 1-shot": ("PFENet", 1, "fusion", False, False),
+    "PFENet 5-shot": ("PFENet", 5, "fusion", False, False),
+}
 
 
-def episode(shots: int, size: int, device: str):
-    supports = torch.randn(shots, 3, size, size, device=device)
+def episode(shots: int, size: int, device: str, seed: int = 0):
+    generator = torch.Generator().manual_seed(seed)
+    supports = torch.randn(shots, 3, size, size, generator=generator).to(device)
     labels = torch.zeros(shots, size, size, dtype=torch.long, device=device)
     labels[:, size // 4: 3 * size // 4, size // 4: 3 * size // 4] = 1
-    return supports, labels, torch.randn(1, 3, size, size, device=device)
+    return supports, labels, torch.randn(1, 3, size, size, generator=generator).to(device)
 
 
-def measure(run, repeats: int, device: str):
-    """(median seconds, peak MiB) of ``run()`` after one warm-up call."""
-    run()
-    times, peak = [], 0
+def build_case(name: str, size: int, precision: str, device: str, queries: int):
+    """A no-argument function running one case once."""
+    model_name, shots, mode, multi_scale, folder = CASES[name]
+    cfg = Config.fromfile(CONFIGS[model_name])
+    segmentor = MODELS.build(cfg.model)
+    model = segmentor.model.to(device).eval()
+    test_cfg = cfg.model.get("test_cfg", {})
+    inference = KShotPredictor(mode, scales=MULTI_SCALES if multi_scale else (1.0,), precision=precision,
+                               **test_cfg.get("finetune", {}))
+    supports, labels, query = episode(shots, size, device)
+    if not folder:
+        return lambda: inference(model, supports, labels, query)
+    folder_queries = [episode(1, size, device, seed)[2] for seed in range(1, queries + 1)]
+
+    def segment_folder():
+        support_set = inference.prepare(model, supports, labels)
+        for folder_query in folder_queries:
+            inference.query_probability(model, support_set, folder_query)
+    return segment_folder
+
+
+def peak_resident_bytes() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def current_resident_bytes() -> int:
+    with open("/proc/self/statm") as handle:
+        return int(handle.read().split()[1]) * resource.getpagesize()
+
+
+def measure_case(name: str, size: int, precision: str, device: str, repeats: int, queries: int) -> dict:
+    """{seconds, peak_mib} of one case in this (fresh) process."""
+    run = build_case(name, size, precision, device, queries)
+    sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
+    if device.startswith("cuda"):
+        torch.cuda.reset_peak_memory_stats()
+        run()
+        sync()
+        peak = torch.cuda.max_memory_allocated()
+    else:
+        before = current_resident_bytes()
+        run()
+        peak = peak_resident_bytes() - before
+    times = []
     for _ in range(repeats):
-        with PeakMemory(device) as memory:
-            start = time.perf_counter()
-            run()
-            if device.startswith("cuda"):
-                torch.cuda.synchronize()
-            times.append(time.perf_counter() - start)
-        peak = max(peak, memory.peak)
-    return sorted(times)[len(times) // 2], peak / 2 ** 20
+        start = time.perf_counter()
+        run()
+        sync()
+        times.append(time.perf_counter() - start)
+    return dict(seconds=sorted(times)[len(times) // 2], peak_mib=peak / 2 ** 20)
 
 
-def cases(size: int, device: str, finetune_steps: int):
-    crcnet = CRCNet(encoder=dict(backbone="resnet50")).to(device).eval()
-    pfenet = PFENet(layers=50).to(device).eval()
-    one, five = episode(1, size, device), episode(5, size, device)
-    fusion = KShotPredictor("fusion")
-    finetune = KShotPredictor("finetune", steps=finetune_steps)
-    yield "CRCNet 1-shot", lambda: fusion(crcnet, *one)
-    yield "CRCNet 5-shot fusion", lambda: fusion(crcnet, *five)
-    yield f"CRCNet 5-shot finetune ({finetune_steps} steps)", lambda: finetune(crcnet, *five)
-    multi_scale = KShotPredictor("fusion", scales=MULTI_SCALES)
-    yield "CRCNet 1-shot multi-scale (0.75, 1, 1.25)", lambda: multi_scale(crcnet, *one)
-    yield "PFENet 1-shot", lambda: fusion(pfenet, *one)
-    yield "PFENet 5-shot", lambda: fusion(pfenet, *five)
+def run_in_fresh_process(name: str, size: int, precision: str, args) -> dict:
+    command = [sys.executable, __file__, "--case", name, "--sizes", str(size), "--precisions", precision,
+               "--repeats", str(args.repeats), "--queries", str(args.queries), "--device", args.device]
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"case {name!r} at {size} ({precision}) failed:\n{result.stderr[-2000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[321, 473])
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--finetune-steps", type=int, default=10)
+    parser.add_argument("--precisions", nargs="+", choices=PRECISIONS, default=["fp32", "auto"])
+    parser.add_argument("--queries", type=int, default=8, help="queries of the folder case")
+    parser.add_argument("--cases", nargs="+", choices=list(CASES), default=list(CASES))
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--case", choices=list(CASES), help=argparse.SUPPRESS)  # internal: one case, JSON out
     args = parser.parse_args(argv)
-    print(f"device: {args.device}, torch {torch.__version__}, threads {torch.get_num_threads()}, "
-          f"median of {args.repeats}")
-    print(f"| {'case':<44} | {'input':>7} | {'latency (s)':>11} | {'peak memory (MiB)':>17} |")
-    print(f"|{'-' * 46}|{'-' * 9}|{'-' * 13}|{'-' * 19}|")
-    with torch.no_grad():
-        for size in args.sizes:
-            for name, run in cases(size, args.device, args.finetune_steps):
-                seconds, mebibytes = measure(run, args.repeats, args.device)
-                print(f"| {name:<44} | {size:>7} | {seconds:>11.2f} | {mebibytes:>17.0f} |", flush=True)
-
+    if args.case:
+        print(json.dumps(measure_case(args.case, args.sizes[0], args.precisions[0], args.device, args.repeats,
+                                      args.queries)))
+        return
+    precisions = list(dict.fromkeys(resolve_precision(p, torch.device(args.device)) for p in args.precisions))
+    skipped = [p for p in args.precisions if p != "fp32" and resolve_precision(p, torch.device(args.device)) == "fp32"]
+    print(f"device {args.device}, torch {torch.__version__}, {torch.get_num_threads()} threads, median of "
+          f"{args.repeats}, folder of {args.queries} queries" +
+          (f"; {'/'.join(skipped)} is fp32 on this device (no fast bf16), so its rows are the fp32 rows"
+           if skipped else ""))
+    print("| case | input | precision | latency (s) | x CRCNet 1-shot | x PFENet 1-shot fp32 | peak memory (MiB) |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for size in args.sizes:
+        rows = {(name, precision): run_in_fresh_process(name, size, precision, args)
+                for precision in precisions for name in args.cases}
+        pfenet = rows.get(("PFENet 1-shot", "fp32"), {}).get("seconds")
+        for (name, precision), row in rows.items():
+            crcnet = rows.get(("CRCNet 1-shot", precision), {}).get("seconds")
+            ratios = [f"{row['seconds'] / reference:.2f}" if reference else "-" for reference in (crcnet, pfenet)]
+            print(f"| {name} | {size} | {precision} | {row['seconds']:.2f} | {ratios[0]} | {ratios[1]} | "
+                  f"{row['peak_mib']:.0f} |", flush=True)
 
 if __name__ == "__main__":
     main()

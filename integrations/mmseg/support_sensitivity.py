@@ -138,7 +138,7 @@ def support_sensitivity(segmentor: torch.nn.Module, dataset: FewShotDataset,
     """Every row of :data:`ROWS` on the first ``num_episodes`` test episodes (default: all of them)."""
     analysis = SupportSensitivity(segmentor.eval(), dataset)
     count = len(dataset) if num_episodes is None else min(num_episodes, len(dataset))
-    for index in tqdm(range(count), desc="support sensitivity", unit="episode", disable=not progress):
+    for index in tqdm(range(count), desc="support sensitivity", unit="episode", disable=not progress, mininterval=5):
         analysis.add_episode(index)
     return analysis.results()
 
