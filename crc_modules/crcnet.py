@@ -64,6 +64,8 @@ class CRCNet(EpisodeModel):
         super().__init__()
         if not (cross_reference or global_conditional or local_conditional):
             raise ValueError("CRCNet needs the cross-reference module or a conditional module")
+        if finetune_backprop_steps is not None and finetune_backprop_steps < 1:
+            raise ValueError(f"finetune_backprop_steps must be None or >= 1, got {finetune_backprop_steps}")
         self.encoder = self._build_encoder(encoder, channels)
         feat_channels = self.encoder.out_channels
         self.cross_reference = CrossReference(feat_channels, activation=cr_activation) if cross_reference else None
@@ -147,8 +149,8 @@ class CRCNet(EpisodeModel):
     @contextlib.contextmanager
     def finetuning(self) -> Iterator[None]:
         """k-shot finetuning back-propagates through the last ``finetune_backprop_steps`` refinement steps only."""
-        self.refinement.backprop_steps = self.finetune_backprop_steps
+        previous, self.refinement.backprop_steps = self.refinement.backprop_steps, self.finetune_backprop_steps
         try:
             yield
         finally:
-            self.refinement.backprop_steps = None
+            self.refinement.backprop_steps = previous

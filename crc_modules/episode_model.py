@@ -20,7 +20,7 @@ from torch import nn
 from .checkpoint import init_submodule_weights
 from .layers import resize_to
 
-# What ``encode`` returns: a tensor, or a tuple/list of tensors, whose first axis is the image.
+# What ``encode`` returns: a tensor, or a tuple/list/NamedTuple of tensors, whose first axis is the image.
 Features = Union[torch.Tensor, Sequence[torch.Tensor]]
 
 
@@ -44,18 +44,23 @@ class EpisodeOutput(NamedTuple):
     side_logits: Tuple[torch.Tensor, ...] = ()
 
 
+def _rebuild(like: Sequence, parts: list) -> Sequence:
+    """A container of ``like``'s type (tuple, list or NamedTuple) holding ``parts``."""
+    return type(like)(*parts) if hasattr(like, "_fields") else type(like)(parts)
+
+
 def map_features(function: Callable[[torch.Tensor], torch.Tensor], features: Features) -> Features:
-    """Apply ``function`` to every tensor of ``features`` (a tensor or a tuple/list of them)."""
+    """Apply ``function`` to every tensor of ``features`` (a tensor or a tuple/list/NamedTuple of them)."""
     if isinstance(features, torch.Tensor):
         return function(features)
-    return type(features)(function(tensor) for tensor in features)
+    return _rebuild(features, [function(tensor) for tensor in features])
 
 
 def stack_features(features: Sequence[Features], dim: int) -> Features:
     """Stack several images' features (each a tensor or a tuple/list of tensors) along a new axis ``dim``."""
     if isinstance(features[0], torch.Tensor):
         return torch.stack(list(features), dim)
-    return type(features[0])(torch.stack(parts, dim) for parts in zip(*features))
+    return _rebuild(features[0], [torch.stack(parts, dim) for parts in zip(*features)])
 
 
 def binary_mask(labels: torch.Tensor) -> torch.Tensor:
@@ -117,7 +122,8 @@ class EpisodeModel(nn.Module):
         init_submodule_weights(self)
 
     def finetune_parameters(self) -> Dict[str, nn.Parameter]:
-        """What k-shot finetuning may change: by default every trainable parameter (none of :meth:`encode`'s)."""
+        """What k-shot finetuning may change: by default every trainable parameter. A model whose :meth:`encode`
+        has trainable parameters must leave them out (the hosts encode supports once, before finetuning)."""
         return {name: param for name, param in self.named_parameters() if param.requires_grad}
 
     @contextlib.contextmanager

@@ -1,7 +1,7 @@
 """k-shot inference, Section 4.6 and Table 4: fusion of one-shot probabilities, finetuning on support pairs, or both.
 
 Work that does not change between queries is done once per support set: the supports are encoded once
-per scale and finetuned once; each query then costs one query encoding and the model's head.
+per scale and finetuned once; each query then costs one query encoding per scale and the model's head.
 """
 from __future__ import annotations
 
@@ -39,24 +39,29 @@ def swapped_tensors(model: nn.Module, state: Optional[Dict[str, torch.Tensor]]) 
 
 
 class SupportSet:
-    """k annotated supports prepared for any number of queries: their encodings per scale, finetuned weights.
+    """k annotated supports prepared for any number of queries: their encodings, finetuned weights.
+
+    A support set belongs to the model (in its current weights) and the predictor that prepared it.
 
     Args:
+        model (EpisodeModel): The model that encodes the supports.
         images (Tensor): (K, 3, H, W) normalised support images.
         labels (Tensor): (K, H, W) labels in {0, 1, 255}.
         finetuned (dict, optional): The finetuned parameters and buffers (finetune / both), else None.
     """
 
-    def __init__(self, images: torch.Tensor, labels: torch.Tensor, finetuned: Optional[Dict[str, torch.Tensor]]):
-        self.images, self.labels, self.finetuned = images, labels, finetuned
-        self._encoded: Dict[float, Tuple[Features, torch.Tensor]] = {}
+    def __init__(self, model: EpisodeModel, images: torch.Tensor, labels: torch.Tensor,
+                 finetuned: Optional[Dict[str, torch.Tensor]]):
+        self.model, self.images, self.labels, self.finetuned = model, images, labels, finetuned
+        self._encoded: Dict[Tuple[float, int], Tuple[Features, torch.Tensor]] = {}
 
-    def encoded(self, model: EpisodeModel, scale: float) -> Tuple[Features, torch.Tensor]:
-        """(features (K, ...), masks (K, 1, h, w)) of the supports at ``scale``, encoded on first use."""
-        if scale not in self._encoded:
-            masks = binary_mask(rescale_labels(self.labels, scale))
-            self._encoded[scale] = (model.encode(rescale_images(self.images, scale), masks), masks)
-        return self._encoded[scale]
+    def encoded(self, scale: float, shots: int) -> Tuple[Features, torch.Tensor]:
+        """(features (shots, ...), masks (shots, 1, h, w)) of the first ``shots`` supports at ``scale``, cached."""
+        if (scale, shots) not in self._encoded:
+            masks = binary_mask(rescale_labels(self.labels[:shots], scale))
+            features = self.model.encode(rescale_images(self.images[:shots], scale), masks)
+            self._encoded[(scale, shots)] = (features, masks)
+        return self._encoded[(scale, shots)]
 
 
 class KShotPredictor:
@@ -108,23 +113,24 @@ class KShotPredictor:
         finetuned = None
         if self.mode != "fusion" and support_imgs.shape[0] > 1:
             finetuned = self._finetune(model, support_imgs, support_labels)
-        return SupportSet(support_imgs, support_labels, finetuned)
+        return SupportSet(model, support_imgs, support_labels, finetuned)
 
     @torch.no_grad()
     def query_probability(self, model: EpisodeModel, support_set: SupportSet, query_img: torch.Tensor) -> torch.Tensor:
         """Foreground probability (1, 1, H', W') of a (1, 3, H', W') query, averaged over the scales."""
-        was_training = model.training
-        model.eval()
+        if support_set.model is not model:
+            raise ValueError("this support set was prepared with another model: prepare it with this one")
+        shots = 1 if self.mode == "finetune" else support_set.labels.shape[0]  # finetune: the first support
         size = query_img.shape[-2:]
         total = torch.zeros(1, 1, *size, device=query_img.device)
+        was_training = model.training
         try:
+            model.eval()
             with swapped_tensors(model, support_set.finetuned), self._autocast(query_img.device):
                 for scale in self.scales:
-                    supports, masks = support_set.encoded(model, scale)
-                    if self.mode == "finetune":  # predict with the first support only
-                        supports, masks = map_features(lambda t: t[:1], supports), masks[:1]
+                    supports, masks = support_set.encoded(scale, shots)
                     query = model.encode(rescale_images(query_img, scale))
-                    total += self._fused_probability(model, query, supports, masks, size)
+                    total += self._probability_from(model, query, supports, masks, size)
         finally:
             model.train(was_training)
         return total / len(self.scales)
@@ -133,9 +139,9 @@ class KShotPredictor:
         return autocast(resolve_precision(self.precision, device), device)
 
     @staticmethod
-    def _fused_probability(model: EpisodeModel, query: Features, supports: Features, masks: torch.Tensor,
-                           size: Sequence[int]) -> torch.Tensor:
-        """(1, 1, H', W') foreground probability of one query from K encoded supports (fusion of Table 4)."""
+    def _probability_from(model: EpisodeModel, query: Features, supports: Features, masks: torch.Tensor,
+                          size: Sequence[int]) -> torch.Tensor:
+        """(1, 1, H', W') foreground probability of one query from K encoded supports (fused as in Table 4)."""
         shots = masks.shape[0]
         if model.fuses_shots:  # one forward over the K supports (e.g. PFENet averages prototypes and priors)
             output = model.predict(query, map_features(lambda t: t[None], supports), masks[None])
@@ -148,15 +154,17 @@ class KShotPredictor:
     def _pair_batches(self, shots: int) -> List[Tuple[List[int], List[int]]]:
         """``steps`` batches of ``pairs_per_step`` (guide, target) pairs of distinct supports, drawn from the seed.
 
-        Each pair trains both predictions (the target guided by the guide and, through the target's mask,
-        the guide guided by the target), so unordered pairs cover the k(k-1) ordered ones.
+        Pairs are drawn unordered and each is oriented at random: a symmetric model (CRCNet) trains
+        both predictions of a pair anyway, and an asymmetric one sees every support as guide and target.
         """
         pairs = list(itertools.combinations(range(shots), 2))
         generator = torch.Generator().manual_seed(self.seed)
         batches = []
         for _ in range(self.steps):
             order = torch.randperm(len(pairs), generator=generator)[: self.pairs_per_step].tolist()
-            batches.append(([pairs[i][0] for i in order], [pairs[i][1] for i in order]))
+            flips = torch.randint(0, 2, (len(order),), generator=generator).tolist()
+            oriented = [pairs[i][::-1] if flip else pairs[i] for i, flip in zip(order, flips)]
+            batches.append(([guide for guide, _ in oriented], [target for _, target in oriented]))
         return batches
 
     def _finetune(self, model: EpisodeModel, images: torch.Tensor, labels: torch.Tensor) -> Dict[str, torch.Tensor]:
@@ -168,18 +176,20 @@ class KShotPredictor:
         was_training = model.training
         device = images.device
         masks = binary_mask(labels)
-        with torch.no_grad(), self._autocast(device):
-            model.eval()
-            targets = model.encode(images)
-            guides = model.encode(images, masks) if model.encodes_support_masks else targets
         params = model.finetune_parameters()
-        buffers = dict(model.named_buffers())
-        tuned = {name: param.detach().clone() for name, param in params.items()}
-        tuned.update({name: buffer.clone() for name, buffer in buffers.items()})
+        fixed = [p for name, p in model.named_parameters() if name not in params and p.requires_grad]
+        originals = {**{name: p.detach() for name, p in params.items()}, **dict(model.named_buffers())}
+        tuned = {name: value.clone() for name, value in originals.items()}
         optimizer = torch.optim.SGD([params[name] for name in params], lr=self.lr, momentum=self.momentum)
-        with swapped_tensors(model, tuned), torch.enable_grad(), model.finetuning():
-            model.train()
-            try:
+        try:
+            with torch.no_grad(), self._autocast(device):
+                model.eval()
+                targets = model.encode(images)
+                guides = model.encode(images, masks) if model.encodes_support_masks else targets
+            for param in fixed:  # no gradient outside finetune_parameters(): cheaper, and nothing left behind
+                param.requires_grad_(False)
+            with swapped_tensors(model, tuned), torch.enable_grad(), model.finetuning():
+                model.train()
                 for guide, target in self._pair_batches(images.shape[0]):
                     with self._autocast(device):
                         output = model.predict(map_features(lambda t: t[target], targets),
@@ -189,9 +199,10 @@ class KShotPredictor:
                     optimizer.zero_grad()
                     sum(losses.values()).backward()
                     optimizer.step()
-            finally:
-                model.train(was_training)
-                for param in params.values():
-                    param.grad = None
-        return {name: value for name, value in tuned.items()  # buffers only where finetuning changed them
-                if name in params or not torch.equal(value, buffers[name])}
+        finally:
+            model.train(was_training)
+            for param in fixed:
+                param.requires_grad_(True)
+            for param in params.values():
+                param.grad = None
+        return {name: value for name, value in tuned.items() if not torch.equal(value, originals[name])}

@@ -134,7 +134,8 @@ def _tool(args, tmp_path):
 def test_every_entry_point_refuses_the_marker_pickle_before_it_runs(tmp_path, entry):
     path, marker = marker_checkpoint(tmp_path)
     work_dir = str(tmp_path / "work")
-    small = ["--cfg-options", "train_dataloader.dataset.images_per_class=2", "train_dataloader.dataset.image_size=32"]
+    small = ["--cfg-options", "train_dataloader.dataset.images_per_class=1", "train_dataloader.dataset.num_episodes=16",
+             "train_dataloader.dataset.image_size=32"]
     commands = {
         "test": ["tools/test.py", CONFIG, path, "--work-dir", work_dir],
         "resume": ["tools/train.py", CONFIG, "--work-dir", work_dir, "--resume", path, *small],

@@ -258,3 +258,20 @@ def test_crcnet_predicts_from_one_support_and_refuses_a_shot_axis_of_two():
     feats = model.encode(torch.randn(2, 3, 33, 33))
     with pytest.raises(ValueError, match="one support at a time"):
         model.predict(feats[:1], feats[None], random_mask(2, 33)[None])
+
+
+def test_finetuning_pairs_take_every_support_as_guide_and_as_target():
+    batches = KShotPredictor("finetune", steps=20, pairs_per_step=2)._pair_batches(3)
+    ordered = {(guide, target) for guides, targets in batches for guide, target in zip(guides, targets)}
+    assert ordered == {(a, b) for a in range(3) for b in range(3) if a != b}
+    assert all(len(guides) == 2 for guides, _ in batches)
+
+
+def test_finetuning_leaves_no_gradient_and_changes_only_what_the_model_names():
+    model = tiny_crcnet().eval()
+    supports, labels, _ = _episode(3)
+    named = model.finetune_parameters
+    model.finetune_parameters = lambda: {k: v for k, v in named().items() if k.startswith("refinement.")}
+    support_set = KShotPredictor("finetune", steps=2, lr=0.05).prepare(model, supports, labels)
+    assert support_set.finetuned and all(name.startswith("refinement.") for name in support_set.finetuned)
+    assert all(p.grad is None and p.requires_grad for p in model.parameters())

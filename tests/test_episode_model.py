@@ -55,7 +55,8 @@ CONFIG = textwrap.dedent('''
     model = dict(model=dict(_delete_=True, type='PrototypeNet', channels=16))
 ''')
 
-TINY = ["train_dataloader.dataset.images_per_class=4", "train_dataloader.dataset.image_size=48",
+TINY = ["train_dataloader.dataset.images_per_class=1", "train_dataloader.dataset.num_episodes=40",
+        "train_dataloader.dataset.image_size=48",
         "train_dataloader.batch_size=4", "val_dataloader.dataset.image_size=48",
         "val_dataloader.dataset.images_per_class=4", "val_dataloader.dataset.num_episodes=3",
         "test_dataloader.dataset.image_size=48", "test_dataloader.dataset.images_per_class=4",

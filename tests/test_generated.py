@@ -4,7 +4,7 @@ import itertools
 import numpy as np
 
 from integrations.mmseg.datasets import GeneratedFewShotDataset, class_appearance, render_scene
-from integrations.mmseg.datasets.generated_scenes import NUM_CLASSES, scene_objects
+from integrations.mmseg.datasets.generated_scenes import NUM_CLASSES, fold_split, scene_objects
 
 CUES = ("shape", "pattern", "hue_name", "outlined")
 
@@ -13,18 +13,19 @@ def _fold(fold):
     return [class_appearance(c) for c in range(5 * fold + 1, 5 * fold + 6)]
 
 
-def test_no_single_cue_names_a_class_and_any_two_classes_differ_in_two_cues():
+def test_no_single_cue_names_a_test_class_and_training_sees_every_cue_in_other_combinations():
     looks = [class_appearance(c) for c in range(1, NUM_CLASSES + 1)]
-    assert len(set(looks)) == NUM_CLASSES
+    assert len(set(looks)) == NUM_CLASSES == 4 * 4 * 4 * 2  # every combination of the four cues, once
     for fold in range(4):
+        base, novel = fold_split(fold)
+        assert set(base).isdisjoint(novel) and len(base) + len(novel) == NUM_CLASSES
         classes = _fold(fold)
         for cue in CUES:
             values = [getattr(look, cue) for look in classes]
             assert min(values.count(v) for v in values) >= 2, (fold, cue, values)  # every value is shared
-            others = {getattr(look, cue) for f in range(4) if f != fold for look in _fold(f)}
-            assert set(values) <= others, (fold, cue)  # each cue value is seen in the other folds' classes
+            assert set(values) <= {getattr(class_appearance(c), cue) for c in base}, (fold, cue)
         for a, b in itertools.combinations(classes, 2):
-            assert sum(getattr(a, cue) != getattr(b, cue) for cue in CUES) >= 2, (a, b)
+            assert a.difference(b) >= 2, (a, b)
 
 
 def test_test_queries_hold_a_distractor_and_the_target_is_seldom_the_largest_object():
@@ -49,6 +50,15 @@ def test_targets_are_drawn_in_front_of_distractors_as_often_as_behind():
                 overlaps += 1
                 in_front += second == 1  # drawn later: on top
     assert overlaps > 50 and 0.4 <= in_front / overlaps <= 0.6
+
+
+def test_distractors_look_like_the_target():
+    base, _ = fold_split(0)
+    differences = []
+    for instance in range(100):
+        _, objects = scene_objects(0, 7, instance, 0, 80, base)
+        differences += [class_appearance(c).difference(class_appearance(7)) for c, _ in objects if c != 7]
+    assert differences and max(differences) <= 2 and min(differences) >= 1
 
 
 def test_scenes_are_a_pure_function_of_their_arguments():

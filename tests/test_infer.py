@@ -75,10 +75,12 @@ def test_support_errors_name_the_file(files, tmp_path):
         predictor.set_supports([(str(tmp_path / "nope.jpg"), "0,0,9,9")])
     with pytest.raises(FileNotFoundError, match=r"mask file of .*s1.jpg not found: .*missing_mask.png"):
         predictor.set_supports([(str(files / "s1.jpg"), str(tmp_path / "missing_mask.png"))])
-    with pytest.raises(ValueError, match=r"box '5,5,5,20' of .*s1.jpg is empty or reversed"):
+    with pytest.raises(ValueError, match=r"box \(5, 5, 5, 20\) of .*s1.jpg is empty or reversed"):
         predictor.set_supports([(str(files / "s1.jpg"), "5,5,5,20")])
-    with pytest.raises(ValueError, match=r"box '30,5,10,20' of .*s1.jpg is empty or reversed"):
-        predictor.set_supports([(str(files / "s1.jpg"), "30,5,10,20")])
+    with pytest.raises(ValueError, match=r"box \(30, 5, 10, 20\) of .*s1.jpg is empty or reversed"):
+        predictor.set_supports([(str(files / "s1.jpg"), (30, 5, 10, 20))])
+    with pytest.raises(ValueError, match=r"whole-pixel coordinates, got \(1.5, 2, 30, 20\)"):
+        predictor.set_supports([(str(files / "s1.jpg"), (1.5, 2, 30, 20))])
     with pytest.raises(ValueError, match=r"whole-pixel coordinates, got '1.5,2,30,20'"):
         predictor.set_supports([(str(files / "s1.jpg"), "1.5,2,30,20")])
 
@@ -136,9 +138,16 @@ def test_a_4000x3000_photo_is_resized_to_the_working_size_and_mapped_back(files)
     predictor = FewShotPredictor.from_config(CONFIG, str(files / "weights.pth"))
     assert predictor.size == 80  # the generated config's image size
     predictor.set_supports([(_arrays(1)[0], _square_mask())])
-    result = predictor.predict(np.full((3000, 4000, 3), 90, np.uint8))
+    seen = []
+    predictor.segmentor.model.encoder.register_forward_hook(lambda module, args, out: seen.append(args[0].shape))
+    small = cv2.resize(_arrays(1, seed=5)[0], (80, 60), interpolation=cv2.INTER_AREA)
+    small = cv2.GaussianBlur(small, (5, 5), 0)  # smooth, so resizing it up and down again changes little
+    large = cv2.resize(small, (4000, 3000), interpolation=cv2.INTER_LINEAR)
+    result = predictor.predict(large)
     assert result.mask.shape == result.probability.shape == (3000, 4000)
-    assert np.isfinite(result.probability).all()
+    assert max(max(shape[-2:]) for shape in seen) == 80  # the encoder never saw more than the working size
+    expected = cv2.resize(predictor.predict(small).probability, (4000, 3000), interpolation=cv2.INTER_LINEAR)
+    assert np.abs(result.probability - expected).mean() < 0.02
 
 
 def test_bf16_fast_mode_is_close_to_fp32(files):

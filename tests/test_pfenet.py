@@ -149,7 +149,8 @@ def test_pfenet_crc_trains_and_tests_through_the_tools(tmp_path):
     from tests.test_tools import ROOT, _run
 
     config = os.path.join(ROOT, "configs", "pfenet_generated.py")
-    options = ["train_dataloader.dataset.images_per_class=3", "train_dataloader.dataset.image_size=41",
+    options = ["train_dataloader.dataset.images_per_class=1", "train_dataloader.dataset.num_episodes=10",
+               "train_dataloader.dataset.image_size=41",
                "train_dataloader.batch_size=5", "val_dataloader.dataset.image_size=41",
                "val_dataloader.dataset.images_per_class=3", "val_dataloader.dataset.num_episodes=3",
                "test_dataloader.dataset.image_size=41", "test_dataloader.dataset.images_per_class=3",

@@ -11,6 +11,7 @@ from torch import nn
 
 import integrations.mmseg  # noqa: F401
 from crc_modules import EpisodeModel, EpisodeOutput, upsampled_cross_entropy
+from crc_modules.layers import resize_to
 from crc_modules.registry import MODELS
 from integrations.mmseg.datasets import GeneratedFewShotDataset
 from integrations.mmseg.checkpoint import export_weights
@@ -39,6 +40,25 @@ class QueryOnlyModel(EpisodeModel):
         return {"loss_query": upsampled_cross_entropy(output.query_logits, query_labels)}
 
 
+@MODELS.register_module()
+class SupportMaskModel(EpisodeModel):
+    """Predicts the support's mask as the query's: its output is all support."""
+
+    def __init__(self):
+        super().__init__()
+        self.scale = nn.Parameter(torch.tensor(10.0))
+
+    def encode(self, images, masks=None):
+        return images
+
+    def predict(self, query, supports, support_masks, query_masks=None):
+        mask = resize_to(support_masks[:, 0], query.shape[-2:])
+        return EpisodeOutput(self.scale * torch.cat([1 - mask, mask], dim=1))
+
+    def loss(self, output, query_labels, support_labels):
+        return {"loss_query": upsampled_cross_entropy(output.query_logits, query_labels)}
+
+
 @pytest.fixture(scope="module")
 def dataset():
     return GeneratedFewShotDataset(fold=0, mode="test", images_per_class=6, image_size=48, num_episodes=8, seed=5)
@@ -58,7 +78,6 @@ def test_every_row_of_a_crcnet_is_finite_and_the_baselines_are_the_label_maps(da
     results = support_sensitivity(FewShotSegmentor(model), dataset, progress=False)
     assert set(results) == set(ROWS)
     assert all(np.isfinite(results[row]["mIoU"]) and np.isfinite(results[row]["FB_IoU"]) for row in ROWS)
-    assert results[CORRECT]["mIoU"] != results[EMPTY]["mIoU"]  # this model reads its support
     intersections, unions = {}, {}
     for index in range(8):  # "every object pixel" by hand: IoU of (label != 0) with the target, per class
         query, category, _ = dataset.episode(index)
@@ -71,12 +90,18 @@ def test_every_row_of_a_crcnet_is_finite_and_the_baselines_are_the_label_maps(da
     assert results[ALL_FOREGROUND]["mIoU"] < results[OBJECT_PIXELS]["mIoU"]
 
 
+def test_a_model_that_only_reads_the_support_is_told_apart_row_by_row(dataset):
+    results = support_sensitivity(FewShotSegmentor(dict(type="SupportMaskModel")), dataset, progress=False)
+    assert results[EMPTY]["mIoU"] == 0 < results[CORRECT]["mIoU"]
+    assert results[FULL]["mIoU"] == results[ALL_FOREGROUND]["mIoU"]
+
+
 def test_wrong_class_supports_do_not_hold_the_target(dataset):
     from integrations.mmseg.support_sensitivity import wrong_class_supports
 
     for index in range(8):
         query, category, _ = dataset.episode(index)
-        other, *samples = wrong_class_supports(dataset, index, query, category)
+        other, samples = wrong_class_supports(dataset, index, query, category)
         assert other != category and query not in samples
         for sample in samples:
             label = dataset.class_label(dataset.samples[sample])
@@ -100,3 +125,17 @@ def test_the_tool_prints_the_table_and_writes_json(tmp_path):
     assert "| supports of another class |" in result.stdout
     written = json.loads((tmp_path / "rows.json").read_text())
     assert written["shot"] == 2 and written["rows"][CORRECT]["episodes"] == 3
+
+
+def test_wrong_class_supports_on_a_binary_mask_layout_come_from_other_class_folders(tmp_path):
+    from integrations.mmseg.datasets import FSS1000Dataset
+    from integrations.mmseg.support_sensitivity import wrong_class_supports
+    from tests.datasets_fixtures import write_fss
+
+    split = write_fss(str(tmp_path), ["abacus", "yak", "zebra"], images=3)
+    fss = FSS1000Dataset(str(tmp_path), split, mode="test", shot=2)
+    for index in range(len(fss)):
+        query, category, _ = fss.episode(index)
+        other, samples = wrong_class_supports(fss, index, query, category)
+        assert other != category and len(samples) == 2
+        assert all(sample in fss.plan.pools[other] and sample not in fss.plan.pools[category] for sample in samples)

@@ -13,7 +13,8 @@ from mmengine.config import Config
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIG = os.path.join(ROOT, "configs", "crcnet_generated.py")
 TINY = [
-    "train_dataloader.dataset.images_per_class=4", "train_dataloader.dataset.image_size=48",
+    "train_dataloader.dataset.images_per_class=1", "train_dataloader.dataset.num_episodes=60",
+    "train_dataloader.dataset.image_size=48",
     "train_dataloader.batch_size=4", "val_dataloader.dataset.image_size=48", "val_dataloader.dataset.num_episodes=4",
     "val_dataloader.dataset.images_per_class=4", "test_dataloader.dataset.image_size=48",
     "test_dataloader.dataset.images_per_class=4", "test_dataloader.dataset.num_episodes=6",
@@ -96,13 +97,27 @@ def test_the_console_shows_progress_within_a_screen_and_the_log_file_keeps_the_c
     assert "Config:" in log_file.read_text() and f"full config, environment and hooks: {log_file}" in log
 
 
+def test_show_dir_adds_a_local_backend_to_a_config_that_has_only_tensorboard(tmp_path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("test_tool", os.path.join(ROOT, "tools", "test.py"))
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    cfg = Config(dict(work_dir=str(tmp_path), default_hooks=dict(), visualizer=dict(
+        type="Visualizer", vis_backends=[dict(type="TensorboardVisBackend")])))
+    tool.show_pictures_in(cfg, "pictures")
+    assert [backend["type"] for backend in cfg.visualizer.vis_backends] == ["TensorboardVisBackend", "LocalVisBackend"]
+    assert cfg.visualizer.vis_backends[1]["img_save_dir"] == str(tmp_path / "pictures")
+
+
 def test_tensorboard_receives_training_scalars_and_episode_pictures(tmp_path):
     pytest.importorskip("tensorboard")
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     config = tmp_path / "tensorboard.py"
     config.write_text(f"_base_ = [{CONFIG!r}]\n"
-                      "vis_backends = [dict(type='LocalVisBackend'), dict(type='TensorboardVisBackend')]\n")
+                      "visualizer = dict(vis_backends=[dict(type='LocalVisBackend'), "
+                      "dict(type='TensorboardVisBackend')])\n")
     _run(["tools/train.py", str(config), "--work-dir", str(tmp_path / "train"), "--cfg-options", *TINY,
           "max_epochs=1"])
     log = _run(["tools/test.py", str(config), str(tmp_path / "train" / "weights.pth"), "--work-dir",

@@ -4,8 +4,8 @@
 
 Models are the paper configs' (ResNet-50, random weights: nothing is downloaded) with their k-shot settings.
 Latency is the median of ``--repeats`` runs after a warm-up run. Peak memory is the case's own: on CUDA the
-allocator's peak, on the CPU the growth of the process's peak resident memory over the built model during
-the first run. The folder case prepares one 5-shot support set (finetuned once) and segments ``--queries``
+allocator's peak, on the CPU the growth of the process's resident memory over the built model during
+the first run (sampled every millisecond). The folder case prepares one 5-shot support set (finetuned once) and segments ``--queries``
 queries. Ratios are to CRCNet 1-shot and to PFENet 1-shot in fp32 at the same input size.
 """
 import argparse
@@ -13,6 +13,7 @@ import json
 import resource
 import subprocess
 import sys
+import threading
 import time
 
 import torch
@@ -20,9 +21,9 @@ from mmengine.config import Config
 
 import integrations.mmseg  # noqa: F401  (registers the host's types)
 import integrations.pfenet  # noqa: F401
-from crc_modules import MULTI_SCALES, KShotPredictor
+from crc_modules import MULTI_SCALES
 from crc_modules.precision import PRECISIONS, resolve_precision
-from crc_modules.registry import MODELS
+from integrations.mmseg.segmentor import FewShotSegmentor
 
 CONFIGS = {"CRCNet": "configs/crcnet_pascal_fold0.py", "PFENet": "configs/pfenet_pascal_fold0.py"}
 # case -> (model, shots, k-shot mode, multi-scale, folder)
@@ -48,12 +49,9 @@ def episode(shots: int, size: int, device: str, seed: int = 0):
 def build_case(name: str, size: int, precision: str, device: str, queries: int):
     """A no-argument function running one case once."""
     model_name, shots, mode, multi_scale, folder = CASES[name]
-    cfg = Config.fromfile(CONFIGS[model_name])
-    segmentor = MODELS.build(cfg.model)
-    model = segmentor.model.to(device).eval()
-    test_cfg = cfg.model.get("test_cfg", {})
-    inference = KShotPredictor(mode, scales=MULTI_SCALES if multi_scale else (1.0,), precision=precision,
-                               **test_cfg.get("finetune", {}))
+    segmentor = FewShotSegmentor.from_config(Config.fromfile(CONFIGS[model_name]), kshot_mode=mode,
+                                             scales=MULTI_SCALES if multi_scale else None, precision=precision)
+    model, inference = segmentor.model.to(device).eval(), segmentor.inference
     supports, labels, query = episode(shots, size, device)
     if not folder:
         return lambda: inference(model, supports, labels, query)
@@ -66,13 +64,28 @@ def build_case(name: str, size: int, precision: str, device: str, queries: int):
     return segment_folder
 
 
-def peak_resident_bytes() -> int:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-
-
-def current_resident_bytes() -> int:
+def resident_bytes() -> int:
     with open("/proc/self/statm") as handle:
         return int(handle.read().split()[1]) * resource.getpagesize()
+
+
+class ResidentPeak:
+    """The highest resident memory of this process inside the block, sampled every millisecond."""
+
+    def __enter__(self):
+        self.peak, self._running = resident_bytes(), True
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self) -> None:
+        while self._running:
+            self.peak = max(self.peak, resident_bytes())
+            time.sleep(0.001)
+
+    def __exit__(self, *exc):
+        self._running = False
+        self._thread.join()
 
 
 def measure_case(name: str, size: int, precision: str, device: str, repeats: int, queries: int) -> dict:
@@ -85,9 +98,10 @@ def measure_case(name: str, size: int, precision: str, device: str, repeats: int
         sync()
         peak = torch.cuda.max_memory_allocated()
     else:
-        before = current_resident_bytes()
-        run()
-        peak = peak_resident_bytes() - before
+        before = resident_bytes()
+        with ResidentPeak() as sampled:
+            run()
+        peak = sampled.peak - before
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -137,6 +151,7 @@ def main(argv=None) -> None:
             ratios = [f"{row['seconds'] / reference:.2f}" if reference else "-" for reference in (crcnet, pfenet)]
             print(f"| {name} | {size} | {precision} | {row['seconds']:.2f} | {ratios[0]} | {ratios[1]} | "
                   f"{row['peak_mib']:.0f} |", flush=True)
+
 
 if __name__ == "__main__":
     main()

@@ -77,9 +77,9 @@ def parse_args(argv=None):
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--kshot-mode", choices=("fusion", "finetune", "both"), help="k-shot inference (Table 4)")
     parser.add_argument("--multi-scale", action="store_true", help=f"average over scales {MULTI_SCALES}")
-    parser.add_argument("--precision", choices=PRECISIONS, default="fp32",
+    parser.add_argument("--precision", choices=PRECISIONS,
                         help="fp32, bf16 or fp16 autocast, or auto: bf16 on CPUs with bf16 instructions and on "
-                             "CUDA, fp32 on other CPUs")
+                             "CUDA, fp32 on other CPUs (default: the config's, else fp32)")
     parser.add_argument("--size", type=int, help="longer side images are resized to (default: the config's test "
                                                  "size, else its image size, else 473)")
     parser.add_argument("--device", default="cpu")
@@ -98,8 +98,8 @@ def main(argv=None) -> int:
     failures = []
     for path in tqdm(queries, desc="segmenting", unit="image"):
         try:
-            result = predictor.predict(path)
-            image, _ = load_image(path)
+            image, _ = load_image(path)  # BGR
+            result = predictor.predict(image[..., ::-1])
         except (OSError, ValueError, RuntimeError, MemoryError) as err:  # torch's out-of-memory is a RuntimeError
             failures.append(f"{path}: {type(err).__name__}: {err}")
             tqdm.write(f"skipped {path}: {err}", file=sys.stderr)

@@ -11,6 +11,7 @@ from crc_modules.precision import PRECISIONS
 from integrations.mmseg.checkpoint import checkpoint_policy
 from integrations.mmseg.launch import add_common_arguments, build_runner, load_config, prepare_distributed
 
+
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Test a few-shot segmentation model on episodes")
     add_common_arguments(parser)
@@ -34,12 +35,12 @@ def show_pictures_in(cfg: Config, folder: str) -> None:
     """Draw every episode through the visualizer; its local backends write the pictures into ``folder``."""
     cfg.default_hooks.visualization = dict(type="FewShotVisualizationHook", draw=True)
     backends = cfg.visualizer.setdefault("vis_backends", [])
-    local = [backend for backend in backends if backend.type == "LocalVisBackend"]
+    local = [backend for backend in backends if backend["type"] == "LocalVisBackend"]
     if not local:
         backends.append(dict(type="LocalVisBackend"))
         local = backends[-1:]
     for backend in local:
-        backend.img_save_dir = osp.abspath(osp.join(cfg.work_dir, folder))
+        backend["img_save_dir"] = osp.abspath(osp.join(cfg.work_dir, folder))
 
 
 def main(argv=None) -> dict:

@@ -3,10 +3,9 @@ default_scope = 'mmseg'
 custom_imports = dict(imports=['integrations.mmseg', 'integrations.pfenet'], allow_failed_imports=False)
 env_cfg = dict(cudnn_benchmark=False, mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
                dist_cfg=dict(backend='nccl'))
-# a run option: a config that sets vis_backends = [dict(type='LocalVisBackend'), dict(type='TensorboardVisBackend')]
-# gets TensorBoard event files (scalars and tools/test.py --show-dir pictures) under WORK_DIR/<time>/vis_data
-vis_backends = [dict(type='LocalVisBackend')]
-visualizer = dict(type='Visualizer', vis_backends=vis_backends, name='visualizer')
+# TensorBoard: in your config, visualizer = dict(vis_backends=[dict(type='LocalVisBackend'),
+# dict(type='TensorboardVisBackend')]) writes scalars and tools/test.py --show-dir pictures to WORK_DIR/<time>/vis_data
+visualizer = dict(type='Visualizer', vis_backends=[dict(type='LocalVisBackend')], name='visualizer')
 log_processor = dict(by_epoch=True)
 log_level = 'INFO'
 load_from = None

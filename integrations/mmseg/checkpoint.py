@@ -4,8 +4,9 @@ MMEngine 0.10.7 calls ``torch.load(filename)`` for ``load_from`` and ``--resume`
 besides tensors and plain containers, exactly these (read from a real run of this project): the message
 hub's ``HistoryBuffer`` logs, whose statistics methods are pickled as ``getattr(HistoryBuffer, 'min')``,
 numpy arrays (``_reconstruct``, ``ndarray``, ``dtype`` with its ``Float64DType`` / ``Int64DType``) and numpy
-scalars (``scalar``, e.g. the ETA). :data:`MMENGINE_CHECKPOINT_GLOBALS` allows those and nothing else;
-``getattr`` is replaced by a function that resolves only HistoryBuffer's own statistics methods.
+scalars (``scalar``, e.g. the ETA). :data:`MMENGINE_CHECKPOINT_GLOBALS` allows those, under numpy 1's and 2's
+module names, with every numeric dtype class (never the object dtype), and nothing else; ``getattr`` is
+replaced by a function that resolves only HistoryBuffer's own statistics methods.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from typing import Dict, Optional
 
 import numpy as np
 import torch
+from mmengine.dist import get_dist_info
 from mmengine.logging import HistoryBuffer, print_log
 from mmengine.runner.checkpoint import CheckpointLoader
 
@@ -87,6 +89,11 @@ def checkpoint_policy(allow_full_pickle: bool = False):
         return load_checkpoint_file(os.path.expanduser(filename), map_location, allow_full_pickle)
 
     def load_from_http(url, map_location=None):
+        rank, world_size = get_dist_info()
+        if rank == 0:  # one download; the other ranks read the cached copy (as MMEngine's own loader)
+            download_to_cache(url)
+        if world_size > 1:
+            torch.distributed.barrier()
         return load_checkpoint_file(download_to_cache(url), map_location, allow_full_pickle)
 
     loaders = {"": load_from_local, "http://": load_from_http, "https://": load_from_http}

@@ -10,15 +10,16 @@ from crc_modules.registry import MODELS
 
 IMAGENET_MEAN = (123.675, 116.28, 103.53)
 IMAGENET_STD = (58.395, 57.12, 57.375)
+BATCH_ADVICE = "use a fixed crop/resize in the pipeline or batch_size=1"
 
 
-def _stack(tensors: Union[torch.Tensor, Sequence[torch.Tensor]], what: str) -> torch.Tensor:
+def stack_same_size(tensors: Union[torch.Tensor, Sequence[torch.Tensor]], what: str, advice: str) -> torch.Tensor:
+    """Stack tensors of one shape; otherwise an error saying ``what`` differs in size and ``advice``."""
     if isinstance(tensors, torch.Tensor):
         return tensors
     shapes = {tuple(t.shape) for t in tensors}
     if len(shapes) > 1:
-        raise ValueError(f"{what} of one batch differ in size {sorted(shapes)}: use a fixed crop/resize in the "
-                         f"pipeline or batch_size=1")
+        raise ValueError(f"{what} differ in size {sorted(shapes)}: {advice}")
     return torch.stack(list(tensors))
 
 
@@ -54,9 +55,11 @@ class FewShotDataPreprocessor(BaseDataPreprocessor):
         inputs = data["inputs"]
         return dict(
             inputs=dict(
-                query=self.normalize(_stack(inputs["query"], "query images")),
-                supports=self.normalize(_stack(inputs["supports"], "support images")),
-                support_labels=_stack(inputs["support_labels"], "support labels").long(),
+                query=self.normalize(stack_same_size(inputs["query"], "query images of one batch", BATCH_ADVICE)),
+                supports=self.normalize(stack_same_size(inputs["supports"], "support images of one batch",
+                                                        BATCH_ADVICE)),
+                support_labels=stack_same_size(inputs["support_labels"], "support labels of one batch",
+                                               BATCH_ADVICE).long(),
             ),
             data_samples=data.get("data_samples"),
         )

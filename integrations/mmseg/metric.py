@@ -11,7 +11,7 @@ from mmengine.logging import print_log
 from mmseg.registry import METRICS
 from prettytable import PrettyTable
 
-IGNORE_INDEX = 255
+from .transforms import IGNORE_INDEX
 
 
 def episode_areas(pred: torch.Tensor, label: torch.Tensor) -> List[int]:

@@ -16,9 +16,8 @@ from mmengine.config import Config
 
 from crc_modules import SupportSet
 from crc_modules.layers import resize_to
-from crc_modules.registry import MODELS
-from .checkpoint import read_model_state
 from .datasets.files import read_image, read_label
+from .segmentor import FewShotSegmentor
 from .transforms import LongerSideResizePad
 
 ImageLike = Union[str, np.ndarray]
@@ -35,17 +34,24 @@ class Prediction:
     probability: np.ndarray
 
 
+def check_box(box: Sequence, name: str = "support") -> Tuple[int, int, int, int]:
+    """(x0, y0, x1, y1) in whole pixels with x1 > x0 and y1 > y0 (x1, y1 exclusive); errors say what is wrong."""
+    if len(box) != 4:
+        raise ValueError(f"box of {name} must be 'x0,y0,x1,y1' in pixels, got {tuple(box)}")
+    if not all(isinstance(value, (int, np.integer)) for value in box):
+        raise ValueError(f"box of {name} must have whole-pixel coordinates, got {tuple(box)}")
+    x0, y0, x1, y1 = (int(value) for value in box)
+    if x1 <= x0 or y1 <= y0:
+        raise ValueError(f"box {(x0, y0, x1, y1)} of {name} is empty or reversed: it needs x1 > x0 and y1 > y0")
+    return x0, y0, x1, y1
+
+
 def parse_box(text: str, name: str = "support") -> Tuple[int, int, int, int]:
-    """'x0,y0,x1,y1' in whole pixels (x1, y1 exclusive) -> a box; errors say what is wrong with it."""
+    """'x0,y0,x1,y1' -> a checked box (see :func:`check_box`)."""
     parts = [part.strip() for part in text.split(",")]
-    if len(parts) != 4:
-        raise ValueError(f"box of {name} must be 'x0,y0,x1,y1' in pixels, got {text!r}")
     if not all(part.lstrip("-").isdigit() for part in parts):
         raise ValueError(f"box of {name} must have whole-pixel coordinates, got {text!r}")
-    x0, y0, x1, y1 = (int(part) for part in parts)
-    if x1 <= x0 or y1 <= y0:
-        raise ValueError(f"box {text!r} of {name} is empty or reversed: it needs x1 > x0 and y1 > y0")
-    return x0, y0, x1, y1
+    return check_box([int(part) for part in parts], name)
 
 
 def load_image(image: ImageLike, name: str = "image") -> Tuple[np.ndarray, str]:
@@ -70,7 +76,7 @@ def load_mask(mask: MaskLike, shape: Tuple[int, int], name: str) -> np.ndarray:
             raise FileNotFoundError(f"mask file of {name} not found: {mask}")
         mask, name = read_label(mask) > 0, mask
     if isinstance(mask, (tuple, list)):
-        x0, y0, x1, y1 = parse_box(",".join(str(value) for value in mask), name)
+        x0, y0, x1, y1 = check_box(mask, name)
         if not (0 <= x0 and 0 <= y0 and x1 <= shape[1] and y1 <= shape[0]):
             raise ValueError(f"box {(x0, y0, x1, y1)} of {name} is not inside its {shape[1]}x{shape[0]} image")
         box = np.zeros(shape, np.uint8)
@@ -127,21 +133,22 @@ class FewShotPredictor:
                     scales: Optional[Sequence[float]] = None) -> "FewShotPredictor":
         """A predictor of a config's model with a checkpoint's weights (read weights-only)."""
         cfg = Config.fromfile(config)
-        test_cfg = cfg.model.setdefault("test_cfg", {})
-        for key, value in (("kshot_mode", kshot_mode), ("precision", precision), ("scales", scales)):
-            if value is not None:
-                test_cfg[key] = value
-        segmentor = MODELS.build(cfg.model)
-        if checkpoint:
-            segmentor.load_state_dict(read_model_state(checkpoint))
+        segmentor = FewShotSegmentor.from_config(cfg, checkpoint, kshot_mode=kshot_mode, precision=precision,
+                                                 scales=scales)
         return cls(segmentor, size=size or working_size(cfg), device=device)
 
-    def _to_input(self, image: np.ndarray, mask: np.ndarray) -> Tuple[torch.Tensor, torch.Tensor, Tuple[int, int]]:
-        """(normalised (1, 3, S, S), label (1, S, S), valid (h, w)) at the working size S."""
-        resized = LongerSideResizePad(self.size)(dict(img=image, gt_seg_map=mask, seg_fields=["gt_seg_map"]))
+    def _to_input(self, image: np.ndarray, mask: Optional[np.ndarray] = None) -> Tuple[torch.Tensor, Optional[torch.Tensor],
+                                                                                      Tuple[int, int]]:
+        """(normalised (1, 3, S, S), label (1, S, S) or None, valid (h, w)) at the working size S."""
+        results = dict(img=image, seg_fields=[])
+        if mask is not None:
+            results.update(gt_seg_map=mask, seg_fields=["gt_seg_map"])
+        resized = LongerSideResizePad(self.size)(results)
         image = torch.from_numpy(np.ascontiguousarray(resized["img"].transpose(2, 0, 1))).to(self.device)
-        label = torch.from_numpy(np.ascontiguousarray(resized["gt_seg_map"])).long().to(self.device)
-        return self.segmentor.data_preprocessor.normalize(image)[None], label[None], resized["valid_shape"]
+        label = None
+        if mask is not None:
+            label = torch.from_numpy(np.ascontiguousarray(resized["gt_seg_map"])).long().to(self.device)[None]
+        return self.segmentor.data_preprocessor.normalize(image)[None], label, resized["valid_shape"]
 
     @torch.no_grad()
     def set_supports(self, supports: Sequence[Tuple[ImageLike, MaskLike]]) -> None:
@@ -169,7 +176,7 @@ class FewShotPredictor:
             raise ValueError("no supports: call set_supports() or pass supports=")
         query_img, _ = load_image(query, "query")
         height, width = query_img.shape[:2]
-        query_in, _, (valid_h, valid_w) = self._to_input(query_img, np.zeros((height, width), np.uint8))
+        query_in, _, (valid_h, valid_w) = self._to_input(query_img)
         probability = self.segmentor.inference.query_probability(self.segmentor.model, self.support_set, query_in)
         probability = resize_to(probability[..., :valid_h, :valid_w], (height, width))[0, 0]
         probability = probability.float().cpu().numpy()

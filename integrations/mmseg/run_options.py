@@ -2,9 +2,8 @@
 
 A config's top-level variables (``fold = 0``, ``max_epochs = 200``) are expanded where they are used when
 MMEngine reads the file, so changing the variable afterwards changes nothing. The tools therefore treat a
-few of them as *run options*: after ``--cfg-options`` is merged, each run option present at the top level
-(from the file or the command line) is written into the fields it controls; explicit key paths on the
-command line are merged last and win. Any other top-level key that the Runner does not read is refused,
+few of them as *run options*: each run option given with ``--cfg-options`` is written into the fields it
+controls; explicit key paths on the command line are merged last and win. Any other top-level key that the Runner does not read is refused,
 so a mistyped or already-expanded setting is an error instead of silence.
 """
 from __future__ import annotations
@@ -50,17 +49,11 @@ def _set_lr(cfg: Config) -> None:
     optimizer.lr = base_lr * (10 if cfg.get("released_lr_x10", False) else 1)
 
 
-def _set_vis_backends(cfg: Config) -> None:
-    """``vis_backends``: where the visualizer writes scalars and pictures (add ``TensorboardVisBackend``)."""
-    cfg.visualizer.vis_backends = cfg.vis_backends
-
-
 RUN_OPTIONS: Dict[str, Callable[[Config], None]] = {
     "fold": _set_fold,
     "max_epochs": _set_max_epochs,
     "base_lr": _set_lr,
     "released_lr_x10": _set_lr,
-    "vis_backends": _set_vis_backends,
 }
 
 
@@ -102,12 +95,16 @@ def _child(node, key: str):
 
 
 def resolve_config(cfg: Config, overrides: Dict[str, object]) -> Config:
-    """Merge ``--cfg-options``: run options first (then applied to their fields), explicit key paths last."""
+    """Merge ``--cfg-options``: run options first (then applied to their fields), explicit key paths last.
+
+    Only the run options on the command line are applied: a config file's own values were expanded
+    where the file uses them, and its explicit fields (its own ``lr``, ``max_epochs``) stay as written.
+    """
     options = {key: value for key, value in overrides.items() if key in RUN_OPTIONS}
     paths = {key: value for key, value in overrides.items() if key not in RUN_OPTIONS}
     check_key_paths(cfg, paths)
     cfg.merge_from_dict(options)
-    for apply in dict.fromkeys(apply for name, apply in RUN_OPTIONS.items() if name in cfg):
+    for apply in dict.fromkeys(RUN_OPTIONS[name] for name in options):
         apply(cfg)
     cfg.merge_from_dict(paths)
     return cfg

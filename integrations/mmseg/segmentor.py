@@ -1,9 +1,11 @@
 """The few-shot segmentor that MMEngine's Runner trains and tests: episodes in, ``SegDataSample``s out."""
 from __future__ import annotations
 
+import copy
 from typing import Dict, List, Optional
 
 import torch
+from mmengine.config import Config
 from mmengine.model import BaseModel
 from mmengine.structures import PixelData
 from mmseg.structures import SegDataSample
@@ -11,6 +13,7 @@ from mmseg.structures import SegDataSample
 from crc_modules import EpisodeModel, KShotPredictor, binary_mask
 from crc_modules.layers import resize_to
 from crc_modules.registry import MODELS
+from .checkpoint import read_model_state
 
 
 @MODELS.register_module()
@@ -45,6 +48,18 @@ class FewShotSegmentor(BaseModel):
         self.inference = KShotPredictor(test_cfg.get("kshot_mode", "fusion"), scales=test_cfg.get("scales", (1.0,)),
                                         precision=test_cfg.get("precision", "fp32"), **test_cfg.get("finetune", {}))
 
+    @classmethod
+    def from_config(cls, cfg: Config, checkpoint: Optional[str] = None, **test_options) -> "FewShotSegmentor":
+        """The config's segmentor with ``test_cfg`` entries overridden (those not None) and a checkpoint's
+        weights read weights-only (``weights.pth`` or an MMEngine checkpoint)."""
+        model_cfg = copy.deepcopy(cfg.model)
+        test_cfg = model_cfg.setdefault("test_cfg", {})
+        test_cfg.update({key: value for key, value in test_options.items() if value is not None})
+        segmentor = MODELS.build(model_cfg)
+        if checkpoint:
+            segmentor.load_state_dict(read_model_state(checkpoint))
+        return segmentor
+
     def forward(self, inputs: dict, data_samples: Optional[List[SegDataSample]] = None, mode: str = "tensor"):
         if mode == "loss":
             return self.loss(inputs, data_samples)
@@ -69,8 +84,9 @@ class FewShotSegmentor(BaseModel):
     def predict(self, inputs: dict, data_samples: Optional[List[SegDataSample]] = None) -> List[SegDataSample]:
         """Per episode: the query's foreground probability (``seg_logits``) and mask (``pred_sem_seg``).
 
-        The probability is cropped to the unpadded region (``valid_shape``) and resized to the size of
-        the episode's label, so the metric reads it at the label's resolution (original or transformed).
+        A probability to compare with a label of another size (PFENet's original-size labels) is cropped
+        to the unpadded region (``valid_shape``) and resized to the label; a label of the input's own size
+        (HSNet's transformed labels, padding included) is compared as it is.
         """
         batch = inputs["query"].shape[0]
         data_samples = data_samples or [SegDataSample() for _ in range(batch)]
@@ -79,10 +95,10 @@ class FewShotSegmentor(BaseModel):
                                                  inputs["support_labels"][index])
             probability = self.inference.query_probability(self.model, support_set,
                                                            inputs["query"][index:index + 1])  # (1, 1, H, W)
-            valid_h, valid_w = sample.metainfo.get("valid_shape", probability.shape[-2:])
-            probability = probability[..., :valid_h, :valid_w]
-            if "gt_sem_seg" in sample:
-                probability = resize_to(probability, sample.gt_sem_seg.shape)
+            target_size = sample.gt_sem_seg.shape if "gt_sem_seg" in sample else probability.shape[-2:]
+            if tuple(target_size) != tuple(probability.shape[-2:]):
+                valid_h, valid_w = sample.metainfo.get("valid_shape", probability.shape[-2:])
+                probability = resize_to(probability[..., :valid_h, :valid_w], target_size)
             sample.seg_logits = PixelData(data=probability[0])
             sample.pred_sem_seg = PixelData(data=(probability[0] > self.threshold).long())
         return data_samples

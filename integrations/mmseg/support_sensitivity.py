@@ -1,5 +1,6 @@
 """Does a few-shot model use its support? Its scores with right, wrong, empty and full supports, and two
-baselines that never look at the support, on the same test episodes.
+baselines that never look at the support, on the same test episodes ("every object pixel" needs full
+label maps at the evaluation label's size: original labels, or a pipeline that does not resize them).
 
 A model that segments the target because it matched the support scores far lower with supports of
 another class (whose images do not hold the target) and with an empty support mask; a model that
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from contextlib import contextmanager
-from typing import Dict, Iterator, List, Optional
+from typing import Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -43,8 +44,18 @@ def _quiet_metric_logs() -> Iterator[None]:
         logger.setLevel(level)
 
 
-def wrong_class_supports(dataset: FewShotDataset, index: int, query: int, category: int) -> Optional[List[int]]:
-    """``shot`` distinct images of another class of the split that hold no pixel of ``category``, or None.
+def _holds(dataset: FewShotDataset, sample: int, category: int) -> bool:
+    """Whether an image holds ``category``: from its full label, or (binary-mask layouts such as FSS-1000,
+    one class per image) only when it is in that class's pool."""
+    label = dataset.class_label(dataset.samples[sample])
+    if label is None:
+        return sample in dataset.plan.pools.get(category, ())
+    return bool((label == category).any())
+
+
+def wrong_class_supports(dataset: FewShotDataset, index: int, query: int,
+                         category: int) -> Optional[Tuple[int, List[int]]]:
+    """(another class of the split, ``shot`` distinct images of it that hold no pixel of ``category``), or None.
 
     Drawn from ``(seed, index)``: the same supports on every run.
     """
@@ -54,10 +65,10 @@ def wrong_class_supports(dataset: FewShotDataset, index: int, query: int, catego
         pool = [s for s in dict.fromkeys(dataset.plan.pools[other]) if s != query]
         chosen = []
         for sample in rng.permutation(pool)[:MAX_CANDIDATES].tolist():
-            if not (dataset.load(dataset.samples[sample], category)["gt_seg_map"] == 1).any():
+            if not _holds(dataset, sample, category):
                 chosen.append(sample)
                 if len(chosen) == dataset.shot:
-                    return [other] + chosen
+                    return other, chosen
     return None
 
 
@@ -102,7 +113,7 @@ class SupportSensitivity:
         self._score(CORRECT, episode, self._predict(episode, supports, labels))
         wrong = wrong_class_supports(self.dataset, index, query, category)
         if wrong is not None:
-            other, *samples = wrong
+            other, samples = wrong
             images, masks = zip(*(self.dataset.support_inputs(s, other) for s in samples))
             wrong = self._predict(episode, torch.stack(images), torch.stack(masks))
         self._score(WRONG_CLASS, episode, wrong)
@@ -112,11 +123,8 @@ class SupportSensitivity:
         self._score(ALL_FOREGROUND, episode, torch.ones_like(truth))
         full_label = self.dataset.class_label(self.dataset.samples[query])
         objects = None
-        if full_label is not None:
+        if full_label is not None and full_label.shape == truth.shape[-2:]:  # labels the pipeline left as they are
             objects = torch.from_numpy((full_label != 0) & (full_label != 255)).long()[None]
-            if objects.shape != truth.shape:  # the evaluation label went through the pipeline's resize
-                objects = torch.nn.functional.interpolate(objects[None].float(), size=truth.shape[-2:],
-                                                          mode="nearest")[0].long()
         self._score(OBJECT_PIXELS, episode, objects)
 
     def results(self) -> Dict[str, Optional[dict]]:

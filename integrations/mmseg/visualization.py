@@ -124,13 +124,18 @@ class FewShotVisualizationHook(Hook):
             episode = sample.metainfo.get("episode", batch_idx)
             if episode % self.interval:
                 continue
-            query = _bgr(inputs["query"][index])
-            valid_h, valid_w = sample.metainfo.get("valid_shape", query.shape[:2])
-            query = query[:valid_h, :valid_w]
+            padded = _bgr(inputs["query"][index])
+            valid_h, valid_w = sample.metainfo.get("valid_shape", padded.shape[:2])
+            query = padded[:valid_h, :valid_w]
+
+            def unpadded(label: np.ndarray) -> np.ndarray:  # labels of the padded input are cropped like it
+                return label[:valid_h, :valid_w] if label.shape == padded.shape[:2] else label
+
             supports = [_bgr(s) for s in inputs["supports"][index]]
             labels = [m.cpu().numpy().astype(np.uint8) for m in inputs["support_labels"][index]]
-            truth = sample.gt_sem_seg.data[0].cpu().numpy().astype(np.uint8) if "gt_sem_seg" in sample else None
-            prediction = sample.pred_sem_seg.data[0].cpu().numpy().astype(np.uint8)
+            truth = unpadded(sample.gt_sem_seg.data[0].cpu().numpy().astype(np.uint8)) if "gt_sem_seg" in sample \
+                else None
+            prediction = unpadded(sample.pred_sem_seg.data[0].cpu().numpy().astype(np.uint8))
             caption = class_caption(episode, sample.metainfo.get("class_id", "?"), runner.visualizer.dataset_meta)
             picture = episode_picture(supports, labels, query, prediction, truth, caption)
             runner.visualizer.add_image(PICTURE_NAME, picture[..., ::-1].copy(), step=episode)  # backends take RGB
@@ -140,3 +145,4 @@ class FewShotVisualizationHook(Hook):
         if self.drawn:
             runner.logger.info(f"{self.drawn} episode pictures ({PICTURE_NAME}_<N>.png) went to "
                                f"{picture_destinations(runner.visualizer)}")
+        self.drawn = 0

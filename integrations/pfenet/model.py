@@ -112,7 +112,7 @@ class PFENet(EpisodeModel):
         self.backbone_bn_updates, self.aux_weight = backbone_bn_updates, aux_weight
         self.cr_aux_weight, self.ignore_index = cr_aux_weight, ignore_index
         self.layer0, self.layer1, self.layer2, self.layer3, self.layer4 = deep_stem_resnet(layers)
-        self.pretrained = pretrained
+        self.pretrained, self.checkpoint = pretrained, checkpoint
         for stage in self._backbone_view().children():
             stage.requires_grad_(False)
         feat_dim = 1024 + 512  # cat(layer3, layer2)
@@ -135,8 +135,9 @@ class PFENet(EpisodeModel):
             load_released_checkpoint(self, checkpoint)
 
     def init_weights(self) -> None:
-        """Load ``pretrained`` into the backbone (MMEngine's Runner calls this when training starts)."""
-        if self.pretrained:
+        """Load ``pretrained`` into the backbone (MMEngine's Runner calls this when training starts), unless a
+        released ``checkpoint`` already set every weight."""
+        if self.pretrained and not self.checkpoint:
             load_backbone_weights(self._backbone_view(), self.pretrained, rename=deep_stem_keys,
                                   hint=PRETRAINED_HINT)
 

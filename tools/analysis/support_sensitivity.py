@@ -15,9 +15,8 @@ from mmengine.config import Config, DictAction
 from mmseg.registry import DATASETS
 
 import integrations.mmseg  # noqa: F401  (registers the host's types)
-from crc_modules.registry import MODELS
-from integrations.mmseg.checkpoint import read_model_state
 from integrations.mmseg.run_options import resolve_config
+from integrations.mmseg.segmentor import FewShotSegmentor
 from integrations.mmseg.support_sensitivity import format_table, support_sensitivity
 
 
@@ -37,11 +36,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> dict:
     args = parse_args(argv)
     cfg = resolve_config(Config.fromfile(args.config), args.cfg_options)
-    if args.kshot_mode:
-        cfg.model.setdefault("test_cfg", {})["kshot_mode"] = args.kshot_mode
-    segmentor = MODELS.build(cfg.model)
-    segmentor.load_state_dict(read_model_state(args.checkpoint))
-    segmentor.to(args.device)
+    segmentor = FewShotSegmentor.from_config(cfg, args.checkpoint, kshot_mode=args.kshot_mode).to(args.device)
     dataset_cfg = cfg.test_dataloader.dataset
     if args.shot:
         dataset_cfg.shot = args.shot

@@ -1,4 +1,5 @@
-# The built-in generated dataset (textured shapes, 20 classes, 4 folds of 5): no download.
+# The built-in generated dataset: scenes of textured shapes, 4 folds of 5 test classes, the other 123 cue
+# combinations for training (integrations/mmseg/datasets/generated_scenes.py); no download.
 dataset_type = 'GeneratedFewShotDataset'
 image_size = 80
 train_pipeline = [dict(type='RandomFlip', prob=0.5)]
@@ -7,8 +8,8 @@ train_dataloader = dict(
     batch_size=8, num_workers=0,
     sampler=dict(type='EpisodeSampler', shuffle=True),  # episodes keyed by (seed, epoch, index)
     collate_fn=dict(type='pseudo_collate'),
-    dataset=dict(type=dataset_type, fold=0, mode='train', shot=1, image_size=image_size, images_per_class=40,
-                 pipeline=train_pipeline))
+    dataset=dict(type=dataset_type, fold=0, mode='train', shot=1, image_size=image_size, images_per_class=8,
+                 pipeline=train_pipeline))  # 123 classes x 8 scenes: 984 episodes an epoch
 test_dataloader = dict(
     batch_size=1, num_workers=0,
     sampler=dict(type='DefaultSampler', shuffle=False),

@@ -15,7 +15,8 @@ from mmseg.registry import TRANSFORMS
 from mmseg.structures import SegDataSample
 
 from ..transforms import box_label
-from .files import check_files_exist, read_image, read_label  # noqa: F401  (read_*: the predictor's imports)
+from ..data_preprocessor import stack_same_size
+from .files import check_files_exist, read_label
 from .loading import LoadEpisodeImage, LoadEpisodeLabel
 from .protocols import PROTOCOLS, EpisodePlan, draw_episode, keep_drawable
 from .sampler import EpisodeKey
@@ -23,6 +24,7 @@ from .sampler import EpisodeKey
 MODES = ("train", "test")
 ANNOTATIONS = ("mask", "box")
 EVAL_LABELS = ("original", "transformed")
+EPISODE_ADVICE = "add a Resize/Pad to the pipeline so every image of an episode has one size"
 DEFAULT_TEST_EPISODES = 1000  # PFENet's and HSNet's PASCAL / COCO test sets: 1000 episodes (CRCNet, 5.1)
 
 
@@ -204,15 +206,8 @@ class FewShotDataset(torch.utils.data.Dataset):
             valid_shape=tuple(query_results.get("valid_shape", query_img.shape[-2:])),
         ))
         data_sample.gt_sem_seg = PixelData(data=query_label[None])
-        names = [self.samples[i].img_path for i in supports]
-        inputs = dict(query=query_img, supports=_stack(support_imgs, "support images", names),
-                      support_labels=_stack(support_labels, "support labels", names))
+        what = f"support images and labels of one episode ({', '.join(self.samples[i].img_path for i in supports)})"
+        inputs = dict(query=query_img, supports=stack_same_size(support_imgs, what, EPISODE_ADVICE),
+                      support_labels=stack_same_size(support_labels, what, EPISODE_ADVICE))
         return dict(inputs=inputs, data_samples=data_sample)
 
-
-def _stack(tensors: Sequence[torch.Tensor], what: str, names: Sequence[str]) -> torch.Tensor:
-    shapes = {tuple(t.shape) for t in tensors}
-    if len(shapes) > 1:
-        raise ValueError(f"{what} of one episode must share a size after the pipeline (add a Resize/Pad): "
-                         f"got {sorted(shapes)} for {', '.join(names)}")
-    return torch.stack(list(tensors))

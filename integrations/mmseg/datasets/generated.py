@@ -7,19 +7,19 @@ import numpy as np
 from mmseg.registry import DATASETS
 
 from .base import FewShotDataset, Sample
-from .generated_scenes import NUM_CLASSES, class_appearance, render_scene
+from .generated_scenes import NUM_CLASSES, class_appearance, fold_split, render_scene
 from .loading import binary_label
-from .pascal import fold_classes
 from .protocols import EpisodePlan, pfenet_plan
 
 
 @DATASETS.register_module()
 class GeneratedFewShotDataset(FewShotDataset):
-    """Scenes of 20 classes of textured shapes (see ``generated_scenes.py``) in 4 folds of 5, from a seed.
+    """Scenes of textured shapes (see ``generated_scenes.py``) with 4 folds of 5 test classes, from a seed.
 
-    Fold i's novel classes are 5i+1..5i+5, as in PASCAL-5i. Training scenes hold base classes only,
-    test scenes novel classes only; every scene holds one or two classes of the split besides the one
-    it was drawn for, so only the support tells which object is the target. Episodes follow PFENet's
+    Fold i's novel classes are 5i+1..5i+5, as in PASCAL-5i; its base classes are the other 123 cue
+    combinations. Training scenes hold base classes only, test scenes novel classes only; every scene
+    holds one or two look-alike classes of the split besides the one it was drawn for, so only the
+    support tells which object is the target. Episodes follow PFENet's
     rules (a class enters a support pool from ``min_class_pixels``). Images are rendered, not read, so
     no loading transform runs.
 
@@ -38,7 +38,7 @@ class GeneratedFewShotDataset(FewShotDataset):
                  min_class_pixels: int = 64, **kwargs):
         self.fold, self.images_per_class, self.image_size = fold, images_per_class, image_size
         self.data_seed, self.min_class_pixels = data_seed, min_class_pixels
-        self.base_classes, self.novel_classes = fold_classes(fold, 4, NUM_CLASSES)
+        self.base_classes, self.novel_classes = fold_split(fold)
         super().__init__(**kwargs)
 
     @property

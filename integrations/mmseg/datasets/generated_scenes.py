@@ -1,29 +1,34 @@
-"""Scenes of the generated few-shot data: 20 classes of textured shapes, where only the support tells the target.
+"""Scenes of the generated few-shot data: classes of textured shapes, where only the support tells the target.
 
-A class is a combination of four cues: shape, pattern, hue and outline. Within each fold of five classes
-every value of every cue is shared by at least two classes, and any two classes differ in at least two
-cues, so no single cue names a class; every cue value of a fold also appears in the other folds (in
-other combinations), so a model trained on the base classes has seen each cue. Each scene holds the
-target class and one or two other classes of the same split, drawn in a random order (the target is in
-front as often as behind) with sizes from one distribution (the target is not always the largest).
+A class is a combination of four cues: shape, pattern, hue and outline; the 128 combinations are the
+classes. Classes 1..20 are the test classes of the four folds (fold f: 5f+1..5f+5, as PASCAL-5i): within a
+fold every value of every cue is shared by at least two classes and any two classes differ in at least two
+cues, so no single cue names a class. A fold trains on the other 123 combinations, so a model learns to
+match cues between support and query rather than to remember a few classes; every cue value of a test
+class is seen in training, in other combinations. Each scene holds the target class and one or two other
+classes of the same split that look alike (at most two cues differ), drawn in a random order (the target is
+in front as often as behind) with sizes from one distribution (the target is not always the largest).
 """
 from __future__ import annotations
 
 import colorsys
+import functools
+import itertools
 from typing import List, NamedTuple, Sequence, Tuple
 
 import cv2
 import numpy as np
 
-NUM_CLASSES = 20
-CLASSES_PER_FOLD = 5
 SHAPES = ("disk", "square", "triangle", "cross")
 PATTERNS = ("solid", "striped", "checked", "dotted")
 HUES = (("red", 0.0), ("lime", 0.25), ("cyan", 0.5), ("violet", 0.75))
+NUM_CLASSES = len(SHAPES) * len(PATTERNS) * len(HUES) * 2  # every combination, outlined or not
+NUM_FOLDS, CLASSES_PER_FOLD = 4, 5
 # The five codes (shape, pattern, hue, outline bits) of a fold: an even-weight binary code, so two classes
 # differ in at least two cues, and each bit is 1 in exactly two codes, so every cue value is shared.
 FOLD_CODES = ((0, 0, 0, 0), (0, 0, 1, 1), (0, 1, 0, 1), (1, 0, 1, 0), (1, 1, 0, 0))
 RADIUS_RANGE = (0.10, 0.22)  # object radius as a fraction of the image side, the same for every object
+DISTRACTOR_CUE_DIFFERENCE = 2  # distractors differ from the target in at most this many cues (when possible)
 
 
 class Appearance(NamedTuple):
@@ -39,16 +44,41 @@ class Appearance(NamedTuple):
     def name(self) -> str:
         return f"{self.hue_name} {self.pattern} {self.shape}" + (" outlined" if self.outlined else "")
 
+    def difference(self, other: "Appearance") -> int:
+        """How many of the four cues differ."""
+        return sum(a != b for a, b in zip((self.shape, self.pattern, self.hue_name, self.outlined),
+                                          (other.shape, other.pattern, other.hue_name, other.outlined)))
 
-def class_appearance(class_id: int) -> Appearance:
-    """Class ``class_id`` (1..20; fold f holds 5f+1..5f+5) as its cues, from the fold's code (see FOLD_CODES)."""
-    if not 1 <= class_id <= NUM_CLASSES:
-        raise ValueError(f"generated class ids are 1..{NUM_CLASSES}, got {class_id}")
-    fold, index = divmod(class_id - 1, CLASSES_PER_FOLD)
+
+def _fold_class(fold: int, index: int) -> Appearance:
     shape_bit, pattern_bit, hue_bit, outline_bit = FOLD_CODES[index]
     hue_name, hue = HUES[(fold - hue_bit) % len(HUES)]
     return Appearance(SHAPES[(fold + shape_bit) % len(SHAPES)], PATTERNS[(fold + 2 * pattern_bit) % len(PATTERNS)],
                       hue_name, hue, bool(outline_bit))
+
+
+@functools.lru_cache(maxsize=None)
+def all_appearances() -> Tuple[Appearance, ...]:
+    """Class ``c`` is entry ``c - 1``: the folds' test classes first (see FOLD_CODES), then the other combinations."""
+    test_classes = [_fold_class(fold, index) for fold in range(NUM_FOLDS) for index in range(CLASSES_PER_FOLD)]
+    others = [Appearance(shape, pattern, hue_name, hue, outlined)
+              for shape, pattern, (hue_name, hue), outlined in itertools.product(SHAPES, PATTERNS, HUES, (False, True))]
+    return tuple(test_classes + [look for look in others if look not in test_classes])
+
+
+def class_appearance(class_id: int) -> Appearance:
+    """The cues of class ``class_id`` (1..NUM_CLASSES)."""
+    if not 1 <= class_id <= NUM_CLASSES:
+        raise ValueError(f"generated class ids are 1..{NUM_CLASSES}, got {class_id}")
+    return all_appearances()[class_id - 1]
+
+
+def fold_split(fold: int) -> Tuple[Tuple[int, ...], Tuple[int, ...]]:
+    """(base, novel) class ids of a fold: novel 5f+1..5f+5, base every other combination."""
+    if not 0 <= fold < NUM_FOLDS:
+        raise ValueError(f"fold must be in 0..{NUM_FOLDS - 1}, got {fold}")
+    novel = tuple(range(CLASSES_PER_FOLD * fold + 1, CLASSES_PER_FOLD * (fold + 1) + 1))
+    return tuple(c for c in range(1, NUM_CLASSES + 1) if c not in novel), novel
 
 
 def _shape_mask(shape: str, grid: Tuple[np.ndarray, np.ndarray], center, radius: float, angle: float) -> np.ndarray:
@@ -88,20 +118,28 @@ def _rgb(hue: float, saturation: float, value: float) -> np.ndarray:
     return np.array(colorsys.hsv_to_rgb(hue % 1.0, saturation, value), np.float32) * 255
 
 
+def _grid(size: int) -> Tuple[np.ndarray, np.ndarray]:
+    """(xs, ys) pixel coordinates of a size x size image."""
+    return tuple(np.mgrid[0:size, 0:size][::-1].astype(np.float32))
+
+
 def scene_objects(seed: int, primary: int, instance: int, split: int, size: int,
                   split_classes: Sequence[int]) -> Tuple[np.random.Generator, List[Tuple[int, np.ndarray]]]:
     """(the scene's generator, [(class id, mask), ...] in drawing order) of one scene.
 
     One or two objects of ``primary`` and one or two objects of each of one or two other classes of
-    ``split_classes``, shuffled, each with a radius from :data:`RADIUS_RANGE`, anywhere in the image.
+    ``split_classes`` that look alike (see DISTRACTOR_CUE_DIFFERENCE), shuffled, each with a radius from :data:`RADIUS_RANGE`, anywhere in the image.
     """
     rng = np.random.default_rng((seed, primary, instance, split))
     others = [c for c in split_classes if c != primary]
+    alike = [c for c in others
+             if class_appearance(c).difference(class_appearance(primary)) <= DISTRACTOR_CUE_DIFFERENCE]
+    others = alike or others
     distractors = rng.choice(others, size=min(len(others), int(rng.integers(1, 3))), replace=False) if others else []
     classes = [primary] * int(rng.integers(1, 3))
     for class_id in distractors:
         classes += [int(class_id)] * int(rng.integers(1, 3))
-    grid = tuple(np.mgrid[0:size, 0:size][::-1].astype(np.float32))  # (xs, ys)
+    grid = _grid(size)
     objects = []
     for class_id in rng.permutation(classes).tolist():
         radius = rng.uniform(*RADIUS_RANGE) * size
@@ -123,7 +161,7 @@ def render_scene(seed: int, primary: int, instance: int, split: int, size: int,
     img = cv2.resize(coarse, (size, size), interpolation=cv2.INTER_LINEAR)
     img += rng.normal(0, 12, size=img.shape).astype(np.float32)
     label = np.zeros((size, size), np.int32)
-    grid = tuple(np.mgrid[0:size, 0:size][::-1].astype(np.float32))
+    grid = _grid(size)
     for class_id, mask in objects:
         look = class_appearance(class_id)
         bright = _rgb(look.hue + rng.normal(0, 0.015), 0.85, rng.uniform(0.8, 1.0))
