@@ -220,3 +220,17 @@ def test_every_config_parses_and_names_registered_types():
         assert MODELS.get(cfg.model.model.type) is not None, path
         for loader in ("train_dataloader", "val_dataloader", "test_dataloader"):
             assert DATASETS.get(cfg[loader].dataset.type) is not None, (path, loader)
+
+
+def test_benchmark_prints_each_case_with_its_ratios_and_the_folder_budget():
+    out = _run(["tools/benchmark.py", "--sizes", "41", "--repeats", "1", "--precisions", "fp32", "--queries", "2",
+                "--cases", "CRCNet 1-shot", "CRCNet 5-shot finetune", "CRCNet folder: 5-shot finetune + N queries"])
+    rows = {cells[0]: cells for cells in (line.strip("| ").split(" | ") for line in out.splitlines()
+                                          if line.startswith("| CRCNet"))}
+    assert set(rows) == {"CRCNet 1-shot", "CRCNet 5-shot finetune", "CRCNet folder: 5-shot finetune + N queries"}
+    assert rows["CRCNet 1-shot"][4] == "1.00" and rows["CRCNet 1-shot"][5] == "-"  # no PFENet row asked for
+    one_shot, finetune = float(rows["CRCNet 1-shot"][3]), float(rows["CRCNet 5-shot finetune"][3])
+    assert finetune > one_shot > 0 and float(rows["CRCNet 5-shot finetune"][4]) == pytest.approx(
+        finetune / one_shot, rel=0.02)
+    assert re.search(r"folder at 41 \(fp32\): [\d.]+ s for 2 queries; budget one finetune episode \+ 2 x 1\.2 x "
+                     r"1-shot = [\d.]+ s", out)

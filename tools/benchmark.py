@@ -26,13 +26,14 @@ from crc_modules.precision import PRECISIONS, resolve_precision
 from integrations.mmseg.segmentor import FewShotSegmentor
 
 CONFIGS = {"CRCNet": "configs/crcnet_pascal_fold0.py", "PFENet": "configs/pfenet_pascal_fold0.py"}
+FOLDER_CASE = "CRCNet folder: 5-shot finetune + N queries"
 # case -> (model, shots, k-shot mode, multi-scale, folder)
 CASES = {
     "CRCNet 1-shot": ("CRCNet", 1, "fusion", False, False),
     "CRCNet 5-shot fusion": ("CRCNet", 5, "fusion", False, False),
     "CRCNet 5-shot finetune": ("CRCNet", 5, "finetune", False, False),
     "CRCNet 1-shot multi-scale": ("CRCNet", 1, "fusion", True, False),
-    "CRCNet folder: 5-shot finetune + N queries": ("CRCNet", 5, "finetune", False, True),
+    FOLDER_CASE: ("CRCNet", 5, "finetune", False, True),
     "PFENet 1-shot": ("PFENet", 1, "fusion", False, False),
     "PFENet 5-shot": ("PFENet", 5, "fusion", False, False),
 }
@@ -149,8 +150,21 @@ def main(argv=None) -> None:
         for (name, precision), row in rows.items():
             crcnet = rows.get(("CRCNet 1-shot", precision), {}).get("seconds")
             ratios = [f"{row['seconds'] / reference:.2f}" if reference else "-" for reference in (crcnet, pfenet)]
-            print(f"| {name} | {size} | {precision} | {row['seconds']:.2f} | {ratios[0]} | {ratios[1]} | "
+            print(f"| {name} | {size} | {precision} | {row['seconds']:.3g} | {ratios[0]} | {ratios[1]} | "
                   f"{row['peak_mib']:.0f} |", flush=True)
+        for precision in precisions:
+            print_folder_cost(rows, size, precision, args.queries)
+
+
+def print_folder_cost(rows: dict, size: int, precision: str, queries: int) -> None:
+    """The folder case against its budget: one 5-shot finetune episode + N x 1.2 x a 1-shot episode."""
+    names = (FOLDER_CASE, "CRCNet 5-shot finetune", "CRCNet 1-shot")
+    if any((name, precision) not in rows for name in names):
+        return
+    folder, finetune, one_shot = (rows[(name, precision)]["seconds"] for name in names)
+    budget = finetune + queries * 1.2 * one_shot
+    print(f"folder at {size} ({precision}): {folder:.2f} s for {queries} queries; budget one finetune episode + "
+          f"{queries} x 1.2 x 1-shot = {budget:.2f} s ({folder / budget:.2f} of it)")
 
 
 if __name__ == "__main__":
