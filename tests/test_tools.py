@@ -62,6 +62,17 @@ def test_test_tool_writes_metrics_and_one_picture_per_episode(trained, tmp_path)
     assert pictures == sorted(f"episode_{i}.png" for i in range(6))
 
 
+def test_test_tool_refuses_weights_of_another_model_config_naming_the_file_and_keys(trained, tmp_path):
+    work_dir, _ = trained
+    weights = str(work_dir / "weights.pth")
+    result = subprocess.run([sys.executable, "tools/test.py", CONFIG, weights, "--work-dir", str(tmp_path),
+                             "--cfg-options", *TINY, "model.model.cross_reference=False"],
+                            cwd=ROOT, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode != 0 and "Epoch(test)" not in result.stdout + result.stderr
+    assert re.search(rf"{re.escape(weights)} does not fit the config's model: \d+ weights the model does not have "
+                     r"\(model\.co_occurrence_head\.", result.stderr)
+
+
 def test_training_is_reproducible_from_the_seed_and_the_seed_matters(trained, tmp_path):
     work_dir, _ = trained
     _train(tmp_path / "again", 1)

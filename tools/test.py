@@ -8,7 +8,7 @@ from mmengine.config import Config
 
 from crc_modules import MULTI_SCALES
 from crc_modules.precision import PRECISIONS
-from integrations.mmseg.checkpoint import checkpoint_policy
+from integrations.mmseg.checkpoint import checkpoint_policy, load_model_weights
 from integrations.mmseg.launch import add_common_arguments, build_runner, load_config, prepare_distributed
 
 
@@ -48,7 +48,7 @@ def main(argv=None) -> dict:
     if not osp.isfile(args.checkpoint):
         raise FileNotFoundError(f"checkpoint not found: {args.checkpoint}")
     cfg = load_config(args)
-    cfg.load_from, cfg.resume = args.checkpoint, False
+    cfg.load_from, cfg.resume = None, False  # loaded strictly below, not by the Runner's lenient load_from
     dataset = cfg.test_dataloader.dataset
     if args.shot:
         dataset.shot = args.shot
@@ -71,6 +71,8 @@ def main(argv=None) -> dict:
     prepare_distributed(cfg)
     with checkpoint_policy(allow_full_pickle=args.unsafe_load_full_pickle):
         runner = build_runner(cfg, verbose=args.verbose)
+        load_model_weights(runner.model, args.checkpoint, allow_full_pickle=args.unsafe_load_full_pickle)
+        runner.logger.info(f"weights loaded from {args.checkpoint}")
         metrics = runner.test()  # never calls init_weights: no pretrained file or network is needed
     if runner.rank == 0:
         out = args.out or osp.join(cfg.work_dir, "test_metrics.json")

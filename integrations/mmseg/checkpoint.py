@@ -72,10 +72,25 @@ def load_checkpoint_file(path: str, map_location=None, allow_full_pickle: bool =
                                     f"its code.") from None
 
 
-def read_model_state(path: str) -> Dict[str, torch.Tensor]:
-    """The model's state dict from ``weights.pth`` or an MMEngine checkpoint (``epoch_N.pth``), weights-only."""
-    checkpoint = load_checkpoint_file(path, "cpu")
-    return checkpoint.get("state_dict", checkpoint)
+def load_model_weights(model: torch.nn.Module, path: str, allow_full_pickle: bool = False) -> None:
+    """Load every weight of ``model`` from ``weights.pth`` or an MMEngine checkpoint (``epoch_N.pth``), strictly.
+
+    A weight the file lacks, or one it has that the model lacks, is an error naming the file and the keys:
+    a checkpoint trained with other model options (an ablation's ``--cfg-options``) would otherwise test
+    with some modules at their random initial weights.
+    """
+    checkpoint = load_checkpoint_file(path, "cpu", allow_full_pickle)
+    state: Dict[str, torch.Tensor] = checkpoint.get("state_dict", checkpoint)
+    model = getattr(model, "module", model)
+    expected = set(model.state_dict())
+    missing, unexpected = sorted(expected - set(state)), sorted(set(state) - expected)
+    if missing or unexpected:
+        problems = [f"{len(keys)} {what} ({', '.join(keys[:3])}{', ...' if len(keys) > 3 else ''})"
+                    for what, keys in (("weights missing from the file", missing),
+                                       ("weights the model does not have", unexpected)) if keys]
+        raise ValueError(f"{path} does not fit the config's model: {'; '.join(problems)}. Was it trained with "
+                         f"other model options? Pass the same --cfg-options to this tool.")
+    model.load_state_dict(state)
 
 
 @contextmanager

@@ -13,7 +13,7 @@ from mmseg.structures import SegDataSample
 from crc_modules import EpisodeModel, KShotPredictor, binary_mask
 from crc_modules.layers import resize_to
 from crc_modules.registry import MODELS
-from .checkpoint import read_model_state
+from .checkpoint import load_model_weights
 
 
 @MODELS.register_module()
@@ -57,7 +57,7 @@ class FewShotSegmentor(BaseModel):
         test_cfg.update({key: value for key, value in test_options.items() if value is not None})
         segmentor = MODELS.build(model_cfg)
         if checkpoint:
-            segmentor.load_state_dict(read_model_state(checkpoint))
+            load_model_weights(segmentor, checkpoint)
         return segmentor
 
     def forward(self, inputs: dict, data_samples: Optional[List[SegDataSample]] = None, mode: str = "tensor"):
