@@ -1,7 +1,12 @@
 """Shared fixtures: small backbones and models so the suite runs in minutes on 2 CPU cores."""
+import io
+import logging
+
 import pytest
 import torch
 import torchvision
+
+from mmengine.logging import MMLogger
 
 from crc_modules import CRCNet
 
@@ -32,3 +37,24 @@ def random_mask(batch: int, size: int, generator=None) -> torch.Tensor:
         y1, x1 = y0 + size // 3 + b, x0 + size // 3
         mask[b, 0, y0:y1, x0:x1] = 1
     return mask
+
+
+class _LogText:
+    def __init__(self):
+        self.stream = io.StringIO()
+
+    @property
+    def text(self) -> str:
+        return self.stream.getvalue()
+
+
+@pytest.fixture
+def caplog_mmengine():
+    """What MMEngine's current logger prints during a test (``.text``, each line led by its level)."""
+    capture = _LogText()
+    handler = logging.StreamHandler(capture.stream)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    logger = MMLogger.get_current_instance()
+    logger.addHandler(handler)
+    yield capture
+    logger.removeHandler(handler)

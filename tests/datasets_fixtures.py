@@ -1,38 +1,14 @@
 """Writers of tiny datasets in the real on-disk layouts (VOC / PFENet lists / HSNet splits, COCO, FSS-1000)."""
 from __future__ import annotations
 
-import io
 import json
-import logging
 import os
 import pickle
 from typing import Dict, List, Sequence, Tuple
 
 import cv2
 import numpy as np
-import pytest
-from mmengine.logging import MMLogger
 from PIL import Image
-
-
-class _LogText:
-    def __init__(self):
-        self.stream = io.StringIO()
-
-    @property
-    def text(self) -> str:
-        return self.stream.getvalue()
-
-
-@pytest.fixture
-def caplog_mmengine():
-    """What MMEngine's current logger prints during a test (``.text``)."""
-    capture = _LogText()
-    handler = logging.StreamHandler(capture.stream)
-    logger = MMLogger.get_current_instance()
-    logger.addHandler(handler)
-    yield capture
-    logger.removeHandler(handler)
 
 
 def blob_label(size, blobs: Sequence[tuple]) -> np.ndarray:
