@@ -27,8 +27,9 @@ def memory_linear_attention(query: torch.Tensor, key: torch.Tensor, value: torch
         with sdpa_kernel(FUSED_ATTENTION), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the reasons a fused kernel does not apply
             return F.scaled_dot_product_attention(query, key, value, scale=1.0)
-    except RuntimeError:  # no fused kernel for these inputs
-        rows = max(1, CHUNK_SCORES // key.shape[-2])
+    except RuntimeError:  # no fused kernel for these inputs (or out of memory: chunks need less)
+        batch_elements = query[..., 0, 0].numel()  # the scores of a chunk are rows x keys for every one of them
+        rows = max(1, CHUNK_SCORES // (key.shape[-2] * batch_elements))
         return torch.cat([F.scaled_dot_product_attention(chunk, key, value, scale=1.0)
                           for chunk in query.split(rows, dim=-2)], dim=-2)
 

@@ -43,7 +43,7 @@ class CRCNet(EpisodeModel):
         aux_weight (float): lambda of Eq. 5. Default: 0.1.
         ignore_index (int): Label value left out of the losses. Default: 255.
         finetune_backprop_steps (int, optional): While k-shot finetuning, back-propagate through only the
-            last refinement steps (None: all, as in training). Default: None.
+            last refinement steps (None: all, as in training). Default: 1 (README, "Evidence on the generated data").
     """
 
     def __init__(
@@ -59,7 +59,7 @@ class CRCNet(EpisodeModel):
         refine_steps: int = 10,
         aux_weight: float = 0.1,
         ignore_index: int = 255,
-        finetune_backprop_steps: Optional[int] = None,
+        finetune_backprop_steps: Optional[int] = 1,
     ):
         super().__init__()
         if not (cross_reference or global_conditional or local_conditional):

@@ -171,3 +171,22 @@ def test_colliding_query_names_keep_both_outputs(files, tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     assert sorted(os.listdir(tmp_path / "out")) == ["a_jpg_mask.png", "a_jpg_overlay.png", "a_png_mask.png",
                                                     "a_png_overlay.png"]
+
+
+def test_a_file_named_twice_is_segmented_once_and_distinct_files_get_distinct_names(tmp_path, monkeypatch):
+    sys.path.insert(0, os.path.join(ROOT, "tools"))
+    try:
+        import infer
+    finally:
+        sys.path.pop(0)
+    for folder in ("photos", "photos/trip", "other/trip"):
+        (tmp_path / folder).mkdir(parents=True, exist_ok=True)
+    for name in ("photos/a.jpg", "photos/a.png", "photos/trip/a.jpg", "other/trip/a.jpg"):
+        (tmp_path / name).touch()
+    monkeypatch.chdir(tmp_path)
+    queries = infer.expand_queries(["photos/a.jpg", "./photos/../photos/a.jpg", "photos", str(tmp_path / "photos/a.png"),
+                                    "photos/trip/a.jpg", "other/trip/a.jpg"])
+    assert queries == ["photos/a.jpg", "photos/a.png", "photos/trip/a.jpg", "other/trip/a.jpg"]
+    assert infer.output_names(queries) == {"photos/a.jpg": "photos_a_jpg", "photos/a.png": "a_png",
+                                           "photos/trip/a.jpg": "photos_trip_a_jpg",
+                                           "other/trip/a.jpg": "other_trip_a_jpg"}

@@ -159,4 +159,12 @@ def test_pfenet_crc_trains_and_tests_through_the_tools(tmp_path):
     assert "loss_cooc" in log and "loss_query_aux" in log
     _run(["tools/test.py", config, str(tmp_path / "weights.pth"), "--work-dir", str(tmp_path), "--shot", "2",
           "--out", str(tmp_path / "metrics.json"), "--cfg-options", *options])
-    assert json.loads((tmp_path / "metrics.json").read_text())["metrics"]["episodes"] == 3
+    metrics = json.loads((tmp_path / "metrics.json").read_text())["metrics"]
+    assert metrics["episodes"] == 3
+    # the same weights as PFENet's train.py saves them, loaded by the model itself: no checkpoint argument
+    exported = torch.load(tmp_path / "weights.pth", weights_only=True)["state_dict"]
+    released = {f"module.{key[len('model.'):]}": value for key, value in exported.items()}
+    torch.save({"epoch": 1, "state_dict": released}, tmp_path / "train_epoch_1.pth")
+    _run(["tools/test.py", config, "--work-dir", str(tmp_path), "--shot", "2", "--out", str(tmp_path / "released.json"),
+          "--cfg-options", *options, f"model.model.checkpoint={tmp_path / 'train_epoch_1.pth'}"])
+    assert json.loads((tmp_path / "released.json").read_text())["metrics"] == metrics

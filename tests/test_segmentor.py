@@ -1,5 +1,6 @@
 """The mmseg host: data preprocessor, segmentor loss/predict, Fig. 9 pictures (issue 4)."""
 import numpy as np
+import pytest
 import torch
 from mmengine.structures import PixelData
 from mmseg.structures import SegDataSample
@@ -90,3 +91,8 @@ def test_cpu_autocast_optim_wrapper_trains_in_bfloat16():
     assert set(seen) == {torch.bfloat16} and len(seen) == 2  # query and support branches
     assert torch.isfinite(losses["loss"])
     assert not torch.equal(before, segmentor.model.refinement.classifier[-1].weight)
+
+
+def test_a_test_cfg_setting_that_does_not_exist_is_an_error_naming_it():
+    with pytest.raises(ValueError, match=r"test_cfg has no setting 'kshot_mod'; its settings are kshot_mode, "):
+        FewShotSegmentor(model=MODEL, test_cfg=dict(kshot_mod="both"))

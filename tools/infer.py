@@ -41,7 +41,10 @@ def expand_queries(patterns: List[str]) -> List[str]:
             paths.append(pattern)
     if not paths:
         raise FileNotFoundError(f"no query image found in {patterns}")
-    return list(dict.fromkeys(paths))
+    by_file = {}
+    for path in paths:  # one entry per file, however its path is spelled
+        by_file.setdefault(osp.realpath(path), path)
+    return list(by_file.values())
 
 
 def _name_candidates(path: str) -> List[str]:
@@ -54,16 +57,18 @@ def _name_candidates(path: str) -> List[str]:
 
 
 def output_names(paths: List[str]) -> Dict[str, str]:
-    """A distinct output name per query: the shortest candidate that no other query's name collides with."""
+    """A distinct output name per query (distinct files): the shortest candidate no other query's name collides with."""
     candidates = {path: _name_candidates(path) for path in paths}
     level = {path: 0 for path in paths}
     while True:
-        names = {path: candidates[path][min(level[path], len(candidates[path]) - 1)] for path in paths}
+        names = {path: candidates[path][level[path]] for path in paths}
         counts = Counter(names.values())
         clashing = [path for path in paths if counts[names[path]] > 1]
         if not clashing:
             return names
         for path in clashing:
+            if level[path] + 1 == len(candidates[path]):
+                raise ValueError(f"no distinct output name for {path} (its full path names another query too)")
             level[path] += 1
 
 
@@ -104,8 +109,12 @@ def main(argv=None) -> int:
             failures.append(f"{path}: {type(err).__name__}: {err}")
             tqdm.write(f"skipped {path}: {err}", file=sys.stderr)
             continue
-        cv2.imwrite(osp.join(args.out, f"{names[path]}_mask.png"), (result.mask * 255).astype(np.uint8))
-        cv2.imwrite(osp.join(args.out, f"{names[path]}_overlay.png"), overlay(image, result.mask, PREDICTION_COLOUR))
+        outputs = {f"{names[path]}_mask.png": (result.mask * 255).astype(np.uint8),
+                   f"{names[path]}_overlay.png": overlay(image, result.mask, PREDICTION_COLOUR)}
+        unwritten = [name for name, picture in outputs.items() if not cv2.imwrite(osp.join(args.out, name), picture)]
+        if unwritten:
+            failures.append(f"{path}: could not write {', '.join(unwritten)} in {args.out}")
+            tqdm.write(f"could not write {', '.join(unwritten)} in {args.out}", file=sys.stderr)
     print(f"{len(queries) - len(failures)} of {len(queries)} queries segmented into {args.out}")
     if failures:
         print("failed:\n  " + "\n  ".join(failures), file=sys.stderr)

@@ -6,6 +6,7 @@ import inspect
 import logging
 import os
 import os.path as osp
+import re
 
 import torch
 import torch.distributed as dist
@@ -45,6 +46,14 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
                              "(always in the log file)")
 
 
+def default_run_name(config_path: str, fold=None) -> str:
+    """The config's file name; with a ``fold`` run option, that fold in place of the file's (runs never share a dir)."""
+    name = osp.splitext(osp.basename(config_path))[0]
+    if fold is None:
+        return name
+    return re.sub(r"fold\d+", f"fold{fold}", name) if re.search(r"fold\d+", name) else f"{name}_fold{fold}"
+
+
 def load_config(args: argparse.Namespace) -> Config:
     """Config with the command line's overrides and run options, work dir and launcher."""
     if not osp.isfile(args.config):
@@ -54,7 +63,7 @@ def load_config(args: argparse.Namespace) -> Config:
     if args.work_dir:
         cfg.work_dir = args.work_dir
     elif cfg.get("work_dir") is None:
-        cfg.work_dir = osp.join("work_dirs", osp.splitext(osp.basename(args.config))[0])
+        cfg.work_dir = osp.join("work_dirs", default_run_name(args.config, (args.cfg_options or {}).get("fold")))
     os.environ.setdefault("LOCAL_RANK", str(args.local_rank))
     return cfg
 
@@ -78,8 +87,8 @@ def physical_cores(cpuinfo: str = "/proc/cpuinfo") -> int:
 def configure_threads() -> str:
     """Set torch's CPU threads and return how they were chosen (for the log).
 
-    ``OMP_NUM_THREADS`` when set; under torchrun on the CPU, the physical cores divided among the local
-    processes (torchrun's own default of 1 thread per process is replaced); otherwise the physical cores.
+    ``OMP_NUM_THREADS`` when set; under torchrun, the physical cores divided among the local processes
+    (torchrun's own default of 1 thread per process is replaced); otherwise the physical cores.
     Oversubscribed threads made training 10-16x slower per iteration on a busy 2-core machine.
     """
     local_processes = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
@@ -87,7 +96,7 @@ def configure_threads() -> str:
     torchrun_default = local_processes > 1 and requested == "1"
     if requested and not torchrun_default:
         threads, reason = int(requested), "OMP_NUM_THREADS"
-    elif local_processes > 1 and not torch.cuda.is_available():
+    elif local_processes > 1:
         cores = physical_cores()
         threads, reason = max(1, cores // local_processes), f"{cores} physical cores / {local_processes} processes"
     else:

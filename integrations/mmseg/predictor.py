@@ -178,6 +178,7 @@ class FewShotPredictor:
         height, width = query_img.shape[:2]
         query_in, _, (valid_h, valid_w) = self._to_input(query_img)
         probability = self.segmentor.inference.query_probability(self.segmentor.model, self.support_set, query_in)
-        probability = resize_to(probability[..., :valid_h, :valid_w], (height, width))[0, 0]
+        probability = resize_to(probability[..., :valid_h, :valid_w], (height, width),
+                                align_corners=self.segmentor.model.align_corners)[0, 0]
         probability = probability.float().cpu().numpy()
         return Prediction(mask=(probability > self.segmentor.threshold).astype(np.uint8), probability=probability)

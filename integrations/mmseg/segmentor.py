@@ -15,6 +15,8 @@ from crc_modules.layers import resize_to
 from crc_modules.registry import MODELS
 from .checkpoint import load_model_weights
 
+TEST_CFG_KEYS = ("kshot_mode", "finetune", "scales", "precision", "threshold")
+
 
 @MODELS.register_module()
 class FewShotSegmentor(BaseModel):
@@ -44,6 +46,10 @@ class FewShotSegmentor(BaseModel):
             raise TypeError(f"{type(self.model).__name__} is not a crc_modules.EpisodeModel: implement encode, "
                             "predict and loss (see crc_modules/episode_model.py)")
         test_cfg = dict(test_cfg or {})
+        unknown = sorted(set(test_cfg) - set(TEST_CFG_KEYS))
+        if unknown:
+            raise ValueError(f"test_cfg has no setting {', '.join(map(repr, unknown))}; "
+                             f"its settings are {', '.join(TEST_CFG_KEYS)}")
         self.threshold = float(test_cfg.get("threshold", 0.5))
         self.inference = KShotPredictor(test_cfg.get("kshot_mode", "fusion"), scales=test_cfg.get("scales", (1.0,)),
                                         precision=test_cfg.get("precision", "fp32"), **test_cfg.get("finetune", {}))
@@ -98,7 +104,8 @@ class FewShotSegmentor(BaseModel):
             target_size = sample.gt_sem_seg.shape if "gt_sem_seg" in sample else probability.shape[-2:]
             if tuple(target_size) != tuple(probability.shape[-2:]):
                 valid_h, valid_w = sample.metainfo.get("valid_shape", probability.shape[-2:])
-                probability = resize_to(probability[..., :valid_h, :valid_w], target_size)
+                probability = resize_to(probability[..., :valid_h, :valid_w], target_size,
+                                        align_corners=self.model.align_corners)
             sample.seg_logits = PixelData(data=probability[0])
             sample.pred_sem_seg = PixelData(data=(probability[0] > self.threshold).long())
         return data_samples

@@ -15,6 +15,7 @@ from mmengine.config import Config, DictAction
 from mmseg.registry import DATASETS
 
 import integrations.mmseg  # noqa: F401  (registers the host's types)
+from integrations.mmseg.launch import default_run_name
 from integrations.mmseg.run_options import resolve_config
 from integrations.mmseg.segmentor import FewShotSegmentor
 from integrations.mmseg.support_sensitivity import format_table, support_sensitivity
@@ -43,7 +44,8 @@ def main(argv=None) -> dict:
     dataset = DATASETS.build(dataset_cfg)
     results = support_sensitivity(segmentor, dataset, args.episodes)
     print(f"{args.config}, {args.checkpoint}, {dataset.shot}-shot:\n{format_table(results)}")
-    out = args.out or osp.join("work_dirs", osp.splitext(osp.basename(args.config))[0], "support_sensitivity.json")
+    out = args.out or osp.join("work_dirs", default_run_name(args.config, args.cfg_options.get("fold")),
+                               "support_sensitivity.json")
     os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
     with open(out, "w") as handle:
         json.dump(dict(config=args.config, checkpoint=args.checkpoint, shot=dataset.shot, rows=results), handle,
