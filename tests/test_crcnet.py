@@ -275,3 +275,14 @@ def test_finetuning_leaves_no_gradient_and_changes_only_what_the_model_names():
     support_set = KShotPredictor("finetune", steps=2, lr=0.05).prepare(model, supports, labels)
     assert support_set.finetuned and all(name.startswith("refinement.") for name in support_set.finetuned)
     assert all(p.grad is None and p.requires_grad for p in model.parameters())
+
+
+def test_fp16_finetuning_takes_its_steps_in_fp32_and_bf16_keeps_bf16():
+    supports, labels, _ = _episode(3)
+    for precision, step_autocast in (("fp16", False), ("bf16", True)):
+        model = tiny_crcnet().eval()
+        in_steps, loss = [], model.loss
+        model.loss = lambda *args: in_steps.append(torch.is_autocast_enabled("cpu")) or loss(*args)
+        tuned = KShotPredictor("finetune", steps=2, lr=0.05, precision=precision).prepare(model, supports, labels)
+        assert in_steps == [step_autocast] * 2, precision
+        assert tuned.finetuned and all(torch.isfinite(value).all() for value in tuned.finetuned.values())
