@@ -86,3 +86,10 @@ def test_the_tools_refuse_an_unknown_key_before_building_anything():
     result = subprocess.run([sys.executable, "tools/train.py", "configs/crcnet_generated.py", "--cfg-options", "fodl=2"],
                             cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode != 0 and "--cfg-options fodl: the run does not read this key" in result.stderr
+
+
+def test_a_fold_run_option_names_its_own_default_work_dir():
+    from integrations.mmseg.launch import default_run_name
+    assert default_run_name("configs/crcnet_pascal_fold0.py") == "crcnet_pascal_fold0"
+    assert default_run_name("configs/crcnet_pascal_fold0_5shot.py", 2) == "crcnet_pascal_fold2_5shot"
+    assert default_run_name("configs/crcnet_generated.py", 3) == "crcnet_generated_fold3"
