@@ -158,6 +158,9 @@ def test_bf16_fast_mode_is_close_to_fp32(files):
     expected = reference.predict(query, supports=supports).probability
     got = fast.predict(query, supports=supports).probability
     assert np.abs(got - expected).max() < 0.05 and not np.array_equal(got, expected)
+    convolutions = [m.weight for m in fast.segmentor.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert all(w.is_contiguous(memory_format=torch.channels_last) for w in convolutions)  # the fast layout
+    assert all(m.weight.is_contiguous() for m in reference.segmentor.modules() if isinstance(m, torch.nn.Conv2d))
 
 
 def test_colliding_query_names_keep_both_outputs(files, tmp_path):
