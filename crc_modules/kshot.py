@@ -123,7 +123,6 @@ class KShotPredictor:
         """Foreground probability (1, 1, H', W') of a (1, 3, H', W') query, averaged over the scales."""
         if support_set.model is not model:
             raise ValueError("this support set was prepared with another model: prepare it with this one")
-        self._use_fast_layout(model, query_img.device)
         shots = 1 if self.mode == "finetune" else support_set.labels.shape[0]  # finetune: the first support
         size = query_img.shape[-2:]
         total = torch.zeros(1, 1, *size, device=query_img.device)
@@ -144,7 +143,8 @@ class KShotPredictor:
 
     def _use_fast_layout(self, model: EpisodeModel, device: torch.device) -> None:
         """bf16 / fp16 autocast convolutions run on channels_last weights (the same values): at 321 px, CRCNet
-        in bf16 took 18 s against 282 s contiguous on an AVX2 CPU. fp32, the reference, keeps its layout."""
+        in bf16 took 18 s against 282 s contiguous on an AVX2 CPU. fp32, the reference, keeps its layout.
+        Done once per support set in :meth:`prepare` (a support set's queries run on the same model)."""
         if resolve_precision(self.precision, device) != "fp32":
             model.to(memory_format=torch.channels_last)
 
@@ -191,14 +191,14 @@ class KShotPredictor:
         originals = {**{name: p.detach() for name, p in params.items()}, **dict(model.named_buffers())}
         tuned = {name: value.clone() for name, value in originals.items()}
         optimizer = torch.optim.SGD([params[name] for name in params], lr=self.lr, momentum=self.momentum)
+        encode_precision = resolve_precision(self.precision, device)
+        # fp16 gradients would need loss scaling: fp16 runs its finetuning steps in fp32 (bf16 needs none)
+        step_precision = "fp32" if encode_precision == "fp16" else encode_precision
         try:
-            with torch.no_grad(), self._autocast(device):
+            with torch.no_grad(), autocast(encode_precision, device):
                 model.eval()
                 targets = model.encode(images)
                 guides = model.encode(images, masks) if model.encodes_support_masks else targets
-            # fp16 gradients would need loss scaling: fp16 runs its finetuning steps in fp32 (bf16 needs none)
-            encode_precision = resolve_precision(self.precision, device)
-            step_precision = "fp32" if encode_precision == "fp16" else encode_precision
             if step_precision != encode_precision:
                 targets, guides = (map_features(lambda t: t.float(), features) for features in (targets, guides))
             for param in fixed:  # no gradient outside finetune_parameters(): cheaper, and nothing left behind

@@ -3,8 +3,9 @@
 A config's top-level variables (``fold = 0``, ``max_epochs = 200``) are expanded where they are used when
 MMEngine reads the file, so changing the variable afterwards changes nothing. The tools therefore treat a
 few of them as *run options*: each run option given with ``--cfg-options`` is written into the fields it
-controls; explicit key paths on the command line are merged last and win. Any other top-level key that the Runner does not read is refused,
-so a mistyped or already-expanded setting is an error instead of silence.
+controls; explicit key paths on the command line are merged last and win. Any other top-level key that
+the Runner does not read is refused, so a mistyped or already-expanded setting is an error instead of
+silence.
 """
 from __future__ import annotations
 
