@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.nn.attention import SDPBackend, sdpa_kernel
+from torch.utils.checkpoint import checkpoint
 
 from .layers import ResidualConvBlock, resize_to
 from .pooling import masked_average_pool
@@ -17,10 +18,12 @@ CHUNK_SCORES = 2 ** 22  # similarity entries per query chunk when no fused kerne
 
 
 def memory_linear_attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
-    """``softmax(query key^T) value`` (scale 1) for (B, Lq, K), (B, Lk, K), (B, Lk, C), never holding Lq x Lk scores.
+    """``softmax(query key^T) value`` (scale 1) for (..., Lq, K), (..., Lk, K), (..., Lk, C), never holding Lq x Lk scores.
 
     Uses a fused kernel of ``scaled_dot_product_attention`` (on the CPU: contiguous inputs with K == C)
-    and otherwise the plain kernel on chunks of queries, each holding at most ``CHUNK_SCORES`` scores.
+    and otherwise goes through the queries in chunks of at most ``CHUNK_SCORES`` scores each: without
+    autograd in one reused fp32 buffer, so the peak does not depend on how the allocator reuses freed
+    chunks; with autograd each chunk is recomputed in backward instead of kept.
     """
     query, key, value = query.contiguous(), key.contiguous(), value.contiguous()
     try:
@@ -30,8 +33,29 @@ def memory_linear_attention(query: torch.Tensor, key: torch.Tensor, value: torch
     except RuntimeError:  # no fused kernel for these inputs (or out of memory: chunks need less)
         batch_elements = query[..., 0, 0].numel()  # the scores of a chunk are rows x keys for every one of them
         rows = max(1, CHUNK_SCORES // (key.shape[-2] * batch_elements))
-        return torch.cat([F.scaled_dot_product_attention(chunk, key, value, scale=1.0)
-                          for chunk in query.split(rows, dim=-2)], dim=-2)
+        if torch.is_grad_enabled() and any(t.requires_grad for t in (query, key, value)):
+            return torch.cat([checkpoint(_attention, chunk, key, value, use_reentrant=False)
+                              for chunk in query.split(rows, dim=-2)], dim=-2)
+        return _attention_in_one_buffer(query, key, value, rows)
+
+
+def _attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
+    return F.scaled_dot_product_attention(query, key, value, scale=1.0)
+
+
+def _attention_in_one_buffer(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, rows: int) -> torch.Tensor:
+    """Chunked attention without autograd: every chunk's scores go into the same buffer (fp32 or wider)."""
+    dtype = torch.promote_types(query.dtype, torch.float32)
+    key_t, value = key.to(dtype).transpose(-1, -2), value.to(dtype)
+    out = value.new_empty(query.shape[:-1] + value.shape[-1:])
+    scores = value.new_empty(query.shape[:-2] + (min(rows, query.shape[-2]), key.shape[-2]))
+    for chunk, chunk_out in zip(query.split(rows, dim=-2), out.split(rows, dim=-2)):
+        chunk_scores = scores[..., :chunk.shape[-2], :]
+        torch.matmul(chunk.to(dtype), key_t, out=chunk_scores)
+        chunk_scores.sub_(chunk_scores.amax(dim=-1, keepdim=True)).exp_()  # softmax numerator, stable
+        torch.matmul(chunk_scores, value, out=chunk_out)
+        chunk_out.div_(chunk_scores.sum(dim=-1, keepdim=True))
+    return out.to(query.dtype)
 
 
 @MODELS.register_module()

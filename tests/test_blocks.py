@@ -211,6 +211,25 @@ def test_mask_refinement_rejects_zero_steps():
         MaskRefinement(4, num_steps=0)
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_chunked_attention_equals_one_softmax_over_all_keys_in_values_and_gradients(monkeypatch, dtype):
+    from crc_modules import conditional
+
+    monkeypatch.setattr(conditional, "CHUNK_SCORES", 2 * 3 * 11)  # 2 batch elements x 3 rows x 11 keys: 5 chunks
+    query, key, value = (torch.randn(2, 13, 5), torch.randn(2, 11, 5), torch.randn(2, 11, 4))  # K != C: no fused kernel
+    expected = torch.softmax(query @ key.transpose(1, 2), dim=-1) @ value
+    with torch.no_grad():
+        got = conditional.memory_linear_attention(*(t.to(dtype) for t in (query, key, value)))
+    assert got.dtype == dtype
+    assert torch.allclose(got.float(), expected, atol=1e-5 if dtype == torch.float32 else 3e-2)
+    leaves = [t.clone().requires_grad_() for t in (query, key, value)]
+    conditional.memory_linear_attention(*leaves).square().sum().backward()
+    reference = [t.clone().requires_grad_() for t in (query, key, value)]
+    (torch.softmax(reference[0] @ reference[1].transpose(1, 2), dim=-1) @ reference[2]).square().sum().backward()
+    for leaf, ref in zip(leaves, reference):
+        assert torch.allclose(leaf.grad, ref.grad, atol=1e-5)
+
+
 _MEMORY_PROBE = """
 import resource, sys, torch
 from crc_modules import LocalConditional
