@@ -9,7 +9,8 @@ from mmengine.config import Config
 from crc_modules import MULTI_SCALES
 from crc_modules.precision import PRECISIONS
 from integrations.mmseg.checkpoint import checkpoint_policy, load_model_weights
-from integrations.mmseg.launch import add_common_arguments, build_runner, load_config, prepare_distributed
+from integrations.mmseg.launch import (add_common_arguments, build_runner, finish_distributed, load_config,
+                                       prepare_distributed)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -89,6 +90,7 @@ def main(argv=None) -> dict:
                            scales=test_cfg.get("scales", [1.0]), precision=test_cfg.get("precision", "fp32"),
                            metrics=metrics), handle, indent=2)
         runner.logger.info(f"metrics written to {out}")
+    finish_distributed()
     return metrics
 
 

@@ -5,7 +5,8 @@ import os.path as osp
 import torch
 
 from integrations.mmseg.checkpoint import EXPORTED_WEIGHTS, checkpoint_policy, export_weights
-from integrations.mmseg.launch import add_common_arguments, build_runner, load_config, prepare_distributed
+from integrations.mmseg.launch import (add_common_arguments, build_runner, finish_distributed, load_config,
+                                       prepare_distributed)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -38,6 +39,7 @@ def main(argv=None) -> str:
     if runner.rank == 0:
         export_weights(runner.model, weights, args.config)
         runner.logger.info(f"weights for tools/test.py and tools/infer.py: {weights}")
+    finish_distributed()
     return weights
 
 

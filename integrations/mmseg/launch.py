@@ -124,6 +124,12 @@ def prepare_distributed(cfg: Config) -> None:
     cfg.model_wrapper_cfg = dict(type="MMDistributedDataParallel", device_ids=None, **{no_buffer_sync: False})
 
 
+def finish_distributed() -> None:
+    """Destroy the process group (gloo or NCCL) before exit, so no communication thread outlives the interpreter."""
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
 class _ConsoleNoise(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         return not record.getMessage().lstrip("\n").startswith(CONSOLE_HIDDEN_PREFIXES)
