@@ -18,12 +18,12 @@ CHUNK_SCORES = 2 ** 22  # similarity entries per query chunk when no fused kerne
 
 
 def memory_linear_attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
-    """``softmax(query key^T) value`` (scale 1) for (..., Lq, K), (..., Lk, K), (..., Lk, C), never holding Lq x Lk scores.
+    """``softmax(query key^T) value`` (scale 1) of (..., Lq, K), (..., Lk, K), (..., Lk, C), never with Lq x Lk scores.
 
     Uses a fused kernel of ``scaled_dot_product_attention`` (on the CPU: contiguous inputs with K == C)
     and otherwise goes through the queries in chunks of at most ``CHUNK_SCORES`` scores each: without
-    autograd in one reused fp32 buffer, so the peak does not depend on how the allocator reuses freed
-    chunks; with autograd each chunk is recomputed in backward instead of kept.
+    autograd in one reused buffer (fp32 or wider), so the peak does not depend on how the allocator
+    reuses freed chunks; with autograd each chunk is recomputed in backward instead of kept.
     """
     query, key, value = query.contiguous(), key.contiguous(), value.contiguous()
     try:
