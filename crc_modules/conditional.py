@@ -34,13 +34,9 @@ def memory_linear_attention(query: torch.Tensor, key: torch.Tensor, value: torch
         batch_elements = query[..., 0, 0].numel()  # the scores of a chunk are rows x keys for every one of them
         rows = max(1, CHUNK_SCORES // (key.shape[-2] * batch_elements))
         if torch.is_grad_enabled() and any(t.requires_grad for t in (query, key, value)):
-            return torch.cat([checkpoint(_attention, chunk, key, value, use_reentrant=False)
-                              for chunk in query.split(rows, dim=-2)], dim=-2)
+            return torch.cat([checkpoint(F.scaled_dot_product_attention, chunk, key, value, scale=1.0,
+                                         use_reentrant=False) for chunk in query.split(rows, dim=-2)], dim=-2)
         return _attention_in_one_buffer(query, key, value, rows)
-
-
-def _attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
-    return F.scaled_dot_product_attention(query, key, value, scale=1.0)
 
 
 def _attention_in_one_buffer(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, rows: int) -> torch.Tensor:

@@ -105,11 +105,10 @@ def checkpoint_policy(allow_full_pickle: bool = False):
 
     def load_from_http(url, map_location=None):
         rank, world_size = get_dist_info()
-        if rank == 0:  # one download; the other ranks read the cached copy (as MMEngine's own loader)
-            download_to_cache(url)
+        path = download_to_cache(url) if rank == 0 else None  # one download (as MMEngine's own loader)
         if world_size > 1:
             torch.distributed.barrier()
-        return load_checkpoint_file(download_to_cache(url), map_location, allow_full_pickle)
+        return load_checkpoint_file(path or download_to_cache(url), map_location, allow_full_pickle)
 
     loaders = {"": load_from_local, "http://": load_from_http, "https://": load_from_http}
     previous_loaders = {prefix: CheckpointLoader._schemes[prefix] for prefix in loaders}

@@ -137,8 +137,8 @@ class FewShotPredictor:
                                                  scales=scales)
         return cls(segmentor, size=size or working_size(cfg), device=device)
 
-    def _to_input(self, image: np.ndarray, mask: Optional[np.ndarray] = None) -> Tuple[torch.Tensor, Optional[torch.Tensor],
-                                                                                      Tuple[int, int]]:
+    def _to_input(self, image: np.ndarray,
+                  mask: Optional[np.ndarray] = None) -> Tuple[torch.Tensor, Optional[torch.Tensor], Tuple[int, int]]:
         """(normalised (1, 3, S, S), label (1, S, S) or None, valid (h, w)) at the working size S."""
         results = dict(img=image, seg_fields=[])
         if mask is not None:
