@@ -5,7 +5,6 @@ import logging
 import pytest
 import torch
 import torchvision
-
 from mmengine.logging import MMLogger
 
 from crc_modules import CRCNet

@@ -7,10 +7,24 @@ import numpy as np
 import pytest
 
 import integrations.mmseg  # noqa: F401
-from integrations.mmseg.datasets import (CocoFewShotDataset, FSS1000Dataset, PascalFewShotDataset,
-                                         load_plain_pickle, read_image)
-from tests.datasets_fixtures import (blob_label, voc_labels, write_coco_json, write_coco_pngs, write_fss,
-                                     write_image, write_palette_png, write_pickle, write_voc)
+from integrations.mmseg.datasets import (
+    CocoFewShotDataset,
+    FSS1000Dataset,
+    PascalFewShotDataset,
+    load_plain_pickle,
+    read_image,
+)
+from tests.datasets_fixtures import (
+    blob_label,
+    voc_labels,
+    write_coco_json,
+    write_coco_pngs,
+    write_fss,
+    write_image,
+    write_palette_png,
+    write_pickle,
+    write_voc,
+)
 
 
 @pytest.fixture

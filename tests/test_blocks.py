@@ -18,7 +18,6 @@ from crc_modules.layers import GlobalConvBlock
 
 from .conftest import random_mask
 
-
 # ---- foreground average pooling (4.4) -------------------------------------------------------------
 
 def test_masked_average_pool_equals_mean_over_foreground_pixels():

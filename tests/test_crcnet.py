@@ -142,9 +142,10 @@ def test_ablations_remove_the_modules_they_name():
 
 
 def test_builds_from_the_registry_under_mmseg_default_scope():
-    import integrations.mmseg  # noqa: F401
     from mmengine.registry import DefaultScope
     from mmseg.registry import MODELS
+
+    import integrations.mmseg  # noqa: F401
 
     with DefaultScope.overwrite_default_scope("mmseg"):
         model = MODELS.build(dict(type="CRCNet", encoder=dict(backbone="resnet18", multi_level=False), channels=16,

@@ -7,12 +7,25 @@ import torch
 from mmengine.dataset import pseudo_collate
 
 import integrations.mmseg  # noqa: F401
-from integrations.mmseg.datasets import (CocoFewShotDataset, FSS1000Dataset, GeneratedFewShotDataset,
-                                         PascalFewShotDataset, box_label, coco_fold_classes, fold_classes)
+from integrations.mmseg.datasets import (
+    CocoFewShotDataset,
+    FSS1000Dataset,
+    GeneratedFewShotDataset,
+    PascalFewShotDataset,
+    box_label,
+    coco_fold_classes,
+    fold_classes,
+)
 from integrations.mmseg.metric import FewShotIoUMetric
-from tests.datasets_fixtures import (blob_label, voc_labels, write_coco_json,
-                                     write_fss, write_image, write_palette_png, write_voc)
-
+from tests.datasets_fixtures import (
+    blob_label,
+    voc_labels,
+    write_coco_json,
+    write_fss,
+    write_image,
+    write_palette_png,
+    write_voc,
+)
 
 # ---- class splits ---------------------------------------------------------------------------------
 

@@ -99,8 +99,9 @@ def test_frozen_backbone_keeps_batchnorm_in_eval_and_gets_no_gradient():
 
 
 def test_mmseg_resnetv1c_is_accepted_from_a_config():
-    import integrations.mmseg  # noqa: F401  (lets mmseg import on mmcv-lite)
     import mmseg.models  # noqa: F401
+
+    import integrations.mmseg  # noqa: F401  (lets mmseg import on mmcv-lite)
 
     backbone = dict(type="mmseg.ResNetV1c", depth=18, out_indices=(2, 3), strides=(1, 2, 1, 1), dilations=(1, 1, 2, 4))
     encoder = SiameseEncoder(backbone, out_channels=8)
@@ -109,8 +110,9 @@ def test_mmseg_resnetv1c_is_accepted_from_a_config():
 
 
 def test_an_mmseg_backbones_init_cfg_is_applied_at_init_weights_not_when_built():
-    import integrations.mmseg  # noqa: F401  (lets mmseg import on mmcv-lite)
     import mmseg.models  # noqa: F401
+
+    import integrations.mmseg  # noqa: F401  (lets mmseg import on mmcv-lite)
 
     backbone = dict(type="mmseg.ResNetV1c", depth=18, out_indices=(2, 3), strides=(1, 2, 1, 1), dilations=(1, 1, 2, 4),
                     init_cfg=dict(type="Constant", val=0.5, layer="Conv2d"))

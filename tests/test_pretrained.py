@@ -5,7 +5,6 @@ import subprocess
 import sys
 import urllib.request
 
-import pytest
 import torch
 from mmengine.config import Config
 from mmengine.runner import Runner

@@ -6,10 +6,15 @@ import pytest
 from mmengine.config import Config
 
 import integrations.mmseg  # noqa: F401
-from integrations.mmseg.datasets import (CocoFewShotDataset, FSS1000Dataset, PascalFewShotDataset,
-                                         coco_fold_classes)
-from tests.datasets_fixtures import (blob_label, write_coco_pngs, write_fss,
-                                     write_hsnet_pascal_splits, write_pickle, write_voc)
+from integrations.mmseg.datasets import CocoFewShotDataset, FSS1000Dataset, PascalFewShotDataset, coco_fold_classes
+from tests.datasets_fixtures import (
+    blob_label,
+    write_coco_pngs,
+    write_fss,
+    write_hsnet_pascal_splits,
+    write_pickle,
+    write_voc,
+)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 THRESHOLD = 2 * 32 * 32

@@ -13,11 +13,19 @@ import integrations.mmseg  # noqa: F401
 from crc_modules import EpisodeModel, EpisodeOutput, upsampled_cross_entropy
 from crc_modules.layers import resize_to
 from crc_modules.registry import MODELS
-from integrations.mmseg.datasets import GeneratedFewShotDataset
 from integrations.mmseg.checkpoint import export_weights
+from integrations.mmseg.datasets import GeneratedFewShotDataset
 from integrations.mmseg.segmentor import FewShotSegmentor
-from integrations.mmseg.support_sensitivity import (ALL_FOREGROUND, CORRECT, EMPTY, FULL, OBJECT_PIXELS, ROWS,
-                                                    WRONG_CLASS, support_sensitivity)
+from integrations.mmseg.support_sensitivity import (
+    ALL_FOREGROUND,
+    CORRECT,
+    EMPTY,
+    FULL,
+    OBJECT_PIXELS,
+    ROWS,
+    WRONG_CLASS,
+    support_sensitivity,
+)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

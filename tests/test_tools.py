@@ -227,9 +227,10 @@ def test_pascal_fold0_config_has_the_settings_of_section_5_1():
 def test_every_config_parses_and_names_registered_types():
     import glob
 
+    from mmseg.registry import DATASETS, MODELS
+
     import integrations.mmseg  # noqa: F401
     import integrations.pfenet  # noqa: F401
-    from mmseg.registry import DATASETS, MODELS
 
     configs = sorted(glob.glob(os.path.join(ROOT, "configs", "*.py")))
     assert len(configs) >= 30

@@ -9,8 +9,13 @@ from mmengine.config import Config
 from crc_modules import MULTI_SCALES
 from crc_modules.precision import PRECISIONS
 from integrations.mmseg.checkpoint import checkpoint_policy, load_model_weights
-from integrations.mmseg.launch import (add_common_arguments, build_runner, finish_distributed, load_config,
-                                       prepare_distributed)
+from integrations.mmseg.launch import (
+    add_common_arguments,
+    build_runner,
+    finish_distributed,
+    load_config,
+    prepare_distributed,
+)
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -5,8 +5,13 @@ import os.path as osp
 import torch
 
 from integrations.mmseg.checkpoint import EXPORTED_WEIGHTS, checkpoint_policy, export_weights
-from integrations.mmseg.launch import (add_common_arguments, build_runner, finish_distributed, load_config,
-                                       prepare_distributed)
+from integrations.mmseg.launch import (
+    add_common_arguments,
+    build_runner,
+    finish_distributed,
+    load_config,
+    prepare_distributed,
+)
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -16,6 +16,7 @@ from mmengine.config import Config
 
 from crc_modules import SupportSet
 from crc_modules.layers import resize_to
+
 from .datasets.files import read_image, read_label
 from .segmentor import FewShotSegmentor
 from .transforms import LongerSideResizePad

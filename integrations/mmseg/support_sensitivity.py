@@ -15,7 +15,6 @@ from typing import Dict, Iterator, List, Optional, Tuple
 import numpy as np
 import torch
 from mmengine.logging import MMLogger
-from mmengine.structures import PixelData
 from mmseg.structures import SegDataSample
 from tqdm import tqdm
 

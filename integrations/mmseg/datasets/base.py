@@ -14,8 +14,8 @@ from mmengine.structures import PixelData
 from mmseg.registry import TRANSFORMS
 from mmseg.structures import SegDataSample
 
-from ..transforms import box_label
 from ..data_preprocessor import stack_same_size
+from ..transforms import box_label
 from .files import check_files_exist, read_label
 from .loading import LoadEpisodeImage, LoadEpisodeLabel
 from .protocols import PROTOCOLS, EpisodePlan, draw_episode, keep_drawable

@@ -12,8 +12,7 @@ import numpy as np
 from mmcv.transforms import BaseTransform, LoadImageFromFile
 from mmseg.registry import TRANSFORMS
 
-from .files import (IGNORE_INDEX, check_label_values, decode_binary_mask, decode_class_label, decode_image,
-                    read_bytes)
+from .files import IGNORE_INDEX, check_label_values, decode_binary_mask, decode_class_label, decode_image, read_bytes
 
 LABEL_FORMATS = ("class_index", "mask")
 
