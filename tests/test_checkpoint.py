@@ -13,8 +13,8 @@ from mmengine.logging import HistoryBuffer, MessageHub
 from mmengine.runner.checkpoint import CheckpointLoader
 
 from crc_modules.checkpoint import UnsafeCheckpointError, load_weights_only
-from integrations.mmseg.checkpoint import UNSAFE_PICKLE_FLAG, checkpoint_policy, load_checkpoint_file
-from integrations.mmseg.segmentor import FewShotSegmentor
+from integrations.mmseg.engine.checkpoint import UNSAFE_PICKLE_FLAG, checkpoint_policy, load_checkpoint_file
+from integrations.mmseg.models.segmentor import FewShotSegmentor
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIG = os.path.join(ROOT, "configs", "crcnet_generated.py")
@@ -110,7 +110,7 @@ def test_the_policy_routes_mmengine_loading_and_forces_weights_only_then_restore
 
 
 def test_the_predictor_refuses_the_marker_pickle(tmp_path):
-    from integrations.mmseg.predictor import FewShotPredictor
+    from integrations.mmseg.apis.predictor import FewShotPredictor
 
     path, marker = marker_checkpoint(tmp_path)
     with pytest.raises(UnsafeCheckpointError, match="marker.pth"):

@@ -7,7 +7,7 @@ import sys
 import pytest
 from mmengine.config import Config
 
-from integrations.mmseg.run_options import RUN_OPTIONS, resolve_config
+from integrations.mmseg.engine.run_options import RUN_OPTIONS, resolve_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LOADERS = ("train_dataloader", "val_dataloader", "test_dataloader")
@@ -89,7 +89,7 @@ def test_the_tools_refuse_an_unknown_key_before_building_anything():
 
 
 def test_a_fold_run_option_names_its_own_default_work_dir():
-    from integrations.mmseg.launch import default_run_name
+    from integrations.mmseg.engine.launch import default_run_name
     assert default_run_name("configs/crcnet_pascal_fold0.py") == "crcnet_pascal_fold0"
     assert default_run_name("configs/crcnet_pascal_fold0_5shot.py", 2) == "crcnet_pascal_fold2_5shot"
     assert default_run_name("configs/crcnet_generated.py", 3) == "crcnet_generated_fold3"

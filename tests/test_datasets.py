@@ -16,7 +16,7 @@ from integrations.mmseg.datasets import (
     coco_fold_classes,
     fold_classes,
 )
-from integrations.mmseg.metric import FewShotIoUMetric
+from integrations.mmseg.evaluation.metric import FewShotIoUMetric
 from tests.datasets_fixtures import (
     blob_label,
     voc_labels,

@@ -10,8 +10,8 @@ import torch
 
 import integrations.mmseg  # noqa: F401
 from crc_modules.registry import MODELS
-from integrations.mmseg.checkpoint import export_weights
-from integrations.mmseg.predictor import FewShotPredictor
+from integrations.mmseg.apis.predictor import FewShotPredictor
+from integrations.mmseg.engine.checkpoint import export_weights
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIG = os.path.join(ROOT, "configs", "crcnet_generated.py")

@@ -13,7 +13,7 @@ import integrations.mmseg  # noqa: F401  (registers the host)
 import integrations.pfenet  # noqa: F401
 from crc_modules.encoder import compact_resnet
 from crc_modules.registry import MODELS
-from integrations.mmseg.checkpoint import checkpoint_policy, export_weights
+from integrations.mmseg.engine.checkpoint import checkpoint_policy, export_weights
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIG = os.path.join(ROOT, "configs", "crcnet_generated.py")

@@ -6,9 +6,9 @@ from mmengine.structures import PixelData
 from mmseg.structures import SegDataSample
 
 import integrations.mmseg  # noqa: F401
-from integrations.mmseg.data_preprocessor import FewShotDataPreprocessor
-from integrations.mmseg.segmentor import FewShotSegmentor
-from integrations.mmseg.visualization import episode_picture
+from integrations.mmseg.models.data_preprocessor import FewShotDataPreprocessor
+from integrations.mmseg.models.segmentor import FewShotSegmentor
+from integrations.mmseg.visualization.visualization import episode_picture
 
 MODEL = dict(type="CRCNet", encoder=dict(backbone="resnet10"), channels=16, refine_steps=2)
 
@@ -78,7 +78,7 @@ def test_episode_picture_shows_supports_prediction_and_truth():
 
 
 def test_cpu_autocast_optim_wrapper_trains_in_bfloat16():
-    from integrations.mmseg.optim_wrapper import CPUAutocastOptimWrapper
+    from integrations.mmseg.engine.optim_wrapper import CPUAutocastOptimWrapper
 
     torch.manual_seed(0)
     segmentor = FewShotSegmentor(MODEL).train()

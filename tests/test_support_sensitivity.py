@@ -13,10 +13,7 @@ import integrations.mmseg  # noqa: F401
 from crc_modules import EpisodeModel, EpisodeOutput, upsampled_cross_entropy
 from crc_modules.layers import resize_to
 from crc_modules.registry import MODELS
-from integrations.mmseg.checkpoint import export_weights
-from integrations.mmseg.datasets import GeneratedFewShotDataset
-from integrations.mmseg.segmentor import FewShotSegmentor
-from integrations.mmseg.support_sensitivity import (
+from integrations.mmseg.apis.support_sensitivity import (
     ALL_FOREGROUND,
     CORRECT,
     EMPTY,
@@ -26,6 +23,9 @@ from integrations.mmseg.support_sensitivity import (
     WRONG_CLASS,
     support_sensitivity,
 )
+from integrations.mmseg.datasets import GeneratedFewShotDataset
+from integrations.mmseg.engine.checkpoint import export_weights
+from integrations.mmseg.models.segmentor import FewShotSegmentor
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -105,7 +105,7 @@ def test_a_model_that_only_reads_the_support_is_told_apart_row_by_row(dataset):
 
 
 def test_wrong_class_supports_do_not_hold_the_target(dataset):
-    from integrations.mmseg.support_sensitivity import wrong_class_supports
+    from integrations.mmseg.apis.support_sensitivity import wrong_class_supports
 
     for index in range(8):
         query, category, _ = dataset.episode(index)
@@ -136,8 +136,8 @@ def test_the_tool_prints_the_table_and_writes_json(tmp_path):
 
 
 def test_wrong_class_supports_on_a_binary_mask_layout_come_from_other_class_folders(tmp_path):
+    from integrations.mmseg.apis.support_sensitivity import wrong_class_supports
     from integrations.mmseg.datasets import FSS1000Dataset
-    from integrations.mmseg.support_sensitivity import wrong_class_supports
     from tests.datasets_fixtures import write_fss
 
     split = write_fss(str(tmp_path), ["abacus", "yak", "zebra"], images=3)

@@ -172,7 +172,7 @@ def test_cpu_threads_follow_omp_num_threads_then_the_local_share_of_physical_cor
 
 
 def test_physical_cores_counts_hyperthread_siblings_once(tmp_path):
-    from integrations.mmseg.launch import physical_cores
+    from integrations.mmseg.engine.launch import physical_cores
 
     cpuinfo = tmp_path / "cpuinfo"
     block = "processor\t: {}\nphysical id\t: 0\ncore id\t\t: {}\n"

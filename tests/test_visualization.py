@@ -1,7 +1,7 @@
 """Episode pictures: masks stay visible on objects of any colour; captions name the class."""
 import numpy as np
 
-from integrations.mmseg.visualization import PALETTE, PREDICTION_COLOUR, class_caption, overlay
+from integrations.mmseg.visualization.visualization import PALETTE, PREDICTION_COLOUR, class_caption, overlay
 
 
 def _object(colour, background=None):

@@ -23,7 +23,7 @@ import integrations.mmseg  # noqa: F401  (registers the host's types)
 import integrations.pfenet  # noqa: F401
 from crc_modules import MULTI_SCALES
 from crc_modules.precision import PRECISIONS, resolve_precision
-from integrations.mmseg.segmentor import FewShotSegmentor
+from integrations.mmseg.models.segmentor import FewShotSegmentor
 
 CONFIGS = {"CRCNet": "configs/crcnet_pascal_fold0.py", "PFENet": "configs/pfenet_pascal_fold0.py"}
 FOLDER_CASE = "CRCNet folder: 5-shot finetune + N queries"

@@ -23,8 +23,8 @@ from tqdm import tqdm
 
 from crc_modules import MULTI_SCALES
 from crc_modules.precision import PRECISIONS
-from integrations.mmseg.predictor import FewShotPredictor, load_image
-from integrations.mmseg.visualization import PREDICTION_COLOUR, overlay
+from integrations.mmseg.apis.predictor import FewShotPredictor, load_image
+from integrations.mmseg.visualization.visualization import PREDICTION_COLOUR, overlay
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 

@@ -8,8 +8,8 @@ from mmengine.config import Config
 
 from crc_modules import MULTI_SCALES
 from crc_modules.precision import PRECISIONS
-from integrations.mmseg.checkpoint import checkpoint_policy, load_model_weights
-from integrations.mmseg.launch import (
+from integrations.mmseg.engine.checkpoint import checkpoint_policy, load_model_weights
+from integrations.mmseg.engine.launch import (
     add_common_arguments,
     build_runner,
     finish_distributed,

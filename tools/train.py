@@ -4,8 +4,8 @@ import os.path as osp
 
 import torch
 
-from integrations.mmseg.checkpoint import EXPORTED_WEIGHTS, checkpoint_policy, export_weights
-from integrations.mmseg.launch import (
+from integrations.mmseg.engine.checkpoint import EXPORTED_WEIGHTS, checkpoint_policy, export_weights
+from integrations.mmseg.engine.launch import (
     add_common_arguments,
     build_runner,
     finish_distributed,

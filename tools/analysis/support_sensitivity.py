@@ -15,10 +15,10 @@ from mmengine.config import Config, DictAction
 from mmseg.registry import DATASETS
 
 import integrations.mmseg  # noqa: F401  (registers the host's types)
-from integrations.mmseg.launch import default_run_name
-from integrations.mmseg.run_options import resolve_config
-from integrations.mmseg.segmentor import FewShotSegmentor
-from integrations.mmseg.support_sensitivity import format_table, support_sensitivity
+from integrations.mmseg.apis.support_sensitivity import format_table, support_sensitivity
+from integrations.mmseg.engine.launch import default_run_name
+from integrations.mmseg.engine.run_options import resolve_config
+from integrations.mmseg.models.segmentor import FewShotSegmentor
 
 
 def parse_args(argv=None) -> argparse.Namespace:

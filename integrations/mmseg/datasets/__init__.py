@@ -1,5 +1,4 @@
 """Episodic datasets registered in mmseg's ``DATASETS``, their loading steps and the training sampler."""
-from ..transforms import box_label
 from .base import FewShotDataset, Sample
 from .coco import CocoFewShotDataset, coco_fold_classes
 from .files import load_plain_pickle, read_binary_mask, read_image, read_label
@@ -10,8 +9,9 @@ from .loading import LoadEpisodeImage, LoadEpisodeLabel
 from .pascal import PascalFewShotDataset, fold_classes
 from .protocols import MIN_CLASS_PIXELS, PROTOCOLS, EpisodePlan
 from .sampler import EpisodeKey, EpisodeSampler
+from .transforms import LongerSideResizePad, box_label
 
 __all__ = ["CocoFewShotDataset", "EpisodeKey", "EpisodePlan", "EpisodeSampler", "FSS1000Dataset", "FewShotDataset",
-           "GeneratedFewShotDataset", "LoadEpisodeImage", "LoadEpisodeLabel", "MIN_CLASS_PIXELS", "PROTOCOLS",
+           "GeneratedFewShotDataset", "LoadEpisodeImage", "LoadEpisodeLabel", "LongerSideResizePad", "MIN_CLASS_PIXELS", "PROTOCOLS",
            "PascalFewShotDataset", "Sample", "box_label", "class_appearance", "coco_fold_classes", "fold_classes", "load_plain_pickle",
            "read_binary_mask", "read_image", "read_label", "render_scene"]

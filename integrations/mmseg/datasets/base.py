@@ -14,12 +14,12 @@ from mmengine.structures import PixelData
 from mmseg.registry import TRANSFORMS
 from mmseg.structures import SegDataSample
 
-from ..data_preprocessor import stack_same_size
-from ..transforms import box_label
+from ..models.data_preprocessor import stack_same_size
 from .files import check_files_exist, read_label
 from .loading import LoadEpisodeImage, LoadEpisodeLabel
 from .protocols import PROTOCOLS, EpisodePlan, draw_episode, keep_drawable
 from .sampler import EpisodeKey
+from .transforms import box_label
 
 MODES = ("train", "test")
 ANNOTATIONS = ("mask", "box")

@@ -17,9 +17,9 @@ from mmengine.config import Config
 from crc_modules import SupportSet
 from crc_modules.layers import resize_to
 
-from .datasets.files import read_image, read_label
-from .segmentor import FewShotSegmentor
-from .transforms import LongerSideResizePad
+from ..datasets.files import read_image, read_label
+from ..datasets.transforms import LongerSideResizePad
+from ..models.segmentor import FewShotSegmentor
 
 ImageLike = Union[str, np.ndarray]
 MaskLike = Union[str, np.ndarray, Sequence[int]]

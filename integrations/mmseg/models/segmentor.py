@@ -14,7 +14,7 @@ from crc_modules import EpisodeModel, KShotPredictor, binary_mask
 from crc_modules.layers import resize_to
 from crc_modules.registry import MODELS
 
-from .checkpoint import load_model_weights
+from ..engine.checkpoint import load_model_weights
 
 TEST_CFG_KEYS = ("kshot_mode", "finetune", "scales", "precision", "threshold")
 

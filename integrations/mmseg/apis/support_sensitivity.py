@@ -18,8 +18,8 @@ from mmengine.logging import MMLogger
 from mmseg.structures import SegDataSample
 from tqdm import tqdm
 
-from .datasets.base import FewShotDataset
-from .metric import FewShotIoUMetric
+from ..datasets.base import FewShotDataset
+from ..evaluation.metric import FewShotIoUMetric
 
 CORRECT = "correct supports"
 WRONG_CLASS = "supports of another class"
