@@ -2,7 +2,6 @@
 _base_ = ['./_base_/models/pfenet_r50.py', './_base_/datasets/coco_20i.py', './_base_/schedules/sgd_200e.py',
           './_base_/default_runtime.py']
 base_lr = 0.005
-released_lr_x10 = False
 max_epochs = 50
 crop_size = (641, 641)
 train_pipeline = [
@@ -16,6 +15,6 @@ test_pipeline = [dict(type='LongerSideResizePad', size=641)]
 train_dataloader = dict(batch_size=8, dataset=dict(pipeline=train_pipeline))
 val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 test_dataloader = dict(dataset=dict(pipeline=test_pipeline))
-optim_wrapper = dict(optimizer=dict(lr=base_lr * (10 if released_lr_x10 else 1)))
+optim_wrapper = dict(optimizer=dict(lr=base_lr))
 param_scheduler = [dict(type='PolyLR', power=0.9, eta_min=0.0, by_epoch=True, begin=0, end=max_epochs)]
 train_cfg = dict(max_epochs=max_epochs, val_interval=5)

@@ -4,8 +4,6 @@
 _base_ = ['./_base_/models/pfenet_r50.py', './_base_/datasets/pascal_5i.py', './_base_/schedules/sgd_200e.py',
           './_base_/default_runtime.py']
 fold = 0
-base_lr = 0.0025
-released_lr_x10 = False
 crop_size = (473, 473)
 train_pipeline = [
     dict(type='RandomResize', scale=(473, 473), ratio_range=(0.9, 1.1), keep_ratio=True),
@@ -18,4 +16,3 @@ test_pipeline = [dict(type='LongerSideResizePad', size=473)]
 train_dataloader = dict(batch_size=4, dataset=dict(fold=fold, pipeline=train_pipeline))
 val_dataloader = dict(dataset=dict(fold=fold, pipeline=test_pipeline))
 test_dataloader = dict(dataset=dict(fold=fold, pipeline=test_pipeline))
-optim_wrapper = dict(optimizer=dict(lr=base_lr * (10 if released_lr_x10 else 1), weight_decay=1e-4))

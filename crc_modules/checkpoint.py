@@ -1,4 +1,4 @@
-"""Weights-only reading of checkpoints and pretrained weights, and applying pretrained weights when training starts.
+"""Reading weight files: weights-only loading, the state dict inside a checkpoint, and checking its keys.
 
 Every file is read with ``torch.load(weights_only=True)``: tensors, numbers, strings and containers, plus
 the types a caller allows by name. A file that needs anything else (an object whose unpickling could run
@@ -20,6 +20,7 @@ logger = logging.getLogger(__name__)
 
 StateDict = Dict[str, torch.Tensor]
 TORCHVISION_PREFIX = "torchvision://"
+CHECKPOINT_CONTAINERS = ("state_dict", "model")  # where checkpoints keep their weights
 
 
 class UnsafeCheckpointError(pickle.UnpicklingError):
@@ -97,27 +98,51 @@ def download_to_cache(url: str) -> str:
     return path
 
 
-def read_state_dict(source: str) -> StateDict:
-    """A state dict from a file path, a URL or ``torchvision://NAME``, read weights-only.
+def state_dict_in(checkpoint: object, source: str, strip_prefixes: Sequence[str] = ("module.",)) -> StateDict:
+    """The weights a loaded checkpoint holds, with leading ``strip_prefixes`` removed from each key, in order.
 
-    Accepts a bare state dict or one under ``state_dict``/``model``; strips ``module.`` and
-    ``backbone.`` prefixes (DataParallel and mmseg checkpoints).
+    Accepts a bare state dict or one under ``state_dict`` / ``model`` (MMEngine's and this project's files,
+    PFENet's ``{'epoch', 'state_dict', 'optimizer'}``); ``module.`` is DataParallel's prefix.
+
+    Raises:
+        ValueError: ``checkpoint`` holds no dict of weights; the message names ``source``.
     """
-    url = resolve_weights_source(source)
-    path = download_to_cache(url) if "://" in url else url
-    checkpoint = load_weights_only(path)
-    for container in ("state_dict", "model"):
+    for container in CHECKPOINT_CONTAINERS:
         if isinstance(checkpoint, dict) and isinstance(checkpoint.get(container), dict):
             checkpoint = checkpoint[container]
     if not isinstance(checkpoint, dict):
         raise ValueError(f"{source} holds a {type(checkpoint).__name__}, not a state dict")
     state = {}
     for key, value in checkpoint.items():
-        for prefix in ("module.", "backbone."):
+        for prefix in strip_prefixes:
             if key.startswith(prefix):
                 key = key[len(prefix):]
         state[key] = value
     return state
+
+
+def key_mismatch(module: nn.Module, state: StateDict, optional: Callable[[str], bool] = lambda key: False):
+    """(missing, unexpected): sorted keys of ``module`` that ``state`` lacks (unless ``optional``), and the reverse."""
+    expected = set(module.state_dict())
+    missing = sorted(key for key in expected - set(state) if not optional(key))
+    return missing, sorted(set(state) - expected)
+
+
+def describe_key_mismatch(missing: Sequence[str], unexpected: Sequence[str], target: str = "the model") -> str:
+    """'2 weights missing from the file (a, b); 4 weights the model does not have (c, d, e, ...)'."""
+    return "; ".join(f"{len(keys)} {what} ({', '.join(keys[:3])}{', ...' if len(keys) > 3 else ''})"
+                     for what, keys in (("weights missing from the file", missing),
+                                        (f"weights {target} does not have", unexpected)) if keys)
+
+
+def read_state_dict(source: str, strip_prefixes: Sequence[str] = ("module.", "backbone.")) -> StateDict:
+    """A state dict from a file path, a URL or ``torchvision://NAME``, read weights-only (:func:`state_dict_in`).
+
+    By default ``module.`` and ``backbone.`` prefixes are stripped (DataParallel and mmseg backbone files).
+    """
+    url = resolve_weights_source(source)
+    path = download_to_cache(url) if "://" in url else url
+    return state_dict_in(load_weights_only(path), source, strip_prefixes)
 
 
 def load_backbone_weights(backbone: nn.Module, source: str,
@@ -133,7 +158,8 @@ def load_backbone_weights(backbone: nn.Module, source: str,
 
     Raises:
         FileNotFoundError: the file is missing or cannot be downloaded.
-        ValueError: the file leaves backbone parameters or buffers unset, or a shape differs.
+        ValueError: the file leaves backbone parameters or buffers unset (``num_batches_tracked`` may be
+            missing); entries the backbone lacks (a classifier) are only logged.
     """
     try:
         state = read_state_dict(source)
@@ -142,24 +168,10 @@ def load_backbone_weights(backbone: nn.Module, source: str,
         raise FileNotFoundError(" ".join(part for part in advice if part)) from err
     if rename is not None:
         state = rename(state)
-    result = backbone.load_state_dict(state, strict=False)
-    missing = [key for key in result.missing_keys if not key.endswith("num_batches_tracked")]
+    missing, unexpected = key_mismatch(backbone, state, optional=lambda key: key.endswith("num_batches_tracked"))
     if missing:
-        raise ValueError(f"backbone weights {source} do not cover {len(missing)} backbone entries, e.g. {missing[:5]}")
-    if result.unexpected_keys:
-        logger.info("backbone weights %s: %d unused entries, e.g. %s", source, len(result.unexpected_keys),
-                    result.unexpected_keys[:5])
-
-
-def init_submodule_weights(module: nn.Module) -> None:
-    """Call ``init_weights()`` of the outermost submodules of ``module`` that define it (MMEngine's convention).
-
-    A module holding pretrained weights applies them in its ``init_weights``, which MMEngine's Runner calls
-    when training starts (never when the model is built or tested). A plain ``nn.Module`` container calls
-    this from its own ``init_weights`` so the call reaches modules nested below it.
-    """
-    for child in module.children():
-        if callable(getattr(child, "init_weights", None)):
-            child.init_weights()
-        else:
-            init_submodule_weights(child)
+        raise ValueError(f"backbone weights {source} do not cover the backbone: "
+                         f"{describe_key_mismatch(missing, [])}")
+    if unexpected:
+        logger.info("backbone weights %s: %d unused entries, e.g. %s", source, len(unexpected), unexpected[:5])
+    backbone.load_state_dict(state, strict=False)

@@ -11,6 +11,7 @@ from .conditional import RegionGlobalConditional
 from .cross_reference import CoOccurrenceHead, CrossReference
 from .encoder import SiameseEncoder  # noqa: F401  (registers the default encoder type)
 from .episode_model import EpisodeModel, EpisodeOutput, upsampled_cross_entropy
+from .labels import IGNORE_INDEX
 from .refinement import MaskRefinement
 from .registry import MODELS
 
@@ -41,7 +42,7 @@ class CRCNet(EpisodeModel):
             False runs it once without the cache (Table 2).
         refine_steps (int): Refinement steps (10 in Section 5.1).
         aux_weight (float): lambda of Eq. 5. Default: 0.1.
-        ignore_index (int): Label value left out of the losses. Default: 255.
+        ignore_index (int): Label value left out of the losses. Default: ``IGNORE_INDEX`` (255).
         finetune_backprop_steps (int, optional): While k-shot finetuning, back-propagate through only the
             last refinement steps (None: all, as in training). Default: 1 (README, "Evidence on the generated data").
     """
@@ -58,7 +59,7 @@ class CRCNet(EpisodeModel):
         use_cache: bool = True,
         refine_steps: int = 10,
         aux_weight: float = 0.1,
-        ignore_index: int = 255,
+        ignore_index: int = IGNORE_INDEX,
         finetune_backprop_steps: Optional[int] = 1,
     ):
         super().__init__()

@@ -7,9 +7,10 @@ import torch
 import torchvision
 from torch import nn
 
-from .checkpoint import init_submodule_weights, load_backbone_weights
+from .checkpoint import load_backbone_weights
 from .layers import conv_relu
 from .registry import MODELS
+from .weight_init import init_submodule_weights
 
 TORCHVISION_RESNETS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")
 COMPACT_RESNET_WIDTHS = (32, 64, 128, 256)

@@ -17,8 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .checkpoint import init_submodule_weights
 from .layers import resize_to
+from .weight_init import init_submodule_weights
 
 # What ``encode`` returns: a tensor, or a tuple/list/NamedTuple of tensors, whose first axis is the image.
 Features = Union[torch.Tensor, Sequence[torch.Tensor]]

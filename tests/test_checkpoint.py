@@ -12,8 +12,15 @@ from mmengine.config import Config
 from mmengine.logging import HistoryBuffer, MessageHub
 from mmengine.runner.checkpoint import CheckpointLoader
 
+from crc_modules import EpisodeModel
 from crc_modules.checkpoint import UnsafeCheckpointError, load_weights_only
-from integrations.mmseg.engine.checkpoint import UNSAFE_PICKLE_FLAG, checkpoint_policy, load_checkpoint_file
+from crc_modules.registry import MODELS
+from integrations.mmseg.engine.checkpoint import (
+    UNSAFE_PICKLE_FLAG,
+    checkpoint_policy,
+    load_checkpoint_file,
+    load_model_weights,
+)
 from integrations.mmseg.models.segmentor import FewShotSegmentor
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -152,3 +159,28 @@ def test_the_tools_opt_in_flag_loads_a_full_pickle_with_a_warning(tmp_path):
                    tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     assert marker.exists() and f"loading {path} with the full unpickler" in result.stdout + result.stderr
+
+
+@MODELS.register_module(force=True)
+class _HostedWithBackbone(EpisodeModel):
+    """A hosted model whose own keys start with ``backbone.`` (as HSNet's do): the tools must keep that prefix."""
+
+    def __init__(self):
+        super().__init__()
+        self.backbone, self.hpn_learner = torch.nn.Conv2d(3, 4, 1), torch.nn.Conv2d(4, 2, 1)
+
+
+def test_a_released_data_parallel_state_dict_loads_strictly_into_the_hosted_model_keeping_its_own_prefixes(tmp_path):
+    segmentor = FewShotSegmentor(dict(type="_HostedWithBackbone"))
+    released = {f"module.{key}": torch.full_like(value, index) for index, (key, value)
+                in enumerate(segmentor.model.state_dict().items())}
+    torch.save(released, tmp_path / "best_model.pt")  # HSNet's format: a bare DataParallel state dict
+    load_model_weights(segmentor, str(tmp_path / "best_model.pt"))
+    assert [float(value.flatten()[0]) for value in segmentor.model.state_dict().values()] == [0, 1, 2, 3]
+    del released["module.hpn_learner.bias"]
+    released["module.hpn_learner.scale"] = torch.ones(1)
+    torch.save(released, tmp_path / "best_model.pt")
+    with pytest.raises(ValueError, match=r"best_model\.pt does not fit the config's model: 1 weights missing from the "
+                                         r"file \(hpn_learner\.bias\); 1 weights the model does not have "
+                                         r"\(hpn_learner\.scale\)"):
+        load_model_weights(segmentor, str(tmp_path / "best_model.pt"))

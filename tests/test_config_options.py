@@ -38,6 +38,14 @@ def test_released_lr_x10_multiplies_the_base_lr_as_pfenets_released_code():
         pytest.approx(0.1)
 
 
+def test_released_lr_x10_set_in_a_config_file_is_applied_once_by_the_tools(tmp_path):
+    derived = tmp_path / "released.py"
+    derived.write_text(f"_base_ = [{os.path.join(ROOT, 'configs', 'pfenet_coco_fold0.py')!r}]\nreleased_lr_x10 = True\n")
+    assert resolve_config(Config.fromfile(str(derived)), {}).optim_wrapper.optimizer.lr == pytest.approx(0.05)
+    assert resolve_config(Config.fromfile(str(derived)), {"released_lr_x10": True}).optim_wrapper.optimizer.lr == \
+        pytest.approx(0.05)
+
+
 def test_key_paths_reach_pfenets_batchnorm_behaviour_and_the_test_episodes():
     cfg = resolved("pfenet_pascal_fold0.py", **{"model.model.backbone_bn_updates": True,
                                                "test_dataloader.dataset.num_episodes": 7})

@@ -13,7 +13,6 @@ from integrations.mmseg.datasets import (
     GeneratedFewShotDataset,
     PascalFewShotDataset,
     box_label,
-    coco_fold_classes,
     fold_classes,
 )
 from integrations.mmseg.evaluation.metric import FewShotIoUMetric
@@ -39,7 +38,7 @@ def test_pascal_folds_follow_table_10():
 
 
 def test_coco_fold_novel_classes_are_4k_plus_fold_plus_1():
-    base, novel = coco_fold_classes(1)
+    base, novel = fold_classes(1, 4, 80, interleaved=True)
     assert novel == tuple(range(2, 81, 4)) and len(base) == 60 and set(base).isdisjoint(novel)
 
 
@@ -217,7 +216,7 @@ def test_coco_from_converted_pngs(tmp_path):
         lines.append(f"train2014/{name}.jpg annotations/train2014/{name}.png")
     (tmp_path / "train.txt").write_text("\n".join(lines))
     dataset = CocoFewShotDataset(str(tmp_path), fold=0, list_file=str(tmp_path / "train.txt"), min_class_pixels=100)
-    assert dataset.classes == coco_fold_classes(0)[0]
+    assert dataset.classes == fold_classes(0, 4, 80, interleaved=True)[0]
     assert dataset.plan.episode_classes == (2,)  # class 1 is novel in fold 0
 
 

@@ -3,8 +3,8 @@ import itertools
 
 import numpy as np
 
-from integrations.mmseg.datasets import GeneratedFewShotDataset, class_appearance, render_scene
-from integrations.mmseg.datasets.generated_scenes import NUM_CLASSES, fold_split, scene_objects
+from integrations.mmseg.datasets import GeneratedFewShotDataset, class_appearance, fold_classes, render_scene
+from integrations.mmseg.datasets.generated_scenes import CLASSES_PER_FOLD, NUM_CLASSES, NUM_FOLDS, scene_objects
 
 CUES = ("shape", "pattern", "hue_name", "outlined")
 
@@ -17,7 +17,7 @@ def test_no_single_cue_names_a_test_class_and_training_sees_every_cue_in_other_c
     looks = [class_appearance(c) for c in range(1, NUM_CLASSES + 1)]
     assert len(set(looks)) == NUM_CLASSES == 4 * 4 * 4 * 2  # every combination of the four cues, once
     for fold in range(4):
-        base, novel = fold_split(fold)
+        base, novel = fold_classes(fold, NUM_FOLDS, NUM_CLASSES, CLASSES_PER_FOLD)
         assert set(base).isdisjoint(novel) and len(base) + len(novel) == NUM_CLASSES
         classes = _fold(fold)
         for cue in CUES:
@@ -53,7 +53,7 @@ def test_targets_are_drawn_in_front_of_distractors_as_often_as_behind():
 
 
 def test_distractors_look_like_the_target():
-    base, _ = fold_split(0)
+    base, _ = fold_classes(0, NUM_FOLDS, NUM_CLASSES, CLASSES_PER_FOLD)
     differences = []
     for instance in range(100):
         _, objects = scene_objects(0, 7, instance, 0, 80, base)

@@ -64,7 +64,7 @@ def test_training_start_applies_the_pretrained_backbone_and_load_from_overwrites
     pretrained = _pretrained_file(tmp_path, 0.5)
     weights = _start_training(tmp_path, **{"model.model.encoder.pretrained": pretrained})
     assert torch.all(weights == 0.5), ("the Runner's init_weights did not reach CRCNet's encoder: EpisodeModel needs "
-                                       "init_weights() calling crc_modules.checkpoint.init_submodule_weights")
+                                       "init_weights() calling crc_modules.weight_init.init_submodule_weights")
     cfg = Config.fromfile(CONFIG)
     cfg.merge_from_dict(TINY)
     model = MODELS.build(cfg.model)

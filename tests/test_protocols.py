@@ -6,7 +6,7 @@ import pytest
 from mmengine.config import Config
 
 import integrations.mmseg  # noqa: F401
-from integrations.mmseg.datasets import CocoFewShotDataset, FSS1000Dataset, PascalFewShotDataset, coco_fold_classes
+from integrations.mmseg.datasets import CocoFewShotDataset, FSS1000Dataset, PascalFewShotDataset, fold_classes
 from tests.datasets_fixtures import (
     blob_label,
     write_coco_pngs,
@@ -149,7 +149,7 @@ def test_hsnet_coco_draws_a_uniform_class_then_a_query_of_its_split_pool(tmp_pat
                          {0: names[:3], 1: [], 4: names[3:5], 2: [names[5]]})
     dataset = CocoFewShotDataset(str(tmp_path), fold=0, protocol="hsnet", mode="test", shot=2,
                                  split_file=str(tmp_path / "splits" / "coco" / "val" / "fold{fold}.pkl"))
-    assert dataset.classes == coco_fold_classes(0)[1] and len(dataset) == 1000
+    assert dataset.classes == fold_classes(0, 4, 80, interleaved=True)[1] and len(dataset) == 1000
     pools = {c: [dataset.samples[s].img_path for s in p] for c, p in dataset.plan.pools.items()}
     assert pools == {1: [os.path.join(str(tmp_path), n) for n in names[:3]],
                      5: [os.path.join(str(tmp_path), n) for n in names[3:5]]}  # key 2 (class 3) is not of fold 0

@@ -75,7 +75,8 @@ def output_names(paths: List[str]) -> Dict[str, str]:
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description="Few-shot segmentation of your own images")
     parser.add_argument("--config", required=True)
-    parser.add_argument("--checkpoint", required=True, help="weights.pth written by tools/train.py")
+    parser.add_argument("--checkpoint", required=True,
+                        help="weights.pth written by tools/train.py, or a hosted model's released checkpoint")
     parser.add_argument("--support", nargs=2, action="append", metavar=("IMAGE", "MASK"), required=True,
                         help="an annotated example: its image and a mask image (nonzero = object) or a box x0,y0,x1,y1")
     parser.add_argument("--query", nargs="+", required=True, help="query images: files, folders or globs")

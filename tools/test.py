@@ -21,9 +21,9 @@ from integrations.mmseg.engine.launch import (
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Test a few-shot segmentation model on episodes")
     add_common_arguments(parser)
-    parser.add_argument("checkpoint", nargs="?",
-                        help="weights exported by tools/train.py, or an MMEngine checkpoint; may be left out when "
-                             "the config's model loads its own (model.model.checkpoint, e.g. a released PFENet)")
+    parser.add_argument("checkpoint",
+                        help="weights exported by tools/train.py, an MMEngine checkpoint, or a hosted model's released "
+                             "checkpoint (PFENet's train_epoch_200.pth)")
     parser.add_argument("--shot", type=int, help="supports per episode (1, 5, 10)")
     parser.add_argument("--kshot-mode", choices=("fusion", "finetune", "both"), help="k-shot inference (Table 4)")
     parser.add_argument("--finetune-steps", type=int, help="SGD steps of k-shot finetuning per episode")
@@ -54,9 +54,7 @@ def show_pictures_in(cfg: Config, folder: str) -> None:
 def main(argv=None) -> dict:
     args = parse_args(argv)
     cfg = load_config(args)
-    if args.checkpoint is None and not cfg.model.model.get("checkpoint"):
-        raise ValueError(f"{args.config}: give a checkpoint (the config's model does not load its own weights)")
-    if args.checkpoint is not None and not osp.isfile(args.checkpoint):
+    if not osp.isfile(args.checkpoint):
         raise FileNotFoundError(f"checkpoint not found: {args.checkpoint}")
     cfg.load_from, cfg.resume = None, False  # loaded strictly below, not by the Runner's lenient load_from
     dataset = cfg.test_dataloader.dataset
@@ -81,15 +79,14 @@ def main(argv=None) -> dict:
     prepare_distributed(cfg)
     with checkpoint_policy(allow_full_pickle=args.unsafe_load_full_pickle):
         runner = build_runner(cfg, verbose=args.verbose)
-        if args.checkpoint is not None:
-            load_model_weights(runner.model, args.checkpoint, allow_full_pickle=args.unsafe_load_full_pickle)
-        runner.logger.info(f"weights loaded from {args.checkpoint or cfg.model.model.checkpoint}")
+        load_model_weights(runner.model, args.checkpoint, allow_full_pickle=args.unsafe_load_full_pickle)
+        runner.logger.info(f"weights loaded from {args.checkpoint}")
         metrics = runner.test()  # never calls init_weights: no pretrained file or network is needed
     if runner.rank == 0:
         out = args.out or osp.join(cfg.work_dir, "test_metrics.json")
         os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
         with open(out, "w") as handle:
-            json.dump(dict(config=args.config, checkpoint=args.checkpoint or cfg.model.model.checkpoint,
+            json.dump(dict(config=args.config, checkpoint=args.checkpoint,
                            cfg_options=args.cfg_options, shot=dataset.shot,
                            kshot_mode=test_cfg.get("kshot_mode", "fusion"), finetune=finetune,
                            scales=test_cfg.get("scales", [1.0]), precision=test_cfg.get("precision", "fp32"),

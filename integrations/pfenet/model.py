@@ -7,10 +7,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from crc_modules.checkpoint import load_backbone_weights, read_state_dict
+from crc_modules.checkpoint import load_backbone_weights
 from crc_modules.conditional import GlobalConditional
 from crc_modules.cross_reference import CoOccurrenceHead, CrossReference
 from crc_modules.episode_model import EpisodeModel, EpisodeOutput, upsampled_cross_entropy
+from crc_modules.labels import IGNORE_INDEX
 from crc_modules.layers import resize_to
 from crc_modules.pooling import masked_average_pool
 from crc_modules.registry import MODELS
@@ -55,21 +56,6 @@ def _double_conv(channels: int) -> nn.Sequential:
                          nn.ReLU(inplace=True))
 
 
-def load_released_checkpoint(model: nn.Module, path: str) -> None:
-    """Load a checkpoint saved by PFENet's train.py (or a bare state dict), ``module.`` prefixes stripped.
-
-    Every released key must match; only the blocks that the +GC/+CR variants add may be missing.
-    """
-    state = read_state_dict(path)
-    result = model.load_state_dict(state, strict=False)
-    added = ("global_conditional.", "cross_reference.", "co_occurrence_head.")
-    missing = [k for k in result.missing_keys if not k.startswith(added)]
-    if missing or result.unexpected_keys:
-        raise ValueError(f"{path} does not match PFENet(layers={len(model.layer3)} blocks in layer3): "
-                         f"missing {missing[:5]} ({len(missing)}), unexpected {result.unexpected_keys[:5]} "
-                         f"({len(result.unexpected_keys)})")
-
-
 @MODELS.register_module()
 class PFENet(EpisodeModel):
     """PFENet as released (state-dict keys and shapes identical), optionally with CRCNet's blocks (Tables 8, 12).
@@ -78,8 +64,9 @@ class PFENet(EpisodeModel):
     GC conditions the reduced query features on the support prototype before the FEM, where CRCNet
     conditions before its refinement; CR re-weights the reduced query and support features by their
     co-occurring channels before the prototype is pooled, with its co-occurrence head's loss
-    (weight ``cr_aux_weight``). Both keep every released key, so released weights load with
-    ``strict=False`` into the +X variants and with ``strict=True`` into the plain model.
+    (weight ``cr_aux_weight``). Both keep every released key. The plain model's state-dict keys are the
+    released ones (``module.`` aside), so a released checkpoint loads strictly through the tools'
+    checkpoint path (``tools/test.py CONFIG train_epoch_200.pth``), never while the model is built.
 
     Args:
         layers (int): ResNet depth, 50 or 101 (152).
@@ -93,10 +80,7 @@ class PFENet(EpisodeModel):
         cross_reference (bool): PFENet + CR. Default: False.
         aux_weight (float): Weight of the FEM's auxiliary losses (averaged over scales). Default: 1.0.
         cr_aux_weight (float): Weight of the co-occurrence loss with CR (lambda of Eq. 5). Default: 0.1.
-        ignore_index (int): Label ignored by the losses. Default: 255.
-        checkpoint (str, optional): A released PFENet checkpoint (``{'epoch', 'state_dict', 'optimizer'}``,
-            keys prefixed ``module.``), loaded strictly into the plain model and leniently (new blocks only
-            missing) into the +X variants.
+        ignore_index (int): Label ignored by the losses. Default: ``IGNORE_INDEX`` (255).
     """
 
     fuses_shots = True  # k supports go through one forward: prototypes and priors are averaged (PFENet's k-shot)
@@ -106,13 +90,13 @@ class PFENet(EpisodeModel):
     def __init__(self, layers: int = 50, ppm_scales: Sequence[float] = (60, 30, 15, 8),
                  classes: int = 2, pretrained: Optional[str] = None, backbone_bn_updates: bool = False,
                  global_conditional: bool = False, cross_reference: bool = False, aux_weight: float = 1.0,
-                 cr_aux_weight: float = 0.1, ignore_index: int = 255, checkpoint: Optional[str] = None):
+                 cr_aux_weight: float = 0.1, ignore_index: int = IGNORE_INDEX):
         super().__init__()
         self.ppm_scales = tuple(ppm_scales)
         self.backbone_bn_updates, self.aux_weight = backbone_bn_updates, aux_weight
         self.cr_aux_weight, self.ignore_index = cr_aux_weight, ignore_index
         self.layer0, self.layer1, self.layer2, self.layer3, self.layer4 = deep_stem_resnet(layers)
-        self.pretrained, self.checkpoint = pretrained, checkpoint
+        self.pretrained = pretrained
         for stage in self._backbone_view().children():
             stage.requires_grad_(False)
         feat_dim = 1024 + 512  # cat(layer3, layer2)
@@ -131,13 +115,10 @@ class PFENet(EpisodeModel):
         self.global_conditional = GlobalConditional(REDUCE_DIM, REDUCE_DIM) if global_conditional else None
         self.cross_reference = CrossReference(REDUCE_DIM) if cross_reference else None
         self.co_occurrence_head = CoOccurrenceHead(REDUCE_DIM, REDUCE_DIM) if cross_reference else None
-        if checkpoint:
-            load_released_checkpoint(self, checkpoint)
 
     def init_weights(self) -> None:
-        """Load ``pretrained`` into the backbone (MMEngine's Runner calls this when training starts), unless a
-        released ``checkpoint`` already set every weight."""
-        if self.pretrained and not self.checkpoint:
+        """Load ``pretrained`` into the backbone (MMEngine's Runner calls this when training starts)."""
+        if self.pretrained:
             load_backbone_weights(self._backbone_view(), self.pretrained, rename=deep_stem_keys,
                                   hint=PRETRAINED_HINT)
 

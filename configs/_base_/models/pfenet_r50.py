@@ -1,6 +1,6 @@
 # PFENet (Tian et al., TPAMI 2020) as released: deep-stem ResNet-50 (initmodel/resnet50_v2.pth), FEM bins 60/30/15/8.
-# The backbone file is read when training starts (never to test or infer). Set model.model.checkpoint to a released
-# train_epoch_*.pth to test the authors' weights.
+# The backbone file is read when training starts (never to test or infer). A released train_epoch_*.pth is tested
+# as any checkpoint: python tools/test.py configs/pfenet_pascal_fold0.py train_epoch_200.pth
 model = dict(
     type='FewShotSegmentor',
     data_preprocessor=dict(type='FewShotDataPreprocessor', bgr_to_rgb=True),

@@ -1,17 +1,18 @@
 """Episodic datasets registered in mmseg's ``DATASETS``, their loading steps and the training sampler."""
 from .base import FewShotDataset, Sample
-from .coco import CocoFewShotDataset, coco_fold_classes
+from .coco import CocoFewShotDataset
 from .files import load_plain_pickle, read_binary_mask, read_image, read_label
+from .folds import fold_classes
 from .fss import FSS1000Dataset
 from .generated import GeneratedFewShotDataset
 from .generated_scenes import class_appearance, render_scene
 from .loading import LoadEpisodeImage, LoadEpisodeLabel
-from .pascal import PascalFewShotDataset, fold_classes
+from .pascal import PascalFewShotDataset
 from .protocols import MIN_CLASS_PIXELS, PROTOCOLS, EpisodePlan
 from .sampler import EpisodeKey, EpisodeSampler
 from .transforms import LongerSideResizePad, box_label
 
 __all__ = ["CocoFewShotDataset", "EpisodeKey", "EpisodePlan", "EpisodeSampler", "FSS1000Dataset", "FewShotDataset",
            "GeneratedFewShotDataset", "LoadEpisodeImage", "LoadEpisodeLabel", "LongerSideResizePad", "MIN_CLASS_PIXELS", "PROTOCOLS",
-           "PascalFewShotDataset", "Sample", "box_label", "class_appearance", "coco_fold_classes", "fold_classes", "load_plain_pickle",
+           "PascalFewShotDataset", "Sample", "box_label", "class_appearance", "fold_classes", "load_plain_pickle",
            "read_binary_mask", "read_image", "read_label", "render_scene"]

@@ -3,28 +3,24 @@ from __future__ import annotations
 
 import os
 from collections import defaultdict
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional
 
 import numpy as np
 from mmseg.registry import DATASETS
 
+from crc_modules.labels import IGNORE_INDEX
+
 from .base import FewShotDataset, Sample
-from .files import IGNORE_INDEX, class_pixel_counts, read_hsnet_coco_split, read_json, read_pair_list, require_dir
+from .files import class_pixel_counts, read_hsnet_coco_split, read_json, read_pair_list, require_dir
+from .folds import fold_classes
 from .loading import binary_label
 from .pascal import require_source
 from .protocols import MIN_CLASS_PIXELS, EpisodePlan, hsnet_class_pool_plan, pfenet_plan
 
 NUM_COCO_CLASSES = 80
+NUM_FOLDS = 4  # fold i's novel classes are {4k + i + 1} (PFENet, HSNet)
 SETTINGS = ("fold", "canet")
 CANET_SPLITS = {"train": range(1, 41), "val": range(41, 61), "test": range(61, 81)}
-
-
-def coco_fold_classes(fold: int) -> Tuple[Tuple[int, ...], Tuple[int, ...]]:
-    """(base, novel) of the 4-fold setting (PFENet/HSNet): fold i's novel classes are {4k + i + 1 : k = 0..19}."""
-    if not 0 <= fold < 4:
-        raise ValueError(f"COCO-20i fold must be in 0..3, got {fold}")
-    novel = tuple(4 * k + fold + 1 for k in range(20))
-    return tuple(c for c in range(1, NUM_COCO_CLASSES + 1) if c not in novel), novel
 
 
 @DATASETS.register_module()
@@ -75,7 +71,7 @@ class CocoFewShotDataset(FewShotDataset):
         self.split_file = None if split_file is None else split_file.format(fold=fold)
         self.min_class_pixels = min_class_pixels
         if setting == "fold":
-            self.base_classes, self.novel_classes = coco_fold_classes(fold)
+            self.base_classes, self.novel_classes = fold_classes(fold, NUM_FOLDS, NUM_COCO_CLASSES, interleaved=True)
         else:
             self.base_classes = tuple(CANET_SPLITS["train"])
             self.novel_classes = tuple(CANET_SPLITS[canet_test_split])

@@ -18,7 +18,7 @@ from mmengine import fileio
 from PIL import Image
 from tqdm import tqdm
 
-from .transforms import IGNORE_INDEX
+from crc_modules.labels import IGNORE_INDEX
 
 MASK_THRESHOLD = 128  # HSNet (data/fss.py): a mask pixel is the object when its grey value is >= 128
 JPEG_START, JPEG_END = b"\xff\xd8", b"\xff\xd9"

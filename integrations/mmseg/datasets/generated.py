@@ -7,7 +7,8 @@ import numpy as np
 from mmseg.registry import DATASETS
 
 from .base import FewShotDataset, Sample
-from .generated_scenes import NUM_CLASSES, class_appearance, fold_split, render_scene
+from .folds import fold_classes
+from .generated_scenes import CLASSES_PER_FOLD, NUM_CLASSES, NUM_FOLDS, class_appearance, render_scene
 from .loading import binary_label
 from .protocols import EpisodePlan, pfenet_plan
 
@@ -38,7 +39,7 @@ class GeneratedFewShotDataset(FewShotDataset):
                  min_class_pixels: int = 64, **kwargs):
         self.fold, self.images_per_class, self.image_size = fold, images_per_class, image_size
         self.data_seed, self.min_class_pixels = data_seed, min_class_pixels
-        self.base_classes, self.novel_classes = fold_split(fold)
+        self.base_classes, self.novel_classes = fold_classes(fold, NUM_FOLDS, NUM_CLASSES, CLASSES_PER_FOLD)
         super().__init__(**kwargs)
 
     @property

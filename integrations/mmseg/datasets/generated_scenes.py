@@ -73,14 +73,6 @@ def class_appearance(class_id: int) -> Appearance:
     return all_appearances()[class_id - 1]
 
 
-def fold_split(fold: int) -> Tuple[Tuple[int, ...], Tuple[int, ...]]:
-    """(base, novel) class ids of a fold: novel 5f+1..5f+5, base every other combination."""
-    if not 0 <= fold < NUM_FOLDS:
-        raise ValueError(f"fold must be in 0..{NUM_FOLDS - 1}, got {fold}")
-    novel = tuple(range(CLASSES_PER_FOLD * fold + 1, CLASSES_PER_FOLD * (fold + 1) + 1))
-    return tuple(c for c in range(1, NUM_CLASSES + 1) if c not in novel), novel
-
-
 def _shape_mask(shape: str, grid: Tuple[np.ndarray, np.ndarray], center, radius: float, angle: float) -> np.ndarray:
     xs, ys = grid
     dx, dy = xs - center[0], ys - center[1]

@@ -12,7 +12,9 @@ import numpy as np
 from mmcv.transforms import BaseTransform, LoadImageFromFile
 from mmseg.registry import TRANSFORMS
 
-from .files import IGNORE_INDEX, check_label_values, decode_binary_mask, decode_class_label, decode_image, read_bytes
+from crc_modules.labels import IGNORE_INDEX
+
+from .files import check_label_values, decode_binary_mask, decode_class_label, decode_image, read_bytes
 
 LABEL_FORMATS = ("class_index", "mask")
 

@@ -8,21 +8,13 @@ from mmseg.registry import DATASETS
 
 from .base import FewShotDataset, Sample
 from .files import class_pixel_counts, read_hsnet_split, read_pair_list, require_dir
+from .folds import fold_classes
 from .protocols import MIN_CLASS_PIXELS, EpisodePlan, hsnet_line_plan, pfenet_plan
 
 PASCAL_CLASSES = ("aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
                   "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa", "train",
                   "tvmonitor")
 NUM_FOLDS = 4
-
-
-def fold_classes(fold: int, num_folds: int, num_classes: int) -> Tuple[Tuple[int, ...], Tuple[int, ...]]:
-    """(base, novel) class ids (1-based) of a contiguous-fold split: fold i is novel = i*n+1 .. (i+1)*n."""
-    if not 0 <= fold < num_folds:
-        raise ValueError(f"fold must be in 0..{num_folds - 1}, got {fold}")
-    per_fold = num_classes // num_folds
-    novel = tuple(range(fold * per_fold + 1, (fold + 1) * per_fold + 1))
-    return tuple(c for c in range(1, num_classes + 1) if c not in novel), novel
 
 
 def fold_split_files(split_file: Union[str, Sequence[str]], fold: int, mode: str) -> List[str]:

@@ -6,13 +6,13 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 from mmseg.registry import TRANSFORMS
 
-IGNORE_INDEX = 255
+from crc_modules.labels import IGNORE_INDEX
 
 
 def box_label(label: np.ndarray) -> np.ndarray:
     """Weak annotation (Table 14): each object (8-connected foreground component) replaced by its box.
 
-    Ignore pixels (255) inside no box stay ignored; pixels inside a box become foreground.
+    Ignore pixels (``IGNORE_INDEX``) inside no box stay ignored; pixels inside a box become foreground.
     """
     foreground = (label == 1).astype(np.uint8)
     count, _, stats, _ = cv2.connectedComponentsWithStats(foreground, connectivity=8)
@@ -36,7 +36,7 @@ class LongerSideResizePad(BaseTransform):
         seg_pad_val (int): Label padding value. Default: 255.
     """
 
-    def __init__(self, size: int, pad_val: int = 0, seg_pad_val: int = 255):
+    def __init__(self, size: int, pad_val: int = 0, seg_pad_val: int = IGNORE_INDEX):
         self.size, self.pad_val, self.seg_pad_val = size, pad_val, seg_pad_val
 
     def _resize_pad(self, array: np.ndarray, shape, interpolation: int, value: int) -> np.ndarray:

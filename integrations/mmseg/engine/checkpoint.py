@@ -1,4 +1,4 @@
-"""The tools' checkpoint policy: MMEngine's checkpoints load weights-only with an allow-list; weights export.
+"""The tools' checkpoint policy: every checkpoint loads weights-only with an allow-list, strictly; weights export.
 
 MMEngine 0.10.7 calls ``torch.load(filename)`` for ``load_from`` and ``--resume``. Its checkpoints pickle,
 besides tensors and plain containers, exactly these (read from a real run of this project): the message
@@ -14,7 +14,7 @@ import logging
 import os
 import pickle
 from contextlib import contextmanager
-from typing import Dict, Optional
+from typing import Optional
 
 import numpy as np
 import torch
@@ -22,7 +22,14 @@ from mmengine.dist import get_dist_info
 from mmengine.logging import HistoryBuffer, print_log
 from mmengine.runner.checkpoint import CheckpointLoader
 
-from crc_modules.checkpoint import UnsafeCheckpointError, download_to_cache, load_weights_only
+from crc_modules.checkpoint import (
+    UnsafeCheckpointError,
+    describe_key_mismatch,
+    download_to_cache,
+    key_mismatch,
+    load_weights_only,
+    state_dict_in,
+)
 
 EXPORTED_WEIGHTS = "weights.pth"
 UNSAFE_PICKLE_FLAG = "--unsafe-load-full-pickle"
@@ -73,24 +80,28 @@ def load_checkpoint_file(path: str, map_location=None, allow_full_pickle: bool =
 
 
 def load_model_weights(model: torch.nn.Module, path: str, allow_full_pickle: bool = False) -> None:
-    """Load every weight of ``model`` from ``weights.pth`` or an MMEngine checkpoint (``epoch_N.pth``), strictly.
+    """Load every weight of a segmentor strictly from ``path``, read weights-only with the allow-list.
 
+    ``path`` is this project's ``weights.pth``, an MMEngine checkpoint (``epoch_N.pth``), or a checkpoint as a
+    hosted model's authors released it: a state dict, bare or under ``state_dict`` (PFENet's
+    ``{'epoch', 'state_dict', 'optimizer'}``), whose keys after a leading ``module.`` (DataParallel; HSNet's
+    ``best_model.pt``) are the hosted model's own (``model.model``); that one is loaded into the hosted model.
     A weight the file lacks, or one it has that the model lacks, is an error naming the file and the keys:
     a checkpoint trained with other model options (an ablation's ``--cfg-options``) would otherwise test
     with some modules at their random initial weights.
     """
-    checkpoint = load_checkpoint_file(path, "cpu", allow_full_pickle)
-    state: Dict[str, torch.Tensor] = checkpoint.get("state_dict", checkpoint)
-    model = getattr(model, "module", model)
-    expected = set(model.state_dict())
-    missing, unexpected = sorted(expected - set(state)), sorted(set(state) - expected)
+    state = state_dict_in(load_checkpoint_file(path, "cpu", allow_full_pickle), path, strip_prefixes=("module.",))
+    segmentor = getattr(model, "module", model)
+    hosted = getattr(segmentor, "model", None)
+    target = segmentor
+    if isinstance(hosted, torch.nn.Module) and len(state.keys() & hosted.state_dict().keys()) > len(
+            state.keys() & segmentor.state_dict().keys()):
+        target = hosted  # a released checkpoint: the hosted model's own keys
+    missing, unexpected = key_mismatch(target, state)
     if missing or unexpected:
-        problems = [f"{len(keys)} {what} ({', '.join(keys[:3])}{', ...' if len(keys) > 3 else ''})"
-                    for what, keys in (("weights missing from the file", missing),
-                                       ("weights the model does not have", unexpected)) if keys]
-        raise ValueError(f"{path} does not fit the config's model: {'; '.join(problems)}. Was it trained with "
-                         f"other model options? Pass the same --cfg-options to this tool.")
-    model.load_state_dict(state)
+        raise ValueError(f"{path} does not fit the config's model: {describe_key_mismatch(missing, unexpected)}. "
+                         f"Was it trained with other model options? Pass the same --cfg-options to this tool.")
+    target.load_state_dict(state)
 
 
 @contextmanager

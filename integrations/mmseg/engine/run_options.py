@@ -3,7 +3,8 @@
 A config's top-level variables (``fold = 0``, ``max_epochs = 200``) are expanded where they are used when
 MMEngine reads the file, so changing the variable afterwards changes nothing. The tools therefore treat a
 few of them as *run options*: each run option given with ``--cfg-options`` is written into the fields it
-controls; explicit key paths on the command line are merged last and win. Any other top-level key that
+controls; explicit key paths on the command line are merged last and win. ``released_lr_x10`` is applied
+here alone, whether the command line or the config file sets it (configs write ``lr=base_lr``). Any other top-level key that
 the Runner does not read is refused, so a mistyped or already-expanded setting is an error instead of
 silence.
 """
@@ -56,6 +57,7 @@ RUN_OPTIONS: Dict[str, Callable[[Config], None]] = {
     "base_lr": _set_lr,
     "released_lr_x10": _set_lr,
 }
+APPLIED_FROM_THE_FILE = ("released_lr_x10",)  # run options applied when the config file alone sets them
 
 
 def runner_keys() -> set:
@@ -98,14 +100,16 @@ def _child(node, key: str):
 def resolve_config(cfg: Config, overrides: Dict[str, object]) -> Config:
     """Merge ``--cfg-options``: run options first (then applied to their fields), explicit key paths last.
 
-    Only the run options on the command line are applied: a config file's own values were expanded
-    where the file uses them, and its explicit fields (its own ``lr``, ``max_epochs``) stay as written.
+    Only the run options on the command line are applied (and ``released_lr_x10`` wherever it is set): a
+    config file's own values were expanded where the file uses them, and its explicit fields (its own ``lr``,
+    ``max_epochs``) stay as written.
     """
     options = {key: value for key, value in overrides.items() if key in RUN_OPTIONS}
     paths = {key: value for key, value in overrides.items() if key not in RUN_OPTIONS}
     check_key_paths(cfg, paths)
     cfg.merge_from_dict(options)
-    for apply in dict.fromkeys(RUN_OPTIONS[name] for name in options):
+    given = [name for name in RUN_OPTIONS if name in options or (name in APPLIED_FROM_THE_FILE and cfg.get(name))]
+    for apply in dict.fromkeys(RUN_OPTIONS[name] for name in given):
         apply(cfg)
     cfg.merge_from_dict(paths)
     return cfg

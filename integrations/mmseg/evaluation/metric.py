@@ -11,7 +11,7 @@ from mmengine.logging import print_log
 from mmseg.registry import METRICS
 from prettytable import PrettyTable
 
-from ..datasets.transforms import IGNORE_INDEX
+from crc_modules.labels import IGNORE_INDEX
 
 
 def episode_areas(pred: torch.Tensor, label: torch.Tensor) -> List[int]:

@@ -16,6 +16,8 @@ from mmengine.hooks import Hook
 from mmengine.visualization import LocalVisBackend
 from mmseg.registry import HOOKS
 
+from crc_modules.labels import IGNORE_INDEX
+
 SUPPORT_COLOUR = (0, 200, 0)  # BGR green
 PREDICTION_COLOUR = (0, 0, 230)  # BGR red
 TRUTH_COLOUR = (230, 120, 0)  # BGR blue
@@ -35,13 +37,13 @@ def visible_colour(preferred, image: np.ndarray, region: np.ndarray):
 
 
 def overlay(image: np.ndarray, label: np.ndarray, colour=PREDICTION_COLOUR, alpha: float = 0.5) -> np.ndarray:
-    """A BGR uint8 image with ``label == 1`` tinted (``colour``, or a visible one), ``label == 255`` greyed, outlined."""
+    """A BGR uint8 image with ``label == 1`` tinted (``colour``, or a visible one), ``label == IGNORE_INDEX`` greyed, outlined."""
     if label.shape != image.shape[:2]:
         label = cv2.resize(label.astype(np.uint8), image.shape[1::-1], interpolation=cv2.INTER_NEAREST)
     region = label == 1
     colour = visible_colour(colour, image, region)
     out = image.astype(np.float32)
-    for mask, tint in ((region, colour), (label == 255, IGNORE_COLOUR)):
+    for mask, tint in ((region, colour), (label == IGNORE_INDEX, IGNORE_COLOUR)):
         out[mask] = (1 - alpha) * out[mask] + alpha * np.asarray(tint, np.float32)
     out = out.astype(np.uint8)
     contours, _ = cv2.findContours(region.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
