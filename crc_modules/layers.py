@@ -96,7 +96,8 @@ class GlobalConvBlock(nn.Module):
         return self.row_then_column(x) + self.column_then_row(x)
 
 
-def resize_to(x: torch.Tensor, size: Sequence[int], mode: str = "bilinear", align_corners: bool = False) -> torch.Tensor:
+def resize_to(x: torch.Tensor, size: Sequence[int], mode: str = "bilinear",
+              align_corners: bool = False) -> torch.Tensor:
     """Resize a (B, C, H, W) map to ``size``; a no-op when it already has that size.
 
     ``align_corners`` applies to bilinear resizing (PFENet resizes with ``align_corners=True``).

@@ -1,4 +1,4 @@
-"""Checkpoints never run code: weights-only loading with MMEngine's exact allow-list, refusals that name file and type."""
+"""Checkpoints never run code: weights-only loading with MMEngine's exact allow-list, refusals naming file and type."""
 import os
 import pickle
 import re
@@ -57,7 +57,8 @@ def test_a_pickle_that_would_run_code_is_refused_naming_file_and_type_and_never_
 
 
 def _mmengine_like_checkpoint(path):
-    """What MMEngine's CheckpointHook saves: weights, a message hub of HistoryBuffers, numpy scalars, optimizer state."""
+    """What MMEngine's CheckpointHook saves: weights, a message hub of HistoryBuffers, numpy scalars, optimiser
+    state."""
     hub = MessageHub("checkpoint-test")
     for step, loss in enumerate((0.9, 0.7, 0.4)):
         hub.update_scalar("train/loss", loss)

@@ -33,14 +33,16 @@ def test_max_epochs_sets_the_training_length_and_the_schedule_that_spanned_it():
 def test_released_lr_x10_multiplies_the_base_lr_as_pfenets_released_code():
     assert resolved("pfenet_pascal_fold0.py").optim_wrapper.optimizer.lr == pytest.approx(0.0025)
     assert resolved("pfenet_pascal_fold0.py", released_lr_x10=True).optim_wrapper.optimizer.lr == pytest.approx(0.025)
-    assert resolved("pfenet_crc_pascal_fold2.py", released_lr_x10=True).optim_wrapper.optimizer.lr == pytest.approx(0.025)
+    assert resolved("pfenet_crc_pascal_fold2.py", released_lr_x10=True).optim_wrapper.optimizer.lr == \
+        pytest.approx(0.025)
     assert resolved("pfenet_coco_fold0.py", released_lr_x10=True, base_lr=0.01).optim_wrapper.optimizer.lr == \
         pytest.approx(0.1)
 
 
 def test_released_lr_x10_set_in_a_config_file_is_applied_once_by_the_tools(tmp_path):
     derived = tmp_path / "released.py"
-    derived.write_text(f"_base_ = [{os.path.join(ROOT, 'configs', 'pfenet_coco_fold0.py')!r}]\nreleased_lr_x10 = True\n")
+    base = os.path.join(ROOT, "configs", "pfenet_coco_fold0.py")
+    derived.write_text(f"_base_ = [{base!r}]\nreleased_lr_x10 = True\n")
     assert resolve_config(Config.fromfile(str(derived)), {}).optim_wrapper.optimizer.lr == pytest.approx(0.05)
     assert resolve_config(Config.fromfile(str(derived)), {"released_lr_x10": True}).optim_wrapper.optimizer.lr == \
         pytest.approx(0.05)
@@ -91,7 +93,8 @@ def test_every_config_sets_its_run_options_consistently_with_the_fields_they_con
 
 
 def test_the_tools_refuse_an_unknown_key_before_building_anything():
-    result = subprocess.run([sys.executable, "tools/train.py", "configs/crcnet_generated.py", "--cfg-options", "fodl=2"],
+    result = subprocess.run([sys.executable, "tools/train.py", "configs/crcnet_generated.py",
+                             "--cfg-options", "fodl=2"],
                             cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode != 0 and "--cfg-options fodl: the run does not read this key" in result.stderr
 

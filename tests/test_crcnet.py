@@ -37,7 +37,8 @@ def test_frozen_encoder_gets_no_gradient_and_keeps_bn_statistics():
 
 
 def _bce(logits, label):
-    """Eq. 4 by hand on the foreground probability of the logits upsampled to the label, averaged over non-255 pixels."""
+    """Eq. 4 by hand on the foreground probability of the logits upsampled to the label, averaged over non-255
+    pixels."""
     logits = torch.nn.functional.interpolate(logits, size=label.shape[-2:], mode="bilinear", align_corners=False)
     p = torch.softmax(logits, dim=1)[:, 1]
     keep = label != 255
@@ -278,12 +279,20 @@ def test_finetuning_leaves_no_gradient_and_changes_only_what_the_model_names():
     assert all(p.grad is None and p.requires_grad for p in model.parameters())
 
 
+def _recording_autocast(loss, record):
+    """``loss`` that first appends to ``record`` whether CPU autocast is on."""
+    def recorded(*args):
+        record.append(torch.is_autocast_enabled("cpu"))
+        return loss(*args)
+    return recorded
+
+
 def test_fp16_finetuning_takes_its_steps_in_fp32_and_bf16_keeps_bf16():
     supports, labels, _ = _episode(3)
     for precision, step_autocast in (("fp16", False), ("bf16", True)):
         model = tiny_crcnet().eval()
-        in_steps, loss = [], model.loss
-        model.loss = lambda *args: in_steps.append(torch.is_autocast_enabled("cpu")) or loss(*args)
+        in_steps = []
+        model.loss = _recording_autocast(model.loss, in_steps)
         tuned = KShotPredictor("finetune", steps=2, lr=0.05, precision=precision).prepare(model, supports, labels)
         assert in_steps == [step_autocast] * 2, precision
         assert tuned.finetuned and all(torch.isfinite(value).all() for value in tuned.finetuned.values())

@@ -96,7 +96,10 @@ def test_api_on_arrays_matches_the_segmentor():
     result = predictor.predict(query, supports=[(support, mask)])
     assert result.mask.shape == result.probability.shape == (48, 48)
     segmentor = predictor.segmentor
-    to_input = lambda a: segmentor.data_preprocessor.normalize(torch.from_numpy(a[..., ::-1].copy()).permute(2, 0, 1))
+
+    def to_input(array):
+        return segmentor.data_preprocessor.normalize(torch.from_numpy(array[..., ::-1].copy()).permute(2, 0, 1))
+
     with torch.no_grad():
         logits = segmentor.model(to_input(support)[None], torch.from_numpy(mask).float()[None, None],
                                  to_input(query)[None]).query_logits
@@ -187,7 +190,8 @@ def test_a_file_named_twice_is_segmented_once_and_distinct_files_get_distinct_na
     for name in ("photos/a.jpg", "photos/a.png", "photos/trip/a.jpg", "other/trip/a.jpg"):
         (tmp_path / name).touch()
     monkeypatch.chdir(tmp_path)
-    queries = infer.expand_queries(["photos/a.jpg", "./photos/../photos/a.jpg", "photos", str(tmp_path / "photos/a.png"),
+    queries = infer.expand_queries(["photos/a.jpg", "./photos/../photos/a.jpg", "photos",
+                                    str(tmp_path / "photos/a.png"),
                                     "photos/trip/a.jpg", "other/trip/a.jpg"])
     assert queries == ["photos/a.jpg", "photos/a.png", "photos/trip/a.jpg", "other/trip/a.jpg"]
     assert infer.output_names(queries) == {"photos/a.jpg": "photos_a_jpg", "photos/a.png": "a_png",

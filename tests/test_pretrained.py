@@ -1,4 +1,5 @@
-"""Pretrained weights are applied when training starts, never when a model is built: testing needs no network or file."""
+"""Pretrained weights are applied when training starts, never when a model is built: testing needs no network or
+file."""
 import glob
 import os
 import subprocess

@@ -145,8 +145,8 @@ def test_hsnet_coco_draws_a_uniform_class_then_a_query_of_its_split_pool(tmp_pat
     labels = {f"COCO_val2014_{i:012d}": blob_label((24, 24), [(c, 0, 0, 12, 12)])
               for i, c in enumerate([1, 1, 1, 5, 5, 2])}
     names = write_coco_pngs(str(tmp_path), labels, folder="val2014")
-    split = write_pickle(str(tmp_path / "splits" / "coco" / "val" / "fold0.pkl"),
-                         {0: names[:3], 1: [], 4: names[3:5], 2: [names[5]]})
+    write_pickle(str(tmp_path / "splits" / "coco" / "val" / "fold0.pkl"),
+                 {0: names[:3], 1: [], 4: names[3:5], 2: [names[5]]})
     dataset = CocoFewShotDataset(str(tmp_path), fold=0, protocol="hsnet", mode="test", shot=2,
                                  split_file=str(tmp_path / "splits" / "coco" / "val" / "fold{fold}.pkl"))
     assert dataset.classes == fold_classes(0, 4, 80, interleaved=True)[1] and len(dataset) == 1000

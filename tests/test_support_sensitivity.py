@@ -1,4 +1,5 @@
-"""tools/analysis/support_sensitivity.py (issue 11): can the report tell a model that uses its support from one that does not?"""
+"""tools/analysis/support_sensitivity.py (issue 11): can the report tell a model that uses its support from one that
+does not?"""
 import json
 import os
 import subprocess

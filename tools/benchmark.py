@@ -6,7 +6,8 @@ Models are the paper configs' (ResNet-50, random weights: nothing is downloaded)
 Latency is the median of ``--repeats`` runs after a warm-up run. Peak memory is the case's own: on CUDA the
 allocator's peak, on the CPU the growth of the process's resident memory over the built model during
 the first run (sampled every millisecond). The folder case prepares one 5-shot support set (finetuned
-once) and segments ``--queries`` queries. Ratios are to CRCNet 1-shot and to PFENet 1-shot in fp32 at the same input size.
+once) and segments ``--queries`` queries. Ratios are to CRCNet 1-shot and to PFENet 1-shot in fp32 at the same
+input size.
 """
 import argparse
 import json

@@ -13,6 +13,6 @@ from .sampler import EpisodeKey, EpisodeSampler
 from .transforms import LongerSideResizePad, box_label
 
 __all__ = ["CocoFewShotDataset", "EpisodeKey", "EpisodePlan", "EpisodeSampler", "FSS1000Dataset", "FewShotDataset",
-           "GeneratedFewShotDataset", "LoadEpisodeImage", "LoadEpisodeLabel", "LongerSideResizePad", "MIN_CLASS_PIXELS", "PROTOCOLS",
-           "PascalFewShotDataset", "Sample", "box_label", "class_appearance", "fold_classes", "load_plain_pickle",
-           "read_binary_mask", "read_image", "read_label", "render_scene"]
+           "GeneratedFewShotDataset", "LoadEpisodeImage", "LoadEpisodeLabel", "LongerSideResizePad", "MIN_CLASS_PIXELS",
+           "PROTOCOLS", "PascalFewShotDataset", "Sample", "box_label", "class_appearance", "fold_classes",
+           "load_plain_pickle", "read_binary_mask", "read_image", "read_label", "render_scene"]

@@ -187,7 +187,7 @@ class FewShotDataset(torch.utils.data.Dataset):
         return img, torch.from_numpy(np.ascontiguousarray(results["gt_seg_map"])).long()
 
     def support_inputs(self, sample_index: int, category: int) -> Tuple[torch.Tensor, torch.Tensor]:
-        """(image (3, H, W), label (H, W)) of sample ``sample_index`` as a support of ``category``, after the pipeline."""
+        """(image (3, H, W), label (H, W)) of sample ``sample_index`` as a support of ``category``, transformed."""
         return self._to_tensor(self._transform(self.samples[sample_index], category, support=True)[0])
 
     def __getitem__(self, key: Union[int, EpisodeKey]) -> dict:

@@ -120,7 +120,8 @@ def scene_objects(seed: int, primary: int, instance: int, split: int, size: int,
     """(the scene's generator, [(class id, mask), ...] in drawing order) of one scene.
 
     One or two objects of ``primary`` and one or two objects of each of one or two other classes of
-    ``split_classes`` that look alike (see DISTRACTOR_CUE_DIFFERENCE), shuffled, each with a radius from :data:`RADIUS_RANGE`, anywhere in the image.
+    ``split_classes`` that look alike (see DISTRACTOR_CUE_DIFFERENCE), shuffled, each with a radius from
+    :data:`RADIUS_RANGE`, anywhere in the image.
     """
     rng = np.random.default_rng((seed, primary, instance, split))
     others = [c for c in split_classes if c != primary]

@@ -22,9 +22,9 @@ class EpisodeSampler(DefaultSampler):
     The seed is the one the Runner gives every sampler (the config's ``randomness.seed``, the same on
     every rank; with ``randomness.diff_rank_seed=True`` MMEngine passes none and the sampler draws one,
     so episodes are then not reproducible from the config) and the epoch is set by ``DistSamplerSeedHook``.
-    Each rank already receives its own slice of the shuffled indices; carrying the epoch with the index lets every dataloader worker,
-    persistent or not, draw the episode from ``(seed, epoch, index)`` alone, with no state shared with
-    the main process. (Round-up padding may repeat an index on two ranks, as with ``DefaultSampler``.)
+    Each rank already receives its own slice of the shuffled indices; carrying the epoch with the index lets
+    every dataloader worker, persistent or not, draw the episode from ``(seed, epoch, index)`` alone, with no
+    state shared with the main process. (Round-up padding may repeat an index on two ranks, as with ``DefaultSampler``.)
 
     Args: see :class:`mmengine.dataset.DefaultSampler` (dataset, shuffle, seed, round_up).
     """

@@ -4,8 +4,8 @@ A config's top-level variables (``fold = 0``, ``max_epochs = 200``) are expanded
 MMEngine reads the file, so changing the variable afterwards changes nothing. The tools therefore treat a
 few of them as *run options*: each run option given with ``--cfg-options`` is written into the fields it
 controls; explicit key paths on the command line are merged last and win. ``released_lr_x10`` is applied
-here alone, whether the command line or the config file sets it (configs write ``lr=base_lr``). Any other top-level key that
-the Runner does not read is refused, so a mistyped or already-expanded setting is an error instead of
+here alone, whether the command line or the config file sets it (configs write ``lr=base_lr``). Any other
+top-level key that the Runner does not read is refused, so a mistyped or already-expanded setting is an error instead of
 silence.
 """
 from __future__ import annotations

@@ -28,7 +28,7 @@ PICTURE_NAME = "episode"
 
 
 def visible_colour(preferred, image: np.ndarray, region: np.ndarray):
-    """``preferred`` unless it is close to the mean colour of ``image[region]``; then the most distant palette colour."""
+    """``preferred`` unless it is near the mean colour of ``image[region]``; then the most distant palette colour."""
     if not region.any():
         return preferred
     mean = image[region].reshape(-1, 3).mean(axis=0)
@@ -37,7 +37,7 @@ def visible_colour(preferred, image: np.ndarray, region: np.ndarray):
 
 
 def overlay(image: np.ndarray, label: np.ndarray, colour=PREDICTION_COLOUR, alpha: float = 0.5) -> np.ndarray:
-    """A BGR uint8 image with ``label == 1`` tinted (``colour``, or a visible one), ``label == IGNORE_INDEX`` greyed, outlined."""
+    """A BGR uint8 image: ``label == 1`` tinted (``colour``, or a visible one) and outlined, ``IGNORE_INDEX`` greyed."""
     if label.shape != image.shape[:2]:
         label = cv2.resize(label.astype(np.uint8), image.shape[1::-1], interpolation=cv2.INTER_NEAREST)
     region = label == 1
@@ -81,6 +81,12 @@ def episode_picture(supports: Sequence[np.ndarray], support_labels: Sequence[np.
 
 def _bgr(image: torch.Tensor) -> np.ndarray:
     return np.ascontiguousarray(image.detach().cpu().numpy().transpose(1, 2, 0)).astype(np.uint8)
+
+
+def _unpadded(array: np.ndarray, padded_shape, valid_shape) -> np.ndarray:
+    """An array of the padded query's size cropped to its unpadded region (``valid_shape``); another size unchanged."""
+    valid_h, valid_w = valid_shape
+    return array[:valid_h, :valid_w] if array.shape[:2] == tuple(padded_shape) else array
 
 
 def class_caption(episode: int, class_id, dataset_meta: Optional[dict]) -> str:
@@ -127,17 +133,14 @@ class FewShotVisualizationHook(Hook):
             if episode % self.interval:
                 continue
             padded = _bgr(inputs["query"][index])
-            valid_h, valid_w = sample.metainfo.get("valid_shape", padded.shape[:2])
-            query = padded[:valid_h, :valid_w]
-
-            def unpadded(label: np.ndarray) -> np.ndarray:  # labels of the padded input are cropped like it
-                return label[:valid_h, :valid_w] if label.shape == padded.shape[:2] else label
-
+            valid_shape = sample.metainfo.get("valid_shape", padded.shape[:2])
+            query = _unpadded(padded, padded.shape[:2], valid_shape)
             supports = [_bgr(s) for s in inputs["supports"][index]]
             labels = [m.cpu().numpy().astype(np.uint8) for m in inputs["support_labels"][index]]
-            truth = unpadded(sample.gt_sem_seg.data[0].cpu().numpy().astype(np.uint8)) if "gt_sem_seg" in sample \
-                else None
-            prediction = unpadded(sample.pred_sem_seg.data[0].cpu().numpy().astype(np.uint8))
+            truth = _unpadded(sample.gt_sem_seg.data[0].cpu().numpy().astype(np.uint8), padded.shape[:2],
+                              valid_shape) if "gt_sem_seg" in sample else None
+            prediction = _unpadded(sample.pred_sem_seg.data[0].cpu().numpy().astype(np.uint8), padded.shape[:2],
+                                   valid_shape)
             caption = class_caption(episode, sample.metainfo.get("class_id", "?"), runner.visualizer.dataset_meta)
             picture = episode_picture(supports, labels, query, prediction, truth, caption)
             runner.visualizer.add_image(PICTURE_NAME, picture[..., ::-1].copy(), step=episode)  # backends take RGB
