@@ -157,7 +157,7 @@ def test_tensorboard_receives_training_scalars_and_episode_pictures(tmp_path):
     ({}, 8),  # the physical cores
 ])
 def test_cpu_threads_follow_omp_num_threads_then_the_local_share_of_physical_cores(monkeypatch, environment, threads):
-    from integrations.mmseg import launch
+    from integrations.mmseg.engine import launch
 
     for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "LOCAL_WORLD_SIZE"):
         monkeypatch.delenv(name, raising=False)

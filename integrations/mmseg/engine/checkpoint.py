@@ -85,7 +85,7 @@ def load_model_weights(model: torch.nn.Module, path: str, allow_full_pickle: boo
     ``path`` is this project's ``weights.pth``, an MMEngine checkpoint (``epoch_N.pth``), or a checkpoint as a
     hosted model's authors released it: a state dict, bare or under ``state_dict`` (PFENet's
     ``{'epoch', 'state_dict', 'optimizer'}``), whose keys after a leading ``module.`` (DataParallel; HSNet's
-    ``best_model.pt``) are the hosted model's own (``model.model``); that one is loaded into the hosted model.
+    ``best_model.pt``) are those of the hosted model (the segmentor's ``model``), which then receives them.
     A weight the file lacks, or one it has that the model lacks, is an error naming the file and the keys:
     a checkpoint trained with other model options (an ablation's ``--cfg-options``) would otherwise test
     with some modules at their random initial weights.
