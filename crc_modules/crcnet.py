@@ -10,7 +10,8 @@ from torch import nn
 from .conditional import RegionGlobalConditional
 from .cross_reference import CoOccurrenceHead, CrossReference
 from .encoder import SiameseEncoder  # noqa: F401  (registers the default encoder type)
-from .episode_model import EpisodeModel, EpisodeOutput, upsampled_cross_entropy
+from .episode_model import EpisodeModel, EpisodeOutput
+from .losses import IGNORE_INDEX, upsampled_cross_entropy
 from .refinement import MaskRefinement
 from .registry import MODELS
 
@@ -58,7 +59,7 @@ class CRCNet(EpisodeModel):
         use_cache: bool = True,
         refine_steps: int = 10,
         aux_weight: float = 0.1,
-        ignore_index: int = 255,
+        ignore_index: int = IGNORE_INDEX,
         finetune_backprop_steps: Optional[int] = 1,
     ):
         super().__init__()
