@@ -9,12 +9,18 @@ from .conditional import GlobalConditional, LocalConditional, RegionGlobalCondit
 from .crcnet import CRCNet
 from .cross_reference import CoOccurrenceHead, CrossReference
 from .encoder import SiameseEncoder
-from .episode_model import EpisodeModel, EpisodeOutput, binary_mask, map_features, upsampled_cross_entropy
-from .kshot import KShotPredictor, SupportSet
-from .multiscale import MULTI_SCALES
+from .episode_model import EpisodeModel, EpisodeOutput
+from .features import binary_mask, map_features
+from .finetune import FinetuneSettings
+from .fusion import FUSIONS
+from .kshot import KShotPredictor
+from .labels import IGNORE_INDEX
+from .losses import upsampled_cross_entropy
+from .multiscale import MULTI_SCALES, MultiScaleSupportSet
 from .pooling import MaskedAveragePool, masked_average_pool
 from .refinement import MaskRefinement
 from .registry import MODELS
+from .support_set import SupportSet
 
 __all__ = [
     "CRCNet",
@@ -22,13 +28,17 @@ __all__ = [
     "CrossReference",
     "EpisodeModel",
     "EpisodeOutput",
+    "FUSIONS",
+    "FinetuneSettings",
     "GlobalConditional",
+    "IGNORE_INDEX",
     "KShotPredictor",
     "LocalConditional",
     "MODELS",
     "MULTI_SCALES",
     "MaskRefinement",
     "MaskedAveragePool",
+    "MultiScaleSupportSet",
     "RegionGlobalConditional",
     "SiameseEncoder",
     "SupportSet",

@@ -10,8 +10,9 @@ from torch import nn
 from .conditional import RegionGlobalConditional
 from .cross_reference import CoOccurrenceHead, CrossReference
 from .encoder import SiameseEncoder  # noqa: F401  (registers the default encoder type)
-from .episode_model import EpisodeModel, EpisodeOutput, upsampled_cross_entropy
+from .episode_model import EpisodeModel, EpisodeOutput
 from .labels import IGNORE_INDEX
+from .losses import upsampled_cross_entropy
 from .refinement import MaskRefinement
 from .registry import MODELS
 

@@ -7,21 +7,20 @@ image and K annotated support images of one class.
 
 Shapes: images (N, 3, H, W) normalised RGB; masks (N, 1, H, W) floats in {0, 1}; labels (N, H, W) in
 {0, 1, 255 = ignore}. Support features and masks carry a shot axis: (B, K, ...) and (B, K, 1, H, W).
+Every method takes the query first, then the supports: ``forward(query_img, support_img, support_mask,
+query_mask)``, ``predict(query, supports, support_masks, query_masks)``, ``loss(output, query_labels,
+support_labels)`` (the order of PFENet's and HSNet's own forward).
 """
 from __future__ import annotations
 
 import contextlib
-from typing import Callable, ClassVar, Dict, Iterator, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import ClassVar, Dict, Iterator, NamedTuple, Optional, Tuple
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from .layers import resize_to
+from .features import Features, map_features, stack_features
 from .weight_init import init_submodule_weights
-
-# What ``encode`` returns: a tensor, or a tuple/list/NamedTuple of tensors, whose first axis is the image.
-Features = Union[torch.Tensor, Sequence[torch.Tensor]]
 
 
 class EpisodeOutput(NamedTuple):
@@ -42,40 +41,6 @@ class EpisodeOutput(NamedTuple):
     query_co_occurrence_logits: Optional[torch.Tensor] = None
     support_co_occurrence_logits: Optional[torch.Tensor] = None
     side_logits: Tuple[torch.Tensor, ...] = ()
-
-
-def _rebuild(like: Sequence, parts: list) -> Sequence:
-    """A container of ``like``'s type (tuple, list or NamedTuple) holding ``parts``."""
-    return type(like)(*parts) if hasattr(like, "_fields") else type(like)(parts)
-
-
-def map_features(function: Callable[[torch.Tensor], torch.Tensor], features: Features) -> Features:
-    """Apply ``function`` to every tensor of ``features`` (a tensor or a tuple/list/NamedTuple of them)."""
-    if isinstance(features, torch.Tensor):
-        return function(features)
-    return _rebuild(features, [function(tensor) for tensor in features])
-
-
-def stack_features(features: Sequence[Features], dim: int) -> Features:
-    """Stack several images' features (each a tensor or a tuple/list of tensors) along a new axis ``dim``."""
-    if isinstance(features[0], torch.Tensor):
-        return torch.stack(list(features), dim)
-    return _rebuild(features[0], [torch.stack(parts, dim) for parts in zip(*features)])
-
-
-def binary_mask(labels: torch.Tensor) -> torch.Tensor:
-    """Labels (..., H, W) in {0, 1, 255} -> float object masks (..., 1, H, W): 1 where the label is 1."""
-    return (labels == 1).unsqueeze(-3).float()
-
-
-def upsampled_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, ignore_index: int = 255,
-                            align_corners: bool = False) -> torch.Tensor:
-    """Cross-entropy of (B, 2, h, w) logits bilinearly upsampled to the (B, H, W) labels' size.
-
-    On 2-class softmax logits this equals the binary cross-entropy of Eq. 4 on the foreground probability.
-    """
-    logits = resize_to(logits, labels.shape[-2:], align_corners=align_corners)
-    return F.cross_entropy(logits.float(), labels.long(), ignore_index=ignore_index)
 
 
 class EpisodeModel(nn.Module):
@@ -131,9 +96,9 @@ class EpisodeModel(nn.Module):
         """Settings the model keeps while k-shot finetuning runs (e.g. a cheaper backward); none by default."""
         yield
 
-    def forward(self, support_img: torch.Tensor, support_mask: torch.Tensor, query_img: torch.Tensor,
+    def forward(self, query_img: torch.Tensor, support_img: torch.Tensor, support_mask: torch.Tensor,
                 query_mask: Optional[torch.Tensor] = None) -> EpisodeOutput:
-        """Encode and predict: supports (B, [K,] 3, H, W) with masks (B, [K,] 1, H, W), query (B, 3, H', W').
+        """Encode and predict: query (B, 3, H', W'), supports (B, [K,] 3, H, W) with masks (B, [K,] 1, H, W).
 
         Supports and query share one encoder pass when their sizes agree and the encoding ignores masks;
         otherwise the query and each shot are encoded as batches of their own (as PFENet does, which

@@ -5,7 +5,8 @@ import sys
 import pytest
 import torch
 
-from crc_modules import CRCNet, KShotPredictor
+from crc_modules import CRCNet, FinetuneSettings, KShotPredictor
+from crc_modules.finetune import pair_batches
 from crc_modules.layers import resize_to
 
 from .conftest import random_mask, tiny_crcnet
@@ -19,7 +20,7 @@ def _pair(size=33, batch=2):
 def test_training_step_reaches_every_trainable_parameter():
     model = tiny_crcnet().train()
     s, sm, q, qm = _pair()
-    losses = model.loss(model(s, sm, q, qm), qm[:, 0], sm)
+    losses = model.loss(model(q, s, sm, qm), qm[:, 0], sm)
     assert set(losses) == {"loss_query", "loss_support", "loss_query_aux", "loss_support_aux"}
     sum(losses.values()).backward()
     missing = [n for n, p in model.named_parameters() if p.requires_grad and (p.grad is None or not p.grad.any())]
@@ -30,7 +31,7 @@ def test_frozen_encoder_gets_no_gradient_and_keeps_bn_statistics():
     model = tiny_crcnet(encoder=dict(freeze_backbone=True)).train()
     stats = {n: b.clone() for n, b in model.encoder.backbone.named_buffers()}
     s, sm, q, qm = _pair()
-    sum(model.loss(model(s, sm, q, qm), qm[:, 0], sm).values()).backward()
+    sum(model.loss(model(q, s, sm, qm), qm[:, 0], sm).values()).backward()
     assert all(p.grad is None for p in model.encoder.backbone.parameters())
     assert all(torch.equal(stats[n], b) for n, b in model.encoder.backbone.named_buffers())
     assert model.refinement.classifier[1].weight.grad is not None
@@ -52,7 +53,7 @@ def test_training_loss_equals_eq5_recomputed_by_hand():
     s, sm, q, qm = _pair()
     q_label, s_label = qm[:, 0].long(), sm[:, 0].long()
     q_label[:, :3] = 255  # ignored pixels stay out of every term
-    output = model(s, sm, q, qm)
+    output = model(q, s, sm, qm)
     losses = model.loss(output, q_label, s_label[:, None])
     expected = (_bce(output.query_logits, q_label) + _bce(output.support_logits, s_label)) + 0.1 * (
         _bce(output.query_co_occurrence_logits, q_label) + _bce(output.support_co_occurrence_logits, s_label))
@@ -63,7 +64,7 @@ def test_odd_input_sizes_give_logits_at_one_eighth_and_losses_at_the_label_size(
     model = tiny_crcnet().train()
     s, sm = torch.randn(1, 3, 97, 97), random_mask(1, 97)
     q, qm = torch.randn(1, 3, 65, 81), torch.zeros(1, 1, 65, 81)
-    output = model(s, sm, q, qm)
+    output = model(q, s, sm, qm)
     assert output.query_logits.shape == (1, 2, 9, 11)  # ceil(65/8), ceil(81/8)
     assert output.support_logits.shape == output.support_co_occurrence_logits.shape == (1, 2, 13, 13)
     losses = model.loss(output, qm[:, 0].long(), sm.long())
@@ -75,7 +76,7 @@ def test_odd_input_sizes_give_logits_at_one_eighth_and_losses_at_the_label_size(
 def test_all_background_support_mask_gives_a_finite_prediction():
     model = tiny_crcnet().eval()
     with torch.no_grad():
-        output = model(torch.randn(1, 3, 33, 33), torch.zeros(1, 1, 33, 33), torch.randn(1, 3, 33, 33))
+        output = model(torch.randn(1, 3, 33, 33), torch.randn(1, 3, 33, 33), torch.zeros(1, 1, 33, 33))
     assert torch.isfinite(output.query_logits).all()
 
 
@@ -87,7 +88,7 @@ def test_eval_returns_the_query_prediction_only_and_skips_the_co_occurrence_head
     model.refinement.register_forward_hook(lambda *a: refine_calls.append(1))
     s, sm, q, _ = _pair()
     with torch.no_grad():
-        output = model(s, sm, q)
+        output = model(q, s, sm)
     assert output.query_logits.shape == (2, 2, 5, 5)
     assert output.support_logits is None and output.query_co_occurrence_logits is None
     assert calls == [] and len(refine_calls) == 1
@@ -97,8 +98,8 @@ def test_prediction_depends_on_the_support_mask():
     model = tiny_crcnet(cross_reference=False).eval()
     s, sm, q, _ = _pair()
     with torch.no_grad():
-        a = model(s, sm, q).query_logits
-        b = model(s, 1 - sm, q).query_logits
+        a = model(q, s, sm).query_logits
+        b = model(q, s, 1 - sm).query_logits
     assert not torch.allclose(a, b)
 
 
@@ -106,8 +107,8 @@ def test_branches_are_symmetric_swapping_images_swaps_predictions():
     model = tiny_crcnet(cross_reference=False).eval()
     s, sm, q, qm = _pair()
     with torch.no_grad():
-        forward = model(s, sm, q, qm)
-        swapped = model(q, qm, s, sm)
+        forward = model(q, s, sm, qm)
+        swapped = model(s, q, qm, sm)
     assert torch.allclose(forward.query_logits, swapped.support_logits, atol=1e-5)
     assert torch.allclose(forward.support_logits, swapped.query_logits, atol=1e-5)
 
@@ -129,7 +130,7 @@ ABLATIONS = {
 def test_every_ablation_is_a_constructor_argument_that_trains(name):
     model = tiny_crcnet(**ABLATIONS[name]).train()
     s, sm, q, qm = _pair(size=25)
-    loss = sum(model.loss(model(s, sm, q, qm), qm[:, 0], sm).values())
+    loss = sum(model.loss(model(q, s, sm, qm), qm[:, 0], sm).values())
     assert torch.isfinite(loss)
     loss.backward()
 
@@ -165,7 +166,7 @@ def test_bf16_autocast_forward_on_cpu_is_finite():
     model = tiny_crcnet().eval()
     s, sm, q, _ = _pair()
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
-        logits = model(s, sm, q).query_logits
+        logits = model(q, s, sm).query_logits
     assert torch.isfinite(logits.float()).all()
 
 
@@ -183,7 +184,7 @@ def test_fusion_averages_the_one_shot_probabilities():
     supports, labels, query = _episode(3)
     fused = KShotPredictor("fusion")(model, supports, labels, query)
     with torch.no_grad():
-        singles = [torch.softmax(resize_to(model(supports[i:i + 1], (labels[i:i + 1, None] == 1).float(), query)
+        singles = [torch.softmax(resize_to(model(query, supports[i:i + 1], (labels[i:i + 1, None] == 1).float())
                                            .query_logits, (33, 33)), 1)[:, 1:2] for i in range(3)]
     assert fused.shape == (1, 1, 33, 33)
     assert torch.allclose(fused, torch.stack(singles).mean(0), atol=1e-5)
@@ -235,7 +236,7 @@ def test_a_support_set_is_finetuned_once_and_each_query_is_independent_of_the_ot
     model.refinement.register_forward_hook(lambda module, args, out: steps.append(module.training))
     support_set = predictor.prepare(model, supports, labels)
     assert steps.count(True) == 3 * 2  # three finetuning steps (both branches), in training mode
-    in_order = [predictor.query_probability(model, support_set, q) for q in queries]
+    in_order = [support_set.predict(q) for q in queries]
     assert steps.count(True) == 3 * 2 and steps.count(False) == 3 * 2  # queries x scales, no finetuning
     alone = predictor(model, supports, labels, queries[2])
     assert torch.allclose(in_order[2], alone, atol=1e-6)
@@ -251,7 +252,7 @@ def test_encodings_of_a_support_set_are_computed_once_per_scale():
     predictor = KShotPredictor("fusion", scales=(0.75, 1.0))
     support_set = predictor.prepare(model, supports, labels)
     for _ in range(3):
-        predictor.query_probability(model, support_set, torch.randn(1, 3, 33, 33))
+        support_set.predict(torch.randn(1, 3, 33, 33))
     assert encoded.count(2) == 2 and encoded.count(1) == 3 * 2  # supports once per scale, each query per scale
 
 
@@ -263,7 +264,7 @@ def test_crcnet_predicts_from_one_support_and_refuses_a_shot_axis_of_two():
 
 
 def test_finetuning_pairs_take_every_support_as_guide_and_as_target():
-    batches = KShotPredictor("finetune", steps=20, pairs_per_step=2)._pair_batches(3)
+    batches = pair_batches(3, FinetuneSettings(steps=20, pairs_per_step=2))
     ordered = {(guide, target) for guides, targets in batches for guide, target in zip(guides, targets)}
     assert ordered == {(a, b) for a in range(3) for b in range(3) if a != b}
     assert all(len(guides) == 2 for guides, _ in batches)

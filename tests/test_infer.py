@@ -101,8 +101,8 @@ def test_api_on_arrays_matches_the_segmentor():
         return segmentor.data_preprocessor.normalize(torch.from_numpy(array[..., ::-1].copy()).permute(2, 0, 1))
 
     with torch.no_grad():
-        logits = segmentor.model(to_input(support)[None], torch.from_numpy(mask).float()[None, None],
-                                 to_input(query)[None]).query_logits
+        logits = segmentor.model(to_input(query)[None], to_input(support)[None],
+                                 torch.from_numpy(mask).float()[None, None]).query_logits
     logits = torch.nn.functional.interpolate(logits, size=(48, 48), mode="bilinear", align_corners=False)
     expected = torch.softmax(logits, 1)[0, 1].numpy()
     assert np.allclose(result.probability, expected, atol=1e-5)
@@ -121,11 +121,11 @@ def _square_mask(shape=(48, 48)):
 
 
 def test_a_folder_is_finetuned_once_and_each_query_is_independent_of_those_before(files, monkeypatch):
-    from crc_modules import KShotPredictor
+    from crc_modules import kshot
 
     finetunes = []
-    original = KShotPredictor._finetune
-    monkeypatch.setattr(KShotPredictor, "_finetune", lambda self, *a: finetunes.append(1) or original(self, *a))
+    original = kshot.finetune_on_supports
+    monkeypatch.setattr(kshot, "finetune_on_supports", lambda *a: finetunes.append(1) or original(*a))
     predictor = FewShotPredictor.from_config(CONFIG, str(files / "weights.pth"), kshot_mode="both")
     supports = [(image, _square_mask()) for image in _arrays(3)]
     predictor.set_supports(supports)

@@ -69,7 +69,7 @@ def test_the_core_package_imports_and_runs_without_mmseg_or_the_host_dependencie
     use = ("import torch\n"
            "from crc_modules import CRCNet, CrossReference\n"
            "model = CRCNet(encoder=dict(backbone='resnet10'), channels=16, refine_steps=1).eval()\n"
-           "out = model(torch.randn(1, 3, 33, 33), torch.ones(1, 1, 33, 33), torch.randn(1, 3, 33, 33))\n"
+           "out = model(torch.randn(1, 3, 33, 33), torch.randn(1, 3, 33, 33), torch.ones(1, 1, 33, 33))\n"
            "assert out.query_logits.shape[:2] == (1, 2), out.query_logits.shape\n"
            "assert not [m for m, loaded in sys.modules.items()\n"
            f"            if m.split('.')[0] in {HOST_ONLY_MODULES!r} and loaded]\n")

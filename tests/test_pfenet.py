@@ -118,7 +118,7 @@ def test_training_step_of_each_variant(variant):
     bn = model.layer1[0].bn1
     stats = bn.running_mean.clone()
     support, support_label, query, query_label = _episode()
-    output = model(support, (support_label == 1).float()[:, None], query, (query_label == 1).float()[:, None])
+    output = model(query, support, (support_label == 1).float()[:, None], (query_label == 1).float()[:, None])
     assert len(output.side_logits) == 2  # one per FEM scale
     losses = model.loss(output, query_label, support_label[:, None])
     expected = {"loss_query", "loss_query_aux"} | ({"loss_cooc"} if variant.get("cross_reference") else set())
@@ -134,7 +134,7 @@ def test_released_bn_behaviour_is_an_explicit_option():
     model = PFENet(layers=50, ppm_scales=(8,), backbone_bn_updates=True).train()
     stats = model.layer1[0].bn1.running_mean.clone()
     support, support_label, query, _ = _episode()
-    model(support, (support_label == 1).float()[:, None], query)
+    model(query, support, (support_label == 1).float()[:, None])
     assert not torch.equal(model.layer1[0].bn1.running_mean, stats)
 
 
@@ -145,7 +145,7 @@ def test_kshot_on_pfenet_fuses_in_one_forward_and_finetuning_restores_the_weight
     before = {k: v.clone() for k, v in model.state_dict().items()}
     native = KShotPredictor("fusion")(model, support, support_label, query[:1])
     with torch.no_grad():
-        direct = model(support[None], (support_label == 1).float()[None, :, None], query[:1]).query_logits
+        direct = model(query[:1], support[None], (support_label == 1).float()[None, :, None]).query_logits
     direct = torch.nn.functional.interpolate(direct, size=query.shape[-2:], mode="bilinear", align_corners=True)
     assert torch.allclose(native, torch.softmax(direct, 1)[:, 1:], atol=1e-6)
     tuned = KShotPredictor("both", steps=2, lr=0.05)(model, support, support_label, query[:1])

@@ -56,8 +56,8 @@ def test_predict_crops_the_padding_and_resizes_to_the_label():
     sample.set_metainfo(dict(valid_shape=(30, 40)))
     sample.gt_sem_seg = PixelData(data=torch.zeros(1, 60, 80, dtype=torch.long))
     with torch.no_grad():
-        direct = segmentor.model(data["inputs"]["supports"][:, 0], (data["inputs"]["support_labels"][:, 0] == 1)
-                                 .float()[:, None], data["inputs"]["query"]).query_logits
+        direct = segmentor.model(data["inputs"]["query"], data["inputs"]["supports"][:, 0],
+                                 (data["inputs"]["support_labels"][:, 0] == 1).float()[:, None]).query_logits
     direct = torch.nn.functional.interpolate(direct, size=(40, 40), mode="bilinear", align_corners=False)
     (out,) = segmentor(**data, mode="predict")
     expected = torch.nn.functional.interpolate(torch.softmax(direct, 1)[:, 1:, :30, :40], size=(60, 80),

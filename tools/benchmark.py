@@ -53,17 +53,15 @@ def build_case(name: str, size: int, precision: str, device: str, queries: int):
     model_name, shots, mode, multi_scale, folder = CASES[name]
     segmentor = FewShotSegmentor.from_config(Config.fromfile(CONFIGS[model_name]), kshot_mode=mode,
                                              scales=MULTI_SCALES if multi_scale else None, precision=precision)
-    model, inference = segmentor.model.to(device).eval(), segmentor.inference
+    segmentor.to(device).eval()
     supports, labels, query = episode(shots, size, device)
-    if not folder:
-        return lambda: inference(model, supports, labels, query)
-    folder_queries = [episode(1, size, device, seed)[2] for seed in range(1, queries + 1)]
+    folder_queries = [episode(1, size, device, seed)[2] for seed in range(1, queries + 1)] if folder else [query]
 
-    def segment_folder():
-        support_set = inference.prepare(model, supports, labels)
-        for folder_query in folder_queries:
-            inference.query_probability(model, support_set, folder_query)
-    return segment_folder
+    def segment_queries():
+        support_set = segmentor.prepare_supports(supports, labels)
+        for each_query in folder_queries:
+            support_set.predict(each_query)
+    return segment_queries
 
 
 def resident_bytes() -> int:

@@ -21,7 +21,8 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from crc_modules import MULTI_SCALES
+from crc_modules import FUSIONS, MULTI_SCALES
+from crc_modules.kshot import KSHOT_MODES
 from crc_modules.precision import PRECISIONS
 from integrations.mmseg.apis.predictor import FewShotPredictor, load_image
 from integrations.mmseg.visualization.visualization import PREDICTION_COLOUR, overlay
@@ -81,7 +82,9 @@ def parse_args(argv=None):
                         help="an annotated example: its image and a mask image (nonzero = object) or a box x0,y0,x1,y1")
     parser.add_argument("--query", nargs="+", required=True, help="query images: files, folders or globs")
     parser.add_argument("--out", required=True, help="output folder")
-    parser.add_argument("--kshot-mode", choices=("fusion", "finetune", "both"), help="k-shot inference (Table 4)")
+    parser.add_argument("--kshot-mode", choices=KSHOT_MODES, help="k-shot inference (Table 4)")
+    parser.add_argument("--kshot-fusion", choices=FUSIONS,
+                        help="how k one-shot predictions are fused: mean of probabilities (the paper), or HSNet's vote")
     parser.add_argument("--multi-scale", action="store_true", help=f"average over scales {MULTI_SCALES}")
     parser.add_argument("--precision", choices=PRECISIONS,
                         help="fp32, bf16 or fp16 autocast, or auto: bf16 on CPUs with bf16 instructions and on "
@@ -95,7 +98,8 @@ def parse_args(argv=None):
 def main(argv=None) -> int:
     args = parse_args(argv)
     predictor = FewShotPredictor.from_config(args.config, args.checkpoint, device=args.device,
-                                             kshot_mode=args.kshot_mode, size=args.size, precision=args.precision,
+                                             kshot_mode=args.kshot_mode, kshot_fusion=args.kshot_fusion,
+                                             size=args.size, precision=args.precision,
                                              scales=MULTI_SCALES if args.multi_scale else None)
     predictor.set_supports([tuple(pair) for pair in args.support])
     queries = expand_queries(args.query)

@@ -6,7 +6,8 @@ import os.path as osp
 
 from mmengine.config import Config
 
-from crc_modules import MULTI_SCALES
+from crc_modules import FUSIONS, MULTI_SCALES
+from crc_modules.kshot import KSHOT_MODES
 from crc_modules.precision import PRECISIONS
 from integrations.mmseg.engine.checkpoint import checkpoint_policy, load_model_weights
 from integrations.mmseg.engine.launch import (
@@ -25,7 +26,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="weights exported by tools/train.py, an MMEngine checkpoint, or a hosted model's released "
                              "checkpoint (PFENet's train_epoch_200.pth)")
     parser.add_argument("--shot", type=int, help="supports per episode (1, 5, 10)")
-    parser.add_argument("--kshot-mode", choices=("fusion", "finetune", "both"), help="k-shot inference (Table 4)")
+    parser.add_argument("--kshot-mode", choices=KSHOT_MODES, help="k-shot inference (Table 4)")
+    parser.add_argument("--kshot-fusion", choices=FUSIONS,
+                        help="how k one-shot predictions are fused: mean of probabilities (the paper), or HSNet's vote")
     parser.add_argument("--finetune-steps", type=int, help="SGD steps of k-shot finetuning per episode")
     parser.add_argument("--finetune-lr", type=float, help="learning rate of k-shot finetuning")
     parser.add_argument("--multi-scale", action="store_true", help=f"average over scales {MULTI_SCALES}")
@@ -65,6 +68,8 @@ def main(argv=None) -> dict:
     test_cfg = cfg.model.setdefault("test_cfg", {})
     if args.kshot_mode:
         test_cfg["kshot_mode"] = args.kshot_mode
+    if args.kshot_fusion:
+        test_cfg["kshot_fusion"] = args.kshot_fusion
     finetune = test_cfg.setdefault("finetune", {})
     if args.finetune_steps:
         finetune["steps"] = args.finetune_steps
@@ -88,7 +93,8 @@ def main(argv=None) -> dict:
         with open(out, "w") as handle:
             json.dump(dict(config=args.config, checkpoint=args.checkpoint,
                            cfg_options=args.cfg_options, shot=dataset.shot,
-                           kshot_mode=test_cfg.get("kshot_mode", "fusion"), finetune=finetune,
+                           kshot_mode=test_cfg.get("kshot_mode", "fusion"),
+                           kshot_fusion=test_cfg.get("kshot_fusion", "mean"), finetune=finetune,
                            scales=test_cfg.get("scales", [1.0]), precision=test_cfg.get("precision", "fp32"),
                            metrics=metrics), handle, indent=2)
         runner.logger.info(f"metrics written to {out}")

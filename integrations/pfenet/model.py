@@ -10,9 +10,10 @@ from torch import nn
 from crc_modules.checkpoint import load_backbone_weights
 from crc_modules.conditional import GlobalConditional
 from crc_modules.cross_reference import CoOccurrenceHead, CrossReference
-from crc_modules.episode_model import EpisodeModel, EpisodeOutput, upsampled_cross_entropy
+from crc_modules.episode_model import EpisodeModel, EpisodeOutput
 from crc_modules.labels import IGNORE_INDEX
 from crc_modules.layers import resize_to
+from crc_modules.losses import upsampled_cross_entropy
 from crc_modules.pooling import masked_average_pool
 from crc_modules.registry import MODELS
 

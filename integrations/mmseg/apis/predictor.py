@@ -14,8 +14,7 @@ import numpy as np
 import torch
 from mmengine.config import Config
 
-from crc_modules import SupportSet
-from crc_modules.layers import resize_to
+from crc_modules import MultiScaleSupportSet, SupportSet
 
 from ..datasets.files import read_image, read_label
 from ..datasets.transforms import LongerSideResizePad
@@ -117,8 +116,8 @@ class FewShotPredictor:
     test protocol); a query's result is mapped back to its own size, so memory does not grow with it.
 
     Args:
-        segmentor (nn.Module): A :class:`FewShotSegmentor` (any model it hosts); its ``inference``
-            (:class:`~crc_modules.KShotPredictor`) sets the k-shot mode, scales and precision.
+        segmentor (nn.Module): A :class:`FewShotSegmentor` (any model it hosts); its ``test_cfg`` sets the
+            k-shot mode and fusion, scales and precision.
         size (int): The working size (longer side). Default: :data:`DEFAULT_WORKING_SIZE`.
         device (str): 'cpu' or 'cuda'.
     """
@@ -126,16 +125,16 @@ class FewShotPredictor:
     def __init__(self, segmentor: torch.nn.Module, size: int = DEFAULT_WORKING_SIZE, device: str = "cpu"):
         self.segmentor = segmentor.to(device).eval()
         self.size, self.device = size, device
-        self.support_set: Optional[SupportSet] = None
+        self.support_set: Optional[Union[SupportSet, MultiScaleSupportSet]] = None
 
     @classmethod
     def from_config(cls, config: str, checkpoint: Optional[str] = None, device: str = "cpu",
-                    kshot_mode: Optional[str] = None, size: Optional[int] = None, precision: Optional[str] = None,
-                    scales: Optional[Sequence[float]] = None) -> "FewShotPredictor":
+                    kshot_mode: Optional[str] = None, kshot_fusion: Optional[str] = None, size: Optional[int] = None,
+                    precision: Optional[str] = None, scales: Optional[Sequence[float]] = None) -> "FewShotPredictor":
         """A predictor of a config's model with a checkpoint's weights (read weights-only)."""
         cfg = Config.fromfile(config)
-        segmentor = FewShotSegmentor.from_config(cfg, checkpoint, kshot_mode=kshot_mode, precision=precision,
-                                                 scales=scales)
+        segmentor = FewShotSegmentor.from_config(cfg, checkpoint, kshot_mode=kshot_mode, kshot_fusion=kshot_fusion,
+                                                 precision=precision, scales=scales)
         return cls(segmentor, size=size or working_size(cfg), device=device)
 
     def _to_input(self, image: np.ndarray,
@@ -165,8 +164,7 @@ class FewShotPredictor:
             support_img, support_label, _ = self._to_input(image, load_mask(mask, image.shape[:2], name))
             images.append(support_img)
             labels.append(support_label)
-        self.support_set = self.segmentor.inference.prepare(self.segmentor.model, torch.cat(images),
-                                                            torch.cat(labels))
+        self.support_set = self.segmentor.prepare_supports(torch.cat(images), torch.cat(labels))
 
     @torch.no_grad()
     def predict(self, query: ImageLike, supports: Optional[Sequence[Tuple[ImageLike, MaskLike]]] = None) -> Prediction:
@@ -177,9 +175,6 @@ class FewShotPredictor:
             raise ValueError("no supports: call set_supports() or pass supports=")
         query_img, _ = load_image(query, "query")
         height, width = query_img.shape[:2]
-        query_in, _, (valid_h, valid_w) = self._to_input(query_img)
-        probability = self.segmentor.inference.query_probability(self.segmentor.model, self.support_set, query_in)
-        probability = resize_to(probability[..., :valid_h, :valid_w], (height, width),
-                                align_corners=self.segmentor.model.align_corners)[0, 0]
-        probability = probability.float().cpu().numpy()
-        return Prediction(mask=(probability > self.segmentor.threshold).astype(np.uint8), probability=probability)
+        query_in, _, valid_shape = self._to_input(query_img)
+        probability, mask = self.segmentor.postprocess(self.support_set.predict(query_in), (height, width), valid_shape)
+        return Prediction(mask=mask[0].to(torch.uint8).cpu().numpy(), probability=probability[0].float().cpu().numpy())

@@ -18,6 +18,8 @@ from mmengine.logging import MMLogger
 from mmseg.structures import SegDataSample
 from tqdm import tqdm
 
+from crc_modules.labels import IGNORE_INDEX
+
 from ..datasets.base import FewShotDataset
 from ..evaluation.metric import FewShotIoUMetric
 
@@ -116,14 +118,14 @@ class SupportSensitivity:
             images, masks = zip(*(self.dataset.support_inputs(s, other) for s in samples))
             wrong = self._predict(episode, torch.stack(images), torch.stack(masks))
         self._score(WRONG_CLASS, episode, wrong)
-        ignored = labels == 255
+        ignored = labels == IGNORE_INDEX
         self._score(EMPTY, episode, self._predict(episode, supports, torch.where(ignored, labels, 0)))
         self._score(FULL, episode, self._predict(episode, supports, torch.where(ignored, labels, 1)))
         self._score(ALL_FOREGROUND, episode, torch.ones_like(truth))
         full_label = self.dataset.class_label(self.dataset.samples[query])
         objects = None
         if full_label is not None and full_label.shape == truth.shape[-2:]:  # labels the pipeline left as they are
-            objects = torch.from_numpy((full_label != 0) & (full_label != 255)).long()[None]
+            objects = torch.from_numpy((full_label != 0) & (full_label != IGNORE_INDEX)).long()[None]
         self._score(OBJECT_PIXELS, episode, objects)
 
     def results(self) -> Dict[str, Optional[dict]]:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import copy
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 from mmengine.config import Config
@@ -10,13 +10,14 @@ from mmengine.model import BaseModel
 from mmengine.structures import PixelData
 from mmseg.structures import SegDataSample
 
-from crc_modules import EpisodeModel, KShotPredictor, binary_mask
+from crc_modules import EpisodeModel, KShotPredictor, MultiScaleSupportSet, SupportSet, binary_mask
+from crc_modules.features import as_one_shot_episodes
 from crc_modules.layers import resize_to
 from crc_modules.registry import MODELS
 
 from ..engine.checkpoint import load_model_weights
 
-TEST_CFG_KEYS = ("kshot_mode", "finetune", "scales", "precision", "threshold")
+TEST_CFG_KEYS = ("kshot_mode", "kshot_fusion", "finetune", "scales", "precision", "threshold")
 
 
 @MODELS.register_module()
@@ -25,14 +26,16 @@ class FewShotSegmentor(BaseModel):
 
     Training: the model's forward and :meth:`EpisodeModel.loss` on each batch; with K > 1 supports, a
     model that does not fuse shots trains on each support as its own one-shot pair with the query.
-    Testing: per episode, :class:`KShotPredictor` prepares the support set (encoding, finetuning) and
-    predicts the query (fusion / finetune / both, Section 4.6; several scales, Section 5.3).
+    Testing: per episode, :meth:`prepare_supports` (encoding, finetuning: Section 4.6; several scales:
+    Section 5.3), ``support_set.predict(query)``, then :meth:`postprocess` to the label's size. The
+    predictor behind ``tools/infer.py`` and the benchmark use the same three steps.
 
     Args:
         model (dict): Config of the few-shot model, e.g. ``dict(type='CRCNet', ...)``.
         data_preprocessor (dict, optional): Default: :class:`FewShotDataPreprocessor`.
-        test_cfg (dict, optional): ``kshot_mode`` ('fusion' | 'finetune' | 'both'), ``finetune`` (kwargs
-            of :class:`KShotPredictor`: steps, lr, momentum, pairs_per_step, seed), ``scales``
+        test_cfg (dict, optional): ``kshot_mode`` ('fusion' | 'finetune' | 'both'), ``kshot_fusion``
+            ('mean' | 'vote'), ``finetune`` (kwargs of :class:`KShotPredictor`: steps, lr, momentum,
+            pairs_per_step, seed), ``scales``
             (e.g. (0.75, 1.0, 1.25)), ``precision`` ('fp32' | 'bf16' | 'fp16' | 'auto') and
             ``threshold`` on the foreground probability (0.5).
         init_cfg (dict, optional): MMEngine initialisation config.
@@ -52,8 +55,9 @@ class FewShotSegmentor(BaseModel):
             raise ValueError(f"test_cfg has no setting {', '.join(map(repr, unknown))}; "
                              f"its settings are {', '.join(TEST_CFG_KEYS)}")
         self.threshold = float(test_cfg.get("threshold", 0.5))
-        self.inference = KShotPredictor(test_cfg.get("kshot_mode", "fusion"), scales=test_cfg.get("scales", (1.0,)),
-                                        precision=test_cfg.get("precision", "fp32"), **test_cfg.get("finetune", {}))
+        self.kshot = KShotPredictor(test_cfg.get("kshot_mode", "fusion"), test_cfg.get("kshot_fusion", "mean"),
+                                    scales=test_cfg.get("scales", (1.0,)), precision=test_cfg.get("precision", "fp32"),
+                                    **test_cfg.get("finetune", {}))
 
     @classmethod
     def from_config(cls, cfg: Config, checkpoint: Optional[str] = None, **test_options) -> "FewShotSegmentor":
@@ -73,40 +77,48 @@ class FewShotSegmentor(BaseModel):
         if mode == "predict":
             return self.predict(inputs, data_samples)
         if mode == "tensor":
-            return self.model(inputs["supports"], binary_mask(inputs["support_labels"]), inputs["query"])
+            return self.model(inputs["query"], inputs["supports"], binary_mask(inputs["support_labels"]))
         raise ValueError(f"mode must be 'loss', 'predict' or 'tensor', got {mode!r}")
 
     def loss(self, inputs: dict, data_samples: List[SegDataSample]) -> Dict[str, torch.Tensor]:
         """The model's training loss (Eq. 5 for CRCNet) on the batch's episodes."""
         supports, support_labels, query = inputs["supports"], inputs["support_labels"], inputs["query"]
         query_labels = torch.stack([sample.gt_sem_seg.data[0] for sample in data_samples]).long()
-        shots = supports.shape[1]
-        if shots > 1 and not self.model.fuses_shots:  # K one-shot pairs per episode
-            supports, support_labels = supports.flatten(0, 1)[:, None], support_labels.flatten(0, 1)[:, None]
-            query, query_labels = query.repeat_interleave(shots, 0), query_labels.repeat_interleave(shots, 0)
-        output = self.model(supports, binary_mask(support_labels), query, binary_mask(query_labels))
+        if supports.shape[1] > 1 and not self.model.fuses_shots:  # K one-shot pairs per episode
+            (query, query_labels), (supports, support_labels) = as_one_shot_episodes(
+                [query, query_labels], [supports, support_labels])
+        output = self.model(query, supports, binary_mask(support_labels), binary_mask(query_labels))
         return self.model.loss(output, query_labels, support_labels)
+
+    def prepare_supports(self, images: torch.Tensor,
+                         labels: torch.Tensor) -> Union[SupportSet, MultiScaleSupportSet]:
+        """Supports (K, 3, H, W) with labels (K, H, W) prepared once with ``test_cfg``'s k-shot settings;
+        ``support_set.predict(query)`` then gives a (1, 1, H', W') foreground probability."""
+        return self.kshot.prepare(self.model, images, labels)
+
+    def postprocess(self, probability: torch.Tensor, size: Sequence[int],
+                    valid_shape: Optional[Sequence[int]] = None) -> Tuple[torch.Tensor, torch.Tensor]:
+        """(probability, mask), each (1, H, W) at ``size``, from a (1, 1, h, w) probability of the padded input.
+
+        A probability of another size than ``size`` (PFENet's original-size labels, a user's photo) is
+        cropped to the unpadded region ``valid_shape`` and resized; one of ``size`` itself (HSNet's
+        transformed labels, padding included) is kept as it is. The mask is ``probability > threshold`` (bool).
+        """
+        if tuple(size) != tuple(probability.shape[-2:]):
+            valid_h, valid_w = valid_shape or probability.shape[-2:]
+            probability = resize_to(probability[..., :valid_h, :valid_w], size, align_corners=self.model.align_corners)
+        return probability[0], probability[0] > self.threshold
 
     @torch.no_grad()
     def predict(self, inputs: dict, data_samples: Optional[List[SegDataSample]] = None) -> List[SegDataSample]:
-        """Per episode: the query's foreground probability (``seg_logits``) and mask (``pred_sem_seg``).
-
-        A probability to compare with a label of another size (PFENet's original-size labels) is cropped
-        to the unpadded region (``valid_shape``) and resized to the label; a label of the input's own size
-        (HSNet's transformed labels, padding included) is compared as it is.
-        """
+        """Per episode: the query's foreground probability (``seg_logits``) and mask (``pred_sem_seg``)."""
         batch = inputs["query"].shape[0]
         data_samples = data_samples or [SegDataSample() for _ in range(batch)]
         for index, sample in enumerate(data_samples):
-            support_set = self.inference.prepare(self.model, inputs["supports"][index],
-                                                 inputs["support_labels"][index])
-            probability = self.inference.query_probability(self.model, support_set,
-                                                           inputs["query"][index:index + 1])  # (1, 1, H, W)
-            target_size = sample.gt_sem_seg.shape if "gt_sem_seg" in sample else probability.shape[-2:]
-            if tuple(target_size) != tuple(probability.shape[-2:]):
-                valid_h, valid_w = sample.metainfo.get("valid_shape", probability.shape[-2:])
-                probability = resize_to(probability[..., :valid_h, :valid_w], target_size,
-                                        align_corners=self.model.align_corners)
-            sample.seg_logits = PixelData(data=probability[0])
-            sample.pred_sem_seg = PixelData(data=(probability[0] > self.threshold).long())
+            support_set = self.prepare_supports(inputs["supports"][index], inputs["support_labels"][index])
+            probability = support_set.predict(inputs["query"][index:index + 1])  # (1, 1, H, W)
+            size = sample.gt_sem_seg.shape if "gt_sem_seg" in sample else probability.shape[-2:]
+            probability, mask = self.postprocess(probability, size, sample.metainfo.get("valid_shape"))
+            sample.seg_logits = PixelData(data=probability)
+            sample.pred_sem_seg = PixelData(data=mask.long())
         return data_samples
