@@ -6,7 +6,7 @@ import re
 import numpy as np
 import pytest
 
-from tests.datasets_fixtures import voc_labels, write_palette_png, write_voc
+from tests.datasets_fixtures import voc_labels, write_coco_json, write_palette_png, write_voc
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -89,3 +89,20 @@ def test_another_fold_is_checked_with_fold(tree, capsys):
     output = capsys.readouterr().out
     assert set(_rows(output, "train")) == set(range(1, 6)) | set(range(11, 21))
     assert "test dataset (PascalFewShotDataset) cannot be built: " in output
+
+
+def test_coco_read_from_the_official_instances_json_is_checked_through_cfg_options(tmp_path, capsys):
+    # fold 0: novel classes 1, 5, 9, ...; two images of novel class 1 and two of base classes 2 and 3
+    ann_file = write_coco_json(str(tmp_path), {"a.jpg": [1], "b.jpg": [1, 2], "c.jpg": [2, 3], "d.jpg": [3, 2]})
+    config = tmp_path / "coco.py"
+    config.write_text(f"_base_ = [{os.path.join(ROOT, 'configs', '_base_', 'datasets', 'coco_20i.py')!r}]\n")
+    json_source = [f"data_root={tmp_path}", f"ann_file={ann_file}", "list_file=None", "img_dir=val2014",
+                   "min_class_pixels=64"]
+    options = [f"{split}_dataloader.dataset.{option}" for split in ("train", "test") for option in json_source]
+    with pytest.raises(SystemExit):  # most of COCO's 80 classes have no image here
+        _tool().main([str(config), "--cfg-options", *options])
+    output = capsys.readouterr().out
+    assert f"read from: {ann_file}" in output
+    assert _rows(output, "test")[1] == ("2", "2", "2", "270")  # the json area of each object (write_coco_json)
+    assert _rows(output, "train")[2] == ("3", "3", "3", "270")
+    assert "20000 episodes (the number a test runs)" in output

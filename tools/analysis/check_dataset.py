@@ -1,5 +1,8 @@
 """Check a config's data before training: ``python tools/analysis/check_dataset.py CONFIG [--fold N]``.
 
+``--cfg-options`` takes the tools' overrides (e.g. another list, or COCO's instances json with
+``ann_file=``).
+
 Builds the config's training and test datasets (no model, no training) and prints, per split: the
 protocol and the list / split files read, the number of test episodes, and per class of the split the
 images holding it, its support pool, its queries and its mean object pixels. Every problem found (missing
@@ -18,7 +21,7 @@ from typing import Dict, List, Optional
 from unittest import mock
 
 import numpy as np
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
 from mmseg.registry import DATASETS
 from prettytable import PrettyTable
 from tqdm import tqdm
@@ -95,7 +98,7 @@ def collecting_readers(problems: Problems, counts_of: Dict[str, Dict[int, int]])
 def sample_counts(dataset, counts_of: Dict[str, Dict[int, int]], problems: Problems) -> List[Dict[int, int]]:
     """{class: object pixels} of every sample (labels read at most once; unreadable ones count as empty)."""
     if getattr(dataset, "ann_file", None) and len(getattr(dataset, "_class_pixels", ())) == len(dataset.samples):
-        return dataset._class_pixels  # COCO json: the annotation areas the dataset planned with
+        return dataset._class_pixels  # COCO json: the annotation areas (pixels) the dataset planned with
     class_of = {s: c for c, pool in dataset.plan.pools.items() for s in pool}  # mask layouts: one class per image
     result = []
     for index, sample in enumerate(tqdm(dataset.samples, desc=f"reading labels ({dataset.mode})", mininterval=2,
@@ -163,10 +166,14 @@ def main(argv=None) -> List[str]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("config")
     parser.add_argument("--fold", type=int, help="check this fold (default: the config's)")
+    parser.add_argument("--cfg-options", nargs="+", action=DictAction, default={},
+                        help="override config entries as tools/train.py does, e.g. "
+                             "train_dataloader.dataset.list_file=lists/pascal/train_aug.txt")
     args = parser.parse_args(argv)
     if not os.path.isfile(args.config):
         sys.exit(f"config file not found: {args.config}")
-    cfg = resolve_config(Config.fromfile(args.config), {} if args.fold is None else {"fold": args.fold})
+    options = {**args.cfg_options, **({} if args.fold is None else {"fold": args.fold})}
+    cfg = resolve_config(Config.fromfile(args.config), options)
     problems, counts_of = Problems(), {}
     for split, loader in SPLITS:
         check_split(cfg, split, loader, problems, counts_of)

@@ -37,9 +37,9 @@ NUM_CLASSES = 20
 BOUNDARY = 255
 PRECEDENCE = ("voc", "sbd")
 REPRODUCE_NOTE = (
-    "To reproduce PFENet / CRCNet / HSNet numbers, train on PFENet's own list "
-    "(lists/pascal/voc_sbd_merge_noduplicate.txt, 5953 images, the configs' default) with these labels; "
-    "train_aug.txt is the usual 10582-image train-aug list.")
+    "To reproduce PFENet / CRCNet numbers, train on PFENet's own list (lists/pascal/voc_sbd_merge_noduplicate.txt: "
+    "VOC train + SBD's train_noval.txt, 5953 images, the configs' default; a subset of train_aug.txt, so these "
+    "labels cover it) and test on lists/pascal/val.txt (VOC val); train_aug.txt is the usual 10582-image list.")
 
 
 class ConversionError(ValueError):
