@@ -160,10 +160,11 @@ def _voc_missing_list(voc):
 @pytest.mark.parametrize("breaker", [_break_mat_variable, _break_mat_bytes, _remove_mat, _mat_with_bad_values,
                                      _mat_of_wrong_size, _voc_rgb_png, _voc_missing_png, _voc_missing_image,
                                      _voc_missing_list])
-def test_missing_or_malformed_input_is_refused_naming_the_file(trees, breaker):
+@pytest.mark.parametrize("nproc", [1, 2])  # an error inside a worker process reaches the user the same way
+def test_missing_or_malformed_input_is_refused_naming_the_file(trees, breaker, nproc):
     root, voc, sbd, _, _ = trees
     path, message = breaker(sbd if breaker.__name__.startswith(("_break", "_remove", "_mat")) else voc)
-    result = _run(root / "VOCdevkit", root / "benchmark_RELEASE", "--list-dir", root / "lists")
+    result = _run(root / "VOCdevkit", root / "benchmark_RELEASE", "--list-dir", root / "lists", "--nproc", nproc)
     assert result.returncode != 0
     assert str(path) in result.stderr and re.search(message, result.stderr), result.stderr
     assert "Traceback" not in result.stderr
