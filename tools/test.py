@@ -1,5 +1,6 @@
 """Test a few-shot model: ``python tools/test.py CONFIG CHECKPOINT [--shot 5 --kshot-mode finetune --multi-scale]``."""
 import argparse
+import copy
 import json
 import os
 import os.path as osp
@@ -17,6 +18,7 @@ from integrations.mmseg.engine.launch import (
     load_config,
     prepare_distributed,
 )
+from integrations.mmseg.evaluation.seed_summary import format_seed_table, summarize_seeds
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -36,6 +38,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="fp32 (default), bf16 or fp16 autocast, or auto: bf16 on CPUs with bf16 instructions "
                              "and on CUDA, fp32 on other CPUs")
     parser.add_argument("--episodes", type=int, help="number of test episodes")
+    parser.add_argument("--seeds", type=int, nargs="+",
+                        help="test once per seed, the episodes drawn from each (as --cfg-options "
+                             "test_dataloader.dataset.seed=S does); prints per-seed mIoU / FB-IoU with 95%% "
+                             "bootstrap intervals, their mean and standard deviation and per-class IoU means")
     parser.add_argument("--show-dir", help="write a picture per episode (Fig. 9) to this folder (relative: under the "
                                            "work dir); the visualizer's other backends (TensorBoard) get them too")
     parser.add_argument("--out", help="write the metrics as JSON here (default: WORK_DIR/test_metrics.json)")
@@ -52,6 +58,24 @@ def show_pictures_in(cfg: Config, folder: str) -> None:
         local = backends[-1:]
     for backend in local:
         backend["img_save_dir"] = osp.abspath(osp.join(cfg.work_dir, folder))
+
+
+def test_once(runner, cfg: Config, seed=None) -> dict:
+    """One test run; with ``seed``, on a fresh test loop whose dataset draws its episodes from that seed.
+
+    The loop, its dataloader (and workers) and its evaluator are rebuilt from the config, so nothing of the
+    previous seed's run is reused; the model and its loaded weights are.
+    """
+    if seed is not None:
+        dataloader = copy.deepcopy(cfg.test_dataloader)
+        dataloader.dataset.seed = seed
+        runner._test_dataloader, runner._test_loop = dataloader, copy.deepcopy(cfg.test_cfg)
+    metrics = runner.test()
+    class_iou = {}
+    for metric in runner.test_evaluator.metrics:
+        class_iou.update(getattr(metric, "class_iou", {}))
+    return dict(seed=cfg.test_dataloader.dataset.get("seed") if seed is None else seed, metrics=metrics,
+                class_IoU=class_iou)
 
 
 def main(argv=None) -> dict:
@@ -86,7 +110,15 @@ def main(argv=None) -> dict:
         runner = build_runner(cfg, verbose=args.verbose)
         load_model_weights(runner.model, args.checkpoint, allow_full_pickle=args.unsafe_load_full_pickle)
         runner.logger.info(f"weights loaded from {args.checkpoint}")
-        metrics = runner.test()  # never calls init_weights: no pretrained file or network is needed
+        # never calls init_weights: no pretrained file or network is needed
+        runs = [test_once(runner, cfg, seed) for seed in (args.seeds or [None])]
+    results = dict(metrics=runs[0]["metrics"], class_IoU=runs[0]["class_IoU"])
+    if args.seeds and runner.rank == 0:
+        summary = summarize_seeds(runs)
+        runner.logger.info(f"test over seeds {args.seeds}:
+{format_seed_table(runs, summary)}")
+        results = dict(metrics=summary, runs=runs)
+    metrics = results["metrics"]
     if runner.rank == 0:
         out = args.out or osp.join(cfg.work_dir, "test_metrics.json")
         os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
@@ -96,7 +128,7 @@ def main(argv=None) -> dict:
                            kshot_mode=test_cfg.get("kshot_mode", "fusion"),
                            kshot_fusion=test_cfg.get("kshot_fusion", "mean"), finetune=finetune,
                            scales=test_cfg.get("scales", [1.0]), precision=test_cfg.get("precision", "fp32"),
-                           metrics=metrics), handle, indent=2)
+                           **results), handle, indent=2)
         runner.logger.info(f"metrics written to {out}")
     finish_distributed()
     return metrics

@@ -1,6 +1,7 @@
 # FSS-1000 on HSNet's protocol and class split (the numbers CRCNet's Table 15 compares with):
 # data/FSS-1000/<class>/{1..10}.{jpg,png}, splits/fss/{trn,val,test}.txt copied from HSNet's data/splits/fss.
-# Images are 224x224; one test episode per test image (2400).
+# Images are 224x224; one test episode per test image (2400), as HSNet's data/fss.py (__len__ is the number of
+# images of the split); validation during training: 300 episodes of the val classes.
 _base_ = ['./pascal_5i.py']
 dataset_type = 'FSS1000Dataset'
 data_root = 'data/FSS-1000'

@@ -4,7 +4,11 @@
 # HSNet's protocol instead: protocol='hsnet', list_file=None, split_file='splits/pascal/trn/fold{fold}.txt'
 # (training reads the three other folds) or 'splits/pascal/val/fold{fold}.txt' (testing), from HSNet's data/splits.
 # Training: random scale, crop 321x321 and flip (5.1; reading: scale range 0.75-1.25 of a 400px longer side).
-# Testing: longer side to 321, padded; labels at their original size (PFENet's protocol); 1000 episodes.
+# Testing: longer side to 321, padded; labels at their original size (PFENet's protocol).
+# Episodes: test 5000, as PFENet's test.py runs PASCAL (`test_num = 5000`; its loop's break test lets one
+# more through, 5001); HSNet's protocol: 1000 (HSNet data/pascal.py: __len__ is 1000 outside training), set
+# num_episodes=1000 with protocol='hsnet'. Validation during training: 300 episodes of the test fold every
+# val_interval epochs (PFENet validates on the same 5000 every 2 epochs, HSNet on its 1000 every epoch).
 dataset_type = 'PascalFewShotDataset'
 data_root = 'data/VOCdevkit/VOC2012'
 crop_size = (321, 321)
@@ -26,7 +30,7 @@ test_dataloader = dict(
     sampler=dict(type='DefaultSampler', shuffle=False),
     collate_fn=dict(type='pseudo_collate'),
     dataset=dict(type=dataset_type, data_root=data_root, fold=0, mode='test', shot=1, protocol='pfenet',
-                 list_file='lists/pascal/val.txt', pipeline=test_pipeline, num_episodes=1000, seed=321,
+                 list_file='lists/pascal/val.txt', pipeline=test_pipeline, num_episodes=5000, seed=321,
                  eval_label='original'))
 val_dataloader = dict(
     batch_size=1, num_workers=2, persistent_workers=True,

@@ -17,7 +17,7 @@ from mmseg.structures import SegDataSample
 from ..models.data_preprocessor import stack_same_size
 from .files import check_files_exist, read_label
 from .loading import LoadEpisodeImage, LoadEpisodeLabel
-from .protocols import PROTOCOLS, EpisodePlan, draw_episode, keep_drawable
+from .protocols import PROTOCOLS, EpisodePlan, draw_episode, keep_drawable, restrict_plan
 from .sampler import EpisodeKey
 from .transforms import box_label
 
@@ -25,7 +25,8 @@ MODES = ("train", "test")
 ANNOTATIONS = ("mask", "box")
 EVAL_LABELS = ("original", "transformed")
 EPISODE_ADVICE = "add a Resize/Pad to the pipeline so every image of an episode has one size"
-DEFAULT_TEST_EPISODES = 1000  # PFENet's and HSNet's PASCAL / COCO test sets: 1000 episodes (CRCNet, 5.1)
+HSNET_TEST_EPISODES = 1000  # HSNet data/pascal.py, data/coco.py: __len__ is 1000 outside training
+HOLDOUT_ROLES = ("exclude", "only")
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,18 @@ class Sample:
 
     img_path: str
     label_path: Optional[str]
+
+
+def held_out_samples(samples: Sequence[Sample], fraction: float, seed: int) -> set:
+    """Indices of the samples whose image is among ``round(fraction * images)`` images drawn from ``seed``.
+
+    Images are drawn without replacement from the distinct image paths in list order, so a training and a
+    validation dataset built from the same list, fraction and seed agree on the split.
+    """
+    images = list(dict.fromkeys(s.img_path for s in samples))
+    drawn = np.random.default_rng(seed).permutation(len(images))[:round(fraction * len(images))]
+    held = {images[i] for i in drawn}
+    return {index for index, sample in enumerate(samples) if sample.img_path in held}
 
 
 @contextmanager
@@ -74,43 +87,66 @@ class FewShotDataset(torch.utils.data.Dataset):
         pipeline (list[dict]): mmseg/mmcv transforms after loading, applied to the query and,
             independently drawn, to every support.
         num_episodes (int, optional): Episodes per epoch; default: one per query of the protocol in
-            training, 1000 in testing (one per test image for FSS-1000).
+            training; in testing the peer's count: PFENet's ``test.py`` (``PFENET_TEST_EPISODES``: PASCAL
+            5000, COCO 20000), HSNet's 1000, one per test image for FSS-1000.
         seed (int): Seed of the test episodes (and of training episodes indexed by integers).
         annotation (str): 'mask', or 'box' for supports annotated by object boxes (Table 14).
         eval_label (str): Test label the metric reads: 'original' (PFENet: the label at the image's
             original size; predictions are resized back) or 'transformed' (HSNet: after the pipeline).
         protocol (str): 'pfenet' or 'hsnet': whose rules draw the episodes (see ``protocols.py``).
         backend_args (dict, optional): MMEngine file backend arguments for images and labels.
+        holdout_fraction (float): Fraction of the images held out (0: none), drawn by
+            :func:`held_out_samples`, for checkpoint selection on the training classes without test classes.
+        holdout_seed (int): Seed of the held-out images.
+        holdout (str): 'exclude' (a training set without the held-out images) or 'only' (a validation set
+            of them alone, queries and supports; its test labels follow ``eval_label`` as in testing).
     """
 
     PROTOCOLS: Tuple[str, ...] = PROTOCOLS
     ONE_TEST_EPISODE_PER_IMAGE = False
     LABEL_FORMAT = "class_index"
     NUM_LABEL_CLASSES: Optional[int] = None
+    PFENET_TEST_EPISODES = 1000  # a layout with a PFENet count sets it (test.py: PASCAL 5000, COCO 20000)
 
     def __init__(self, mode: str = "train", shot: int = 1, pipeline: Sequence[dict] = (),
                  num_episodes: Optional[int] = None, seed: int = 0, annotation: str = "mask",
-                 eval_label: str = "original", protocol: str = "pfenet", backend_args: Optional[dict] = None):
+                 eval_label: str = "original", protocol: str = "pfenet", backend_args: Optional[dict] = None,
+                 holdout_fraction: float = 0.0, holdout_seed: int = 0, holdout: str = "exclude"):
         for name, value, allowed in (("mode", mode, MODES), ("annotation", annotation, ANNOTATIONS),
-                                     ("eval_label", eval_label, EVAL_LABELS), ("protocol", protocol, self.PROTOCOLS)):
+                                     ("eval_label", eval_label, EVAL_LABELS), ("protocol", protocol, self.PROTOCOLS),
+                                     ("holdout", holdout, HOLDOUT_ROLES)):
             if value not in allowed:
                 raise ValueError(f"{type(self).__name__}: {name} must be one of {allowed}, got {value!r}")
+        if not 0 <= holdout_fraction < 1 or (holdout == "only" and not holdout_fraction):
+            raise ValueError(f"{type(self).__name__}: holdout_fraction must be in [0, 1) (above 0 with "
+                             f"holdout='only'), got {holdout_fraction}")
         if shot < 1:
             raise ValueError(f"{type(self).__name__}: shot must be >= 1, got {shot}")
         self.mode, self.shot, self.seed, self.protocol = mode, shot, seed, protocol
         self.annotation, self.eval_label, self.backend_args = annotation, eval_label, backend_args
+        self.holdout = holdout if holdout_fraction else None
+        self.evaluates = mode == "test" or self.holdout == "only"  # scored against labels as a test set is
         self.loading = Compose([LoadEpisodeImage(backend_args=backend_args),
                                 LoadEpisodeLabel(self.LABEL_FORMAT, self.NUM_LABEL_CLASSES, backend_args)])
         self.pipeline = Compose([TRANSFORMS.build(t) if isinstance(t, dict) else t for t in pipeline])
         self.samples: List[Sample] = self.list_samples()
         check_files_exist(self.files_to_check(), self.source, backend_args)
-        self.plan: EpisodePlan = keep_drawable(self.plan_episodes(), shot, type(self).__name__)
+        plan = self.plan_episodes()
+        if self.holdout:
+            held = held_out_samples(self.samples, holdout_fraction, holdout_seed)
+            kept = held if holdout == "only" else set(range(len(self.samples))) - held
+            plan = restrict_plan(plan, kept)
+            print_log(f"{type(self).__name__}: {len(held)} of {len(self.samples)} samples held out (fraction "
+                      f"{holdout_fraction}, seed {holdout_seed}); this set uses "
+                      f"{'only them' if holdout == 'only' else 'the others'}", logger="current")
+        self.plan: EpisodePlan = keep_drawable(plan, shot, type(self).__name__)
         if not self.plan.length:
             raise ValueError(f"{type(self).__name__}: no episode can be drawn from {self.source} "
                              f"for the classes {self.classes}")
         one_per_image = mode == "train" or self.ONE_TEST_EPISODE_PER_IMAGE
+        peer_count = self.PFENET_TEST_EPISODES if protocol == "pfenet" else HSNET_TEST_EPISODES
         self.num_episodes = num_episodes if num_episodes is not None else (
-            self.plan.length if one_per_image else DEFAULT_TEST_EPISODES)
+            self.plan.length if one_per_image else peer_count)
         print_log(f"{type(self).__name__} ({mode}, {shot}-shot, {protocol}'s protocol): {self.plan.length} "
                   f"queries of {len(self.plan.episode_classes)} classes, {self.num_episodes} episodes",
                   logger="current")
@@ -197,7 +233,7 @@ class FewShotDataset(torch.utils.data.Dataset):
             support_results = [self._transform(self.samples[i], category, support=True)[0] for i in supports]
         query_img, query_label = self._to_tensor(query_results)
         support_imgs, support_labels = zip(*(self._to_tensor(r) for r in support_results))
-        if self.mode == "test" and self.eval_label == "original":
+        if self.evaluates and self.eval_label == "original":
             query_label = torch.from_numpy(query_original).long()
         data_sample = SegDataSample(metainfo=dict(
             class_id=category, episode=index, img_path=self.samples[query].img_path,

@@ -51,6 +51,7 @@ class CocoFewShotDataset(FewShotDataset):
     """
 
     NUM_LABEL_CLASSES = NUM_COCO_CLASSES
+    PFENET_TEST_EPISODES = 20000  # PFENet test.py: test_num = 20000 for COCO
 
     def __init__(self, data_root: str, setting: str = "fold", fold: int = 0, canet_test_split: str = "test",
                  list_file: Optional[str] = None, ann_file: Optional[str] = None, split_file: Optional[str] = None,

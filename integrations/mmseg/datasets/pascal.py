@@ -64,6 +64,7 @@ class PascalFewShotDataset(FewShotDataset):
 
     METAINFO = dict(classes=PASCAL_CLASSES)
     NUM_LABEL_CLASSES = len(PASCAL_CLASSES)
+    PFENET_TEST_EPISODES = 5000  # PFENet test.py: test_num = 5000 for PASCAL
 
     def __init__(self, data_root: str, fold: int = 0, list_file: Optional[str] = None,
                  split_file: Union[str, Sequence[str], None] = None, min_class_pixels: int = MIN_CLASS_PIXELS,

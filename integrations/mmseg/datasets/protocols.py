@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from typing import Dict, List, Mapping, Sequence, Tuple
+from typing import AbstractSet, Dict, List, Mapping, Sequence, Tuple
 
 import numpy as np
 from mmengine.logging import print_log
@@ -102,6 +102,17 @@ def hsnet_class_pool_plan(pools: Mapping[int, List[int]]) -> EpisodePlan:
     """HSNet's COCO rule from the split file's class -> images."""
     return EpisodePlan([], {c: list(p) for c, p in pools.items()}, supports_may_repeat=True,
                        query_from_class_pool=True)
+
+
+def restrict_plan(plan: EpisodePlan, samples: AbstractSet[int]) -> EpisodePlan:
+    """The plan on ``samples`` alone: other samples leave the queries and every support pool.
+
+    Used to hold images out of training for a validation set on the training classes (both sides of
+    the split call it, one with the held-out samples, one with the rest), so no image serves both.
+    """
+    pools = {c: [s for s in pool if s in samples] for c, pool in plan.pools.items()}
+    queries = [q for q in plan.queries if q.sample in samples]
+    return EpisodePlan(queries, pools, plan.supports_may_repeat, plan.query_from_class_pool)
 
 
 def keep_drawable(plan: EpisodePlan, shot: int, owner: str) -> EpisodePlan:

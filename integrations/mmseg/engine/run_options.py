@@ -10,6 +10,7 @@ silence.
 """
 from __future__ import annotations
 
+import copy
 import inspect
 import logging
 from typing import Callable, Dict, Iterable
@@ -51,11 +52,39 @@ def _set_lr(cfg: Config) -> None:
     optimizer.lr = base_lr * (10 if cfg.get("released_lr_x10", False) else 1)
 
 
+def _set_holdout_validation(cfg: Config) -> None:
+    """``holdout_val`` (a fraction) and ``holdout_seed``: select checkpoints without the test classes.
+
+    The training set leaves out ``holdout_val`` of its images (drawn from ``holdout_seed``, default 0); the
+    validation set becomes episodes of the *training* classes on those images alone, with the former
+    validation set's pipeline, episode count, seed and ``eval_label``; the checkpoint hook keeps the best
+    checkpoint by its mIoU (``save_best``). Without this option the configs validate on the test fold, as
+    PFENet and HSNet do.
+    """
+    if "holdout_val" not in cfg:
+        raise ValueError("holdout_seed=S needs holdout_val=FRACTION (the share of training images held out)")
+    fraction, seed = float(cfg.holdout_val), int(cfg.get("holdout_seed", 0))
+    if not 0 < fraction < 1:
+        raise ValueError(f"holdout_val must be a fraction in (0, 1), got {cfg.holdout_val!r}")
+    if not cfg.get("val_dataloader") or not cfg.get("train_dataloader"):
+        raise ValueError("holdout_val: the config needs a train_dataloader and a val_dataloader")
+    train, former = cfg.train_dataloader.dataset, cfg.val_dataloader.dataset
+    validation = copy.deepcopy(train)
+    validation.update(holdout_fraction=fraction, holdout_seed=seed, holdout="only", pipeline=former.get("pipeline", []),
+                      num_episodes=former.get("num_episodes"), seed=former.get("seed", 0),
+                      eval_label=former.get("eval_label", "original"))
+    train.update(holdout_fraction=fraction, holdout_seed=seed, holdout="exclude")
+    cfg.val_dataloader.dataset = validation
+    cfg.default_hooks.checkpoint.update(save_best="mIoU", rule="greater")
+
+
 RUN_OPTIONS: Dict[str, Callable[[Config], None]] = {
     "fold": _set_fold,
     "max_epochs": _set_max_epochs,
     "base_lr": _set_lr,
     "released_lr_x10": _set_lr,
+    "holdout_val": _set_holdout_validation,
+    "holdout_seed": _set_holdout_validation,
 }
 APPLIED_FROM_THE_FILE = ("released_lr_x10",)  # run options applied when the config file alone sets them
 

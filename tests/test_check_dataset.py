@@ -1,0 +1,108 @@
+"""tools/analysis/check_dataset.py on tiny trees with planted problems (issue 20, section 2)."""
+import importlib.util
+import os
+import re
+
+import numpy as np
+import pytest
+
+from tests.datasets_fixtures import voc_labels, write_coco_json, write_palette_png, write_voc
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _tool():
+    spec = importlib.util.spec_from_file_location("check_dataset",
+                                                  os.path.join(ROOT, "tools", "analysis", "check_dataset.py"))
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    return tool
+
+
+@pytest.fixture
+def tree(tmp_path):
+    """Fold 0 (novel 1..5): training list of classes 6..20, test list of classes 1..5 (3 images each)."""
+    root = str(tmp_path)
+    labels = voc_labels(range(1, 21), per_class=3)
+    write_voc(root, labels)
+    lists = {}
+    for split, classes in (("train", range(6, 21)), ("test", range(1, 6))):
+        names = [n for n in labels if int(n[5:7]) in classes]
+        lists[split] = tmp_path / f"{split}.txt"
+        lists[split].write_text("".join(f"JPEGImages/{n}.jpg SegmentationClassAug/{n}.png\n" for n in names))
+    config = tmp_path / "check.py"
+    dataset = f"data_root={root!r}, min_class_pixels=64"
+    config.write_text(
+        f"_base_ = [{os.path.join(ROOT, 'configs', '_base_', 'datasets', 'pascal_5i.py')!r}]\n"
+        f"train_dataloader = dict(dataset=dict({dataset}, list_file={str(lists['train'])!r}))\n"
+        f"test_dataloader = dict(dataset=dict({dataset}, list_file={str(lists['test'])!r}))\n")
+    return tmp_path, str(config)
+
+
+def _rows(output, split):
+    """{class id: (images, pool, queries, mean pixels)} from the split's table."""
+    section = output.split(f"== {split}:")[1].split("\n== ")[0]
+    rows = {}
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if len(cells) == 6 and cells[1].isdigit():
+            rows[int(cells[1])] = tuple(cells[2:])
+    return rows
+
+
+def test_a_clean_tree_passes_with_the_counts_of_each_class(tree, capsys):
+    _, config = tree
+    assert _tool().main([config]) == []
+    output = capsys.readouterr().out
+    # each image holds one 20x20 object of its class (voc_labels)
+    assert _rows(output, "train") == {c: ("3", "3", "3", "400") for c in range(6, 21)}
+    assert _rows(output, "test") == {c: ("3", "3", "3", "400") for c in range(1, 6)}
+    assert "5000 episodes (the number a test runs)" in output and "test.txt" in output
+    assert "pfenet's protocol" in output and "no problem found" in output
+
+
+def test_every_planted_problem_is_named_and_the_exit_status_is_1(tree, capsys):
+    tmp_path, config = tree
+    os.remove(tmp_path / "JPEGImages" / "2008_060001.jpg")  # a training image
+    os.remove(tmp_path / "SegmentationClassAug" / "2008_020002.png")  # a test label
+    bad = np.zeros((48, 64), np.uint8)
+    bad[10:30, 10:30], bad[40:42, 0:5] = 7, 30  # 30 is no PASCAL class
+    write_palette_png(str(tmp_path / "SegmentationClassAug" / "2008_070002.png"), bad)
+    for name in os.listdir(tmp_path / "SegmentationClassAug"):  # class 5 loses every image: no test episode
+        if name.startswith("2008_05"):
+            write_palette_png(str(tmp_path / "SegmentationClassAug" / name), np.zeros((48, 64), np.uint8))
+    with pytest.raises(SystemExit) as exit_info:
+        _tool().main([config, "--fold", "0"])
+    assert exit_info.value.code == 1
+    problems = capsys.readouterr().out.split("problem(s):")[1]
+    assert re.search(r"1 files listed by .*train.txt are missing: .*JPEGImages/2008_060001.jpg", problems)
+    assert re.search(r"1 files listed by .*test.txt are missing: .*SegmentationClassAug/2008_020002.png", problems)
+    assert re.search(r"1 labels hold values outside .*2008_070002.png \[30\]", problems)
+    assert "test: classes [5] of the split have no episode" in problems
+    assert len(problems.strip().splitlines()) == 4
+
+
+def test_another_fold_is_checked_with_fold(tree, capsys):
+    _, config = tree
+    with pytest.raises(SystemExit):
+        _tool().main([config, "--fold", "1"])  # fold 1: novel 6..10, the test list holds none of them
+    output = capsys.readouterr().out
+    assert set(_rows(output, "train")) == set(range(1, 6)) | set(range(11, 21))
+    assert "test dataset (PascalFewShotDataset) cannot be built: " in output
+
+
+def test_coco_read_from_the_official_instances_json_is_checked_through_cfg_options(tmp_path, capsys):
+    # fold 0: novel classes 1, 5, 9, ...; two images of novel class 1 and two of base classes 2 and 3
+    ann_file = write_coco_json(str(tmp_path), {"a.jpg": [1], "b.jpg": [1, 2], "c.jpg": [2, 3], "d.jpg": [3, 2]})
+    config = tmp_path / "coco.py"
+    config.write_text(f"_base_ = [{os.path.join(ROOT, 'configs', '_base_', 'datasets', 'coco_20i.py')!r}]\n")
+    json_source = [f"data_root={tmp_path}", f"ann_file={ann_file}", "list_file=None", "img_dir=val2014",
+                   "min_class_pixels=64"]
+    options = [f"{split}_dataloader.dataset.{option}" for split in ("train", "test") for option in json_source]
+    with pytest.raises(SystemExit):  # most of COCO's 80 classes have no image here
+        _tool().main([str(config), "--cfg-options", *options])
+    output = capsys.readouterr().out
+    assert f"read from: {ann_file}" in output
+    assert _rows(output, "test")[1] == ("2", "2", "2", "270")  # the json area of each object (write_coco_json)
+    assert _rows(output, "train")[2] == ("3", "3", "3", "270")
+    assert "20000 episodes (the number a test runs)" in output
