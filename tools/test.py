@@ -115,8 +115,7 @@ def main(argv=None) -> dict:
     results = dict(metrics=runs[0]["metrics"], class_IoU=runs[0]["class_IoU"])
     if args.seeds and runner.rank == 0:
         summary = summarize_seeds(runs)
-        runner.logger.info(f"test over seeds {args.seeds}:
-{format_seed_table(runs, summary)}")
+        runner.logger.info(f"test over seeds {args.seeds}:\n{format_seed_table(runs, summary)}")
         results = dict(metrics=summary, runs=runs)
     metrics = results["metrics"]
     if runner.rank == 0:
