@@ -7,12 +7,12 @@ import statistics
 import numpy as np
 import pytest
 import torch
-from integrations.mmseg.seed_summary import summarize_seeds
 from mmengine.config import Config
 
 import integrations.mmseg  # noqa: F401
 from integrations.mmseg.engine.checkpoint import export_weights
 from integrations.mmseg.evaluation.metric import FewShotIoUMetric, bootstrap_interval
+from integrations.mmseg.evaluation.seed_summary import summarize_seeds
 from integrations.mmseg.models.segmentor import FewShotSegmentor
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
