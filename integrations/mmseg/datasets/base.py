@@ -16,7 +16,7 @@ from mmseg.structures import SegDataSample
 
 from ..data_preprocessor import stack_same_size
 from ..transforms import box_label
-from .files import check_files_exist, read_label
+from .files import check_files_exist, check_image_files, read_label
 from .loading import LoadEpisodeImage, LoadEpisodeLabel
 from .protocols import PROTOCOLS, EpisodePlan, draw_episode, keep_drawable
 from .sampler import EpisodeKey
@@ -103,7 +103,16 @@ class FewShotDataset(torch.utils.data.Dataset):
                                 LoadEpisodeLabel(self.LABEL_FORMAT, self.NUM_LABEL_CLASSES, backend_args)])
         self.pipeline = Compose([TRANSFORMS.build(t) if isinstance(t, dict) else t for t in pipeline])
         self.samples: List[Sample] = self.list_samples()
-        check_files_exist(self.files_to_check(), self.source, backend_args)
+        files = self.files_to_check()
+        check_files_exist(files, self.source, backend_args)
+        if backend_args is None:
+            listed = set(files)
+            check_image_files([(s.img_path, s.label_path if s.label_path in listed else None)
+                               for s in self.samples if s.img_path in listed], self.source)
+        else:
+            print_log(f"{type(self).__name__}: image and label files are checked when read, not now "
+                      f"(backend_args: checking them now would read every file through the backend)",
+                      logger="current")
         self.plan: EpisodePlan = keep_drawable(self.plan_episodes(), shot, type(self).__name__)
         if not self.plan.length:
             raise ValueError(f"{type(self).__name__}: no episode can be drawn from {self.source} "
@@ -187,7 +196,7 @@ class FewShotDataset(torch.utils.data.Dataset):
         return img, torch.from_numpy(np.ascontiguousarray(results["gt_seg_map"])).long()
 
     def support_inputs(self, sample_index: int, category: int) -> Tuple[torch.Tensor, torch.Tensor]:
-        """(image (3, H, W), label (H, W)) of sample ``sample_index`` as a support of ``category``, after the pipeline."""
+        """(image (3, H, W), label (H, W)) of sample ``sample_index`` as a support of ``category``, transformed."""
         return self._to_tensor(self._transform(self.samples[sample_index], category, support=True)[0])
 
     def __getitem__(self, key: Union[int, EpisodeKey]) -> dict:
