@@ -140,14 +140,13 @@ def main(argv=None) -> int:
     for path in tqdm(queries, desc="segmenting", unit="image"):
         try:
             image, _ = load_image(path)  # BGR
-            result = predictor.predict(image[..., ::-1])
+            mask = predictor.predict(image[..., ::-1]).mask  # the full-size float probability is not kept
         except (OSError, ValueError, RuntimeError, MemoryError) as err:  # torch's out-of-memory is a RuntimeError
             failures.append(f"{path}: {type(err).__name__}: {err}")
             tqdm.write(f"skipped {path}: {err}", file=sys.stderr)
             continue
         mask_path, overlay_path = outputs[path]
-        pictures = {mask_path: result.mask * np.uint8(255),
-                    overlay_path: overlay(image, result.mask, PREDICTION_COLOUR)}
+        pictures = {mask_path: mask * np.uint8(255), overlay_path: overlay(image, mask, PREDICTION_COLOUR)}
         unwritten = [osp.basename(name) for name, picture in pictures.items()
                      if not write_image_atomically(name, picture)]
         if unwritten:
