@@ -94,7 +94,12 @@ class ResidentPeak:
 
 def measure_case(name: str, size: int, precision: str, device: str, repeats: int, queries: int) -> dict:
     """{seconds, peak_mib} of one case in this (fresh) process."""
-    run = build_case(name, size, precision, device, queries)
+    seconds, peak = time_and_peak(build_case(name, size, precision, device, queries), device, repeats)
+    return dict(seconds=seconds, peak_mib=peak / 2 ** 20)
+
+
+def time_and_peak(run, device: str, repeats: int) -> tuple:
+    """(median seconds of ``repeats`` runs after a warm-up run, peak bytes of the warm-up run) of ``run()``."""
     on_cuda = torch.device(device).type == "cuda"
     if on_cuda:
         torch.cuda.synchronize(device)
@@ -107,8 +112,8 @@ def measure_case(name: str, size: int, precision: str, device: str, repeats: int
         with ResidentPeak() as sampled:
             run()
         peak = sampled.peak - before
-    times = [cuda_seconds(run, device) if on_cuda else wall_seconds(run) for _ in range(repeats)]
-    return dict(seconds=sorted(times)[len(times) // 2], peak_mib=peak / 2 ** 20)
+    times = sorted(cuda_seconds(run, device) if on_cuda else wall_seconds(run) for _ in range(repeats))
+    return times[len(times) // 2], peak
 
 
 def wall_seconds(run) -> float:

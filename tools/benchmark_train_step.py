@@ -14,7 +14,7 @@ import argparse
 import os.path as osp
 
 import torch
-from benchmark import ResidentPeak, cuda_seconds, resident_bytes, wall_seconds  # tools/benchmark.py
+from benchmark import time_and_peak  # tools/benchmark.py
 from mmengine.config import Config
 from mmseg.registry import MODELS
 
@@ -63,21 +63,8 @@ def measure(config: str, precision: str, device: str, repeats: int, crop=None, b
     cfg = Config.fromfile(config)
     own_crop, own_batch = crop_and_batch(cfg)
     crop, batch = crop or own_crop, batch or own_batch
-    step = build_step(cfg, crop, batch, precision, device)
-    on_cuda = torch.device(device).type == "cuda"
-    if on_cuda:
-        torch.cuda.synchronize(device)
-        torch.cuda.reset_peak_memory_stats(device)
-        step()
-        torch.cuda.synchronize(device)
-        peak = torch.cuda.max_memory_allocated(device)
-    else:
-        before = resident_bytes()
-        with ResidentPeak() as sampled:
-            step()
-        peak = sampled.peak - before
-    times = sorted(cuda_seconds(step, device) if on_cuda else wall_seconds(step) for _ in range(repeats))
-    return dict(crop=crop, batch=batch, seconds=times[len(times) // 2], peak_mib=peak / 2 ** 20)
+    seconds, peak = time_and_peak(build_step(cfg, crop, batch, precision, device), device, repeats)
+    return dict(crop=crop, batch=batch, seconds=seconds, peak_mib=peak / 2 ** 20)
 
 
 def main(argv=None) -> None:
