@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import pickle
+import pickletools
 import re
 from typing import Callable, Dict, Optional, Sequence
 
@@ -27,18 +28,28 @@ class UnsafeCheckpointError(pickle.UnpicklingError):
     """A checkpoint whose pickle holds types outside the allow-list: loading it fully could run code."""
 
 
+WEIGHTS_ONLY_REFUSALS = ("WeightsUnpickler error", "Weights only load failed")  # torch's wordings across versions
+
+
 def _refusal_reason(path: str, error: pickle.UnpicklingError) -> str:
-    """What a weights-only load of ``path`` refused: the globals outside the allow-list, else torch's reason."""
+    """What a weights-only load of ``path`` refused: the globals outside the allow-list, an opcode it cannot
+    read (old pickle protocols), else torch's reason."""
     try:
         names = torch.serialization.get_unsafe_globals_in_checkpoint(path)
-    except ValueError:  # only zip checkpoints can be listed; legacy files keep torch's reason
+    except (ValueError, RuntimeError, pickle.UnpicklingError):  # legacy or unreadable files keep torch's reason
         names = []
     if names:
-        return "the types " + ", ".join(sorted(names))
+        return "the types " + ", ".join(sorted(names)) + " (unsafe: unpickling them could run code from the file)"
     reason = str(error).split("WeightsUnpickler error:")[-1]
     named = re.search(r"GLOBAL ([\w.]+)", reason)
     if named:
-        return f"the type {named.group(1)}"
+        return f"the type {named.group(1)} (unsafe: unpickling it could run code from the file)"
+    opcode = re.search(r"Unsupported operand (\d+)", reason)
+    if opcode:
+        name = getattr(pickletools.code2op.get(chr(int(opcode.group(1)))), "name", "unknown")
+        return (f"the pickle opcode {name} ({opcode.group(1)}), which a weights-only load cannot read (written with "
+                f"pickle protocol 0 or 1, or a plain pickle rather than torch.save), so whether it would run code "
+                f"cannot be checked")
     return next((line.strip() for line in reason.splitlines() if line.strip()), type(error).__name__)
 
 
@@ -61,15 +72,14 @@ def load_weights_only(path: str, map_location="cpu", safe_globals: Sequence = ()
         try:
             return torch.load(path, map_location=map_location, weights_only=True)
         except pickle.UnpicklingError as err:
-            if "WeightsUnpickler error" not in str(err):
+            if not any(refusal in str(err) for refusal in WEIGHTS_ONLY_REFUSALS):
                 raise ValueError(f"{path} is not a readable torch checkpoint: {err}") from err
             reason = _refusal_reason(path, err)
         except (RuntimeError, KeyError, EOFError) as err:  # what torch raises for files it cannot parse
             raise ValueError(f"{path} is not a readable torch checkpoint: {err!r}") from err
     raise UnsafeCheckpointError(
-        f"refused to load {path}: a weights-only load stopped at {reason} (unpickling it fully could run code "
-        f"from the file). Use a checkpoint saved by this project's tools, or re-save the weights alone (a dict "
-        f"of tensors)."
+        f"refused to load {path}: a weights-only load stopped at {reason}. Use a checkpoint saved by this "
+        f"project's tools, or re-save the weights alone (a dict of tensors)."
     )
 
 

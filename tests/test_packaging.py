@@ -40,6 +40,8 @@ def _distributions_imported_by(folder, module_level_only=False):
                 top = module.split(".")[0]
                 if top in sys.stdlib_module_names or top in ("crc_modules", "integrations", "tests"):
                     continue
+                if os.path.isfile(os.path.join(os.path.dirname(path), f"{top}.py")):  # a tool's sibling script
+                    continue
                 for distribution in providers.get(top, [top]):
                     found.setdefault(distribution.lower(), set()).add(os.path.relpath(path, ROOT))
     return found

@@ -3,11 +3,13 @@
     python tools/benchmark.py [--sizes 321 473] [--repeats 3] [--precisions fp32 auto] [--queries 8] [--device cpu]
 
 Models are the paper configs' (ResNet-50, random weights: nothing is downloaded) with their k-shot settings.
-Latency is the median of ``--repeats`` runs after a warm-up run. Peak memory is the case's own: on CUDA the
-allocator's peak, on the CPU the growth of the process's resident memory over the built model during
-the first run (sampled every millisecond). The folder case prepares one 5-shot support set (finetuned
-once) and segments ``--queries`` queries. Ratios are to CRCNet 1-shot and to PFENet 1-shot in fp32 at the same
-input size.
+Latency is the median of ``--repeats`` runs after a warm-up run, on CUDA timed by CUDA events around each
+run (``--device cuda``; bf16 / fp16 autocast with channels_last weights). Peak memory is the case's own: on
+CUDA ``torch.cuda.max_memory_allocated`` over the warm-up run, on the CPU the growth of the process's resident
+memory over the built model during the first run (sampled every millisecond). One training step per paper
+config is ``tools/benchmark_train_step.py``. The folder case prepares one 5-shot support set (finetuned
+once) and segments ``--queries`` queries. Ratios are to CRCNet 1-shot and to PFENet 1-shot in fp32 at the
+same input size.
 """
 import argparse
 import json
@@ -90,25 +92,42 @@ class ResidentPeak:
 
 def measure_case(name: str, size: int, precision: str, device: str, repeats: int, queries: int) -> dict:
     """{seconds, peak_mib} of one case in this (fresh) process."""
-    run = build_case(name, size, precision, device, queries)
-    sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
-    if device.startswith("cuda"):
-        torch.cuda.reset_peak_memory_stats()
-        run()
-        sync()
-        peak = torch.cuda.max_memory_allocated()
+    seconds, peak = time_and_peak(build_case(name, size, precision, device, queries), device, repeats)
+    return dict(seconds=seconds, peak_mib=peak / 2 ** 20)
+
+
+def time_and_peak(run, device: str, repeats: int) -> tuple:
+    """(median seconds of ``repeats`` runs after a warm-up run, peak bytes of the warm-up run) of ``run()``."""
+    on_cuda = torch.device(device).type == "cuda"
+    if on_cuda:
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        run()  # the warm-up: kernels chosen, caches filled
+        torch.cuda.synchronize(device)
+        peak = torch.cuda.max_memory_allocated(device)
     else:
         before = resident_bytes()
         with ResidentPeak() as sampled:
             run()
         peak = sampled.peak - before
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        sync()
-        times.append(time.perf_counter() - start)
-    return dict(seconds=sorted(times)[len(times) // 2], peak_mib=peak / 2 ** 20)
+    times = sorted(cuda_seconds(run, device) if on_cuda else wall_seconds(run) for _ in range(repeats))
+    return times[len(times) // 2], peak
+
+
+def wall_seconds(run) -> float:
+    start = time.perf_counter()
+    run()
+    return time.perf_counter() - start
+
+
+def cuda_seconds(run, device: str) -> float:
+    """GPU time of one run between two CUDA events (the host's launch overhead included, queued work excluded)."""
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    start.record()
+    run()
+    end.record()
+    torch.cuda.synchronize(device)
+    return start.elapsed_time(end) / 1000
 
 
 def run_in_fresh_process(name: str, size: int, precision: str, args) -> dict:

@@ -28,14 +28,20 @@ from integrations.mmseg.apis.predictor import FewShotPredictor, load_image
 from integrations.mmseg.visualization.visualization import PREDICTION_COLOUR, overlay
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+OUTPUT_SUFFIXES = ("_mask.png", "_overlay.png")  # what this tool writes (and the README's support-mask naming)
 
 
 def expand_queries(patterns: List[str]) -> List[str]:
-    """Files, folders (their images, sorted) and globs -> a list of image paths, each once."""
+    """Files, folders (their images, sorted) and globs -> a list of image paths, each once.
+
+    A folder's ``*_mask.png`` and ``*_overlay.png`` are left out: this tool's outputs (or support masks),
+    never queries; a file named on its own is kept whatever its name.
+    """
     paths = []
     for pattern in patterns:
         if osp.isdir(pattern):
-            paths += sorted(osp.join(pattern, f) for f in os.listdir(pattern) if f.lower().endswith(IMAGE_EXTENSIONS))
+            paths += sorted(osp.join(pattern, f) for f in os.listdir(pattern)
+                            if f.lower().endswith(IMAGE_EXTENSIONS) and not f.endswith(OUTPUT_SUFFIXES))
         elif any(c in pattern for c in "*?["):
             paths += sorted(glob.glob(pattern))
         else:
@@ -73,6 +79,35 @@ def output_names(paths: List[str]) -> Dict[str, str]:
             level[path] += 1
 
 
+def outputs_of(names: Dict[str, str], out: str) -> Dict[str, List[str]]:
+    """query path -> the paths of its two outputs in ``out``."""
+    return {path: [osp.join(out, name + suffix) for suffix in OUTPUT_SUFFIXES] for path, name in names.items()}
+
+
+def refuse_overwriting_inputs(outputs: Dict[str, List[str]], inputs: List[str]) -> None:
+    """An output that is an input file (a support mask named ``<query>_mask.png`` next to it) stops the run."""
+    input_files = {osp.realpath(path) for path in inputs if osp.isfile(path)}
+    clashes = [path for paths in outputs.values() for path in paths if osp.realpath(path) in input_files]
+    if clashes:
+        raise SystemExit(f"error: --out would write over input files: {', '.join(clashes)}. "
+                         f"Choose another --out folder.")
+
+
+def write_image_atomically(path: str, picture: np.ndarray) -> bool:
+    """Write ``picture`` under a temporary name in the same folder, then rename: a reader (or a second run into
+    the same folder) sees the old file or the new one, never a half-written one."""
+    folder, name = osp.split(path)
+    temporary = osp.join(folder, f".{name}.{os.getpid()}.tmp{osp.splitext(name)[1]}")
+    try:
+        if not cv2.imwrite(temporary, picture):
+            return False
+        os.replace(temporary, path)
+        return True
+    finally:
+        if osp.exists(temporary):
+            os.remove(temporary)
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description="Few-shot segmentation of your own images")
     parser.add_argument("--config", required=True)
@@ -103,20 +138,22 @@ def main(argv=None) -> int:
                                              scales=MULTI_SCALES if args.multi_scale else None)
     predictor.set_supports([tuple(pair) for pair in args.support])
     queries = expand_queries(args.query)
-    names = output_names(queries)
+    outputs = outputs_of(output_names(queries), args.out)
+    refuse_overwriting_inputs(outputs, queries + [path for pair in args.support for path in pair])
     os.makedirs(args.out, exist_ok=True)
     failures = []
     for path in tqdm(queries, desc="segmenting", unit="image"):
         try:
             image, _ = load_image(path)  # BGR
-            result = predictor.predict(image[..., ::-1])
+            mask = predictor.predict(image[..., ::-1]).mask  # the full-size float probability is not kept
         except (OSError, ValueError, RuntimeError, MemoryError) as err:  # torch's out-of-memory is a RuntimeError
             failures.append(f"{path}: {type(err).__name__}: {err}")
             tqdm.write(f"skipped {path}: {err}", file=sys.stderr)
             continue
-        outputs = {f"{names[path]}_mask.png": (result.mask * 255).astype(np.uint8),
-                   f"{names[path]}_overlay.png": overlay(image, result.mask, PREDICTION_COLOUR)}
-        unwritten = [name for name, picture in outputs.items() if not cv2.imwrite(osp.join(args.out, name), picture)]
+        mask_path, overlay_path = outputs[path]
+        pictures = {mask_path: mask * np.uint8(255), overlay_path: overlay(image, mask, PREDICTION_COLOUR)}
+        unwritten = [osp.basename(name) for name, picture in pictures.items()
+                     if not write_image_atomically(name, picture)]
         if unwritten:
             failures.append(f"{path}: could not write {', '.join(unwritten)} in {args.out}")
             tqdm.write(f"could not write {', '.join(unwritten)} in {args.out}", file=sys.stderr)

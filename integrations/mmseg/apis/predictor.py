@@ -16,7 +16,7 @@ from mmengine.config import Config
 
 from crc_modules import MultiScaleSupportSet, SupportSet
 
-from ..datasets.files import read_image, read_label
+from ..datasets.files import read_drawn_mask, read_image
 from ..datasets.transforms import LongerSideResizePad
 from ..models.segmentor import FewShotSegmentor
 
@@ -67,14 +67,15 @@ def load_image(image: ImageLike, name: str = "image") -> Tuple[np.ndarray, str]:
 def load_mask(mask: MaskLike, shape: Tuple[int, int], name: str) -> np.ndarray:
     """A binary (H, W) uint8 mask from a mask file or array (any nonzero pixel = object) or a box; checked.
 
-    A string is a box when it reads ``x0,y0,x1,y1``, else the path of a mask image.
+    A mask file that uses transparency is its painted pixels (alpha >= 128); a file's EXIF orientation is
+    applied as to images. A string is a box when it reads ``x0,y0,x1,y1``, else the path of a mask image.
     """
     if isinstance(mask, str) and _BOX.match(mask):
         mask = parse_box(mask, name)
     elif isinstance(mask, str):
         if not os.path.isfile(mask):
             raise FileNotFoundError(f"mask file of {name} not found: {mask}")
-        mask, name = read_label(mask) > 0, mask
+        mask, name = read_drawn_mask(mask), mask
     if isinstance(mask, (tuple, list)):
         x0, y0, x1, y1 = check_box(mask, name)
         if not (0 <= x0 and 0 <= y0 and x1 <= shape[1] and y1 <= shape[0]):
@@ -176,5 +177,6 @@ class FewShotPredictor:
         query_img, _ = load_image(query, "query")
         height, width = query_img.shape[:2]
         query_in, _, valid_shape = self._to_input(query_img)
+        del query_img  # a full-size copy: not kept while the full-size probability is made
         probability, mask = self.segmentor.postprocess(self.support_set.predict(query_in), (height, width), valid_shape)
         return Prediction(mask=mask[0].to(torch.uint8).cpu().numpy(), probability=probability[0].float().cpu().numpy())

@@ -15,7 +15,7 @@ from mmseg.registry import TRANSFORMS
 from mmseg.structures import SegDataSample
 
 from ..models.data_preprocessor import stack_same_size
-from .files import check_files_exist, read_label
+from .files import check_files_exist, check_image_files, read_label
 from .loading import LoadEpisodeImage, LoadEpisodeLabel
 from .protocols import PROTOCOLS, EpisodePlan, draw_episode, keep_drawable, restrict_plan
 from .sampler import EpisodeKey
@@ -130,7 +130,16 @@ class FewShotDataset(torch.utils.data.Dataset):
                                 LoadEpisodeLabel(self.LABEL_FORMAT, self.NUM_LABEL_CLASSES, backend_args)])
         self.pipeline = Compose([TRANSFORMS.build(t) if isinstance(t, dict) else t for t in pipeline])
         self.samples: List[Sample] = self.list_samples()
-        check_files_exist(self.files_to_check(), self.source, backend_args)
+        files = self.files_to_check()
+        check_files_exist(files, self.source, backend_args)
+        if backend_args is None:
+            listed = set(files)
+            check_image_files([(s.img_path, s.label_path if s.label_path in listed else None)
+                               for s in self.samples if s.img_path in listed], self.source)
+        else:
+            print_log(f"{type(self).__name__}: image and label files are checked when read, not now "
+                      f"(backend_args: checking them now would read every file through the backend)",
+                      logger="current")
         plan = self.plan_episodes()
         if self.holdout:
             held = held_out_samples(self.samples, holdout_fraction, holdout_seed)

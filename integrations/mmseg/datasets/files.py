@@ -15,13 +15,14 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 from mmengine import fileio
-from PIL import Image
+from PIL import Image, ImageOps
 from tqdm import tqdm
 
 from crc_modules.labels import IGNORE_INDEX
 
 MASK_THRESHOLD = 128  # HSNet (data/fss.py): a mask pixel is the object when its grey value is >= 128
 JPEG_START, JPEG_END = b"\xff\xd8", b"\xff\xd9"
+EXIF_ORIENTATION = 0x0112  # values 5-8 turn the image by 90 degrees (width and height swap)
 INTEGER_MODES = ("I", "I;16", "I;16B", "I;16L", "I;16N")
 MISSING_SHOWN = 5
 
@@ -51,6 +52,62 @@ def check_files_exist(paths: Iterable[str], what: str, backend_args: Optional[di
         shown = ", ".join(missing[:MISSING_SHOWN])
         raise FileNotFoundError(f"{len(missing)} of the {len(paths)} files listed by {what} are missing, "
                                 f"first: {shown}")
+
+
+def header_size(path: str) -> Tuple[int, int]:
+    """(width, height) as decoded, from the file's header (no pixel decoded), the EXIF orientation applied."""
+    with Image.open(path) as image:
+        width, height = image.size
+        turned = image.getexif().get(EXIF_ORIENTATION, 1) in (5, 6, 7, 8)
+    return (height, width) if turned else (width, height)
+
+
+def _jpeg_is_cut_short(path: str, size: int) -> bool:
+    """A JPEG whose last bytes hold no end marker, and which PIL cannot decode to its end (read only then)."""
+    with open(path, "rb") as handle:
+        start = handle.read(2)
+        handle.seek(max(0, size - 32))
+        tail = handle.read()
+    if start != JPEG_START or tail.rstrip(b"\x00\r\n ").endswith(JPEG_END):
+        return False
+    try:  # data after the end marker (some cameras append some) is rare: decode to be sure
+        with Image.open(path) as image:
+            image.load()
+        return False
+    except (OSError, SyntaxError):
+        return True
+
+
+def check_image_files(pairs: Sequence[Tuple[str, Optional[str]]], what: str) -> None:
+    """Cheap checks of local (image, label or None) files when a dataset is built; one error for all problems.
+
+    Per file a stat (empty file) and a header read (sizes, with the EXIF orientation), per JPEG its last
+    bytes (the end marker): a 0-byte file, a truncated JPEG, an unreadable header, or a label whose size
+    differs from its image's are found here rather than mid-run. Pixels are not decoded, so a file with a
+    valid header and corrupt data is still found only when it is read.
+    """
+    problems = []
+    for img_path, label_path in tqdm(pairs, desc="checking image headers", disable=len(pairs) < 2000, mininterval=5):
+        sizes = {}
+        for kind, path in (("image", img_path), ("label", label_path)):
+            if path is None:
+                continue
+            size = os.path.getsize(path)
+            if size == 0:
+                problems.append(f"{kind} {path} is an empty file (0 bytes)")
+            elif _jpeg_is_cut_short(path, size):
+                problems.append(f"{kind} {path} is a truncated JPEG (no end marker)")
+            else:
+                try:
+                    sizes[kind] = header_size(path)
+                except (OSError, SyntaxError) as err:
+                    problems.append(f"{kind} {path} has no readable image header ({err})")
+        if len(sizes) == 2 and sizes["image"] != sizes["label"]:
+            problems.append(f"image {img_path} is {sizes['image'][0]}x{sizes['image'][1]} but its label "
+                            f"{label_path} is {sizes['label'][0]}x{sizes['label'][1]}")
+    if problems:
+        shown = "; ".join(problems[:MISSING_SHOWN])
+        raise ValueError(f"{len(problems)} bad files among those listed by {what}, first: {shown}")
 
 
 def read_bytes(path: str, what: str, backend_args: Optional[dict] = None) -> bytes:
@@ -116,12 +173,16 @@ class _PlainDataUnpickler(pickle.Unpickler):
 
 
 def load_plain_pickle(path: str, what: str) -> Any:
-    """A pickle of plain data (HSNet's COCO splits), refusing any object that would need a class or function."""
+    """A pickle of plain data (HSNet's COCO splits), refusing any object that would need a class or function.
+
+    A malformed pickle can fail in the unpickler with almost any exception (``AttributeError`` from a BUILD
+    opcode on a dict, ``TypeError``, ``IndexError`` ...); each becomes a ``ValueError`` naming the file.
+    """
     with open(require_file(path, what), "rb") as handle:
         try:
             return _PlainDataUnpickler(handle, path).load()
-        except (pickle.UnpicklingError, EOFError, ValueError) as err:
-            raise ValueError(f"cannot read {what} {path}: {err}") from err
+        except Exception as err:  # noqa: BLE001  (any failure of a malformed pickle, named with its file)
+            raise ValueError(f"cannot read {what} {path}: {type(err).__name__}: {err}") from err
 
 
 def read_hsnet_coco_split(path: str) -> Dict[int, List[str]]:
@@ -150,26 +211,49 @@ def read_json(path: str, what: str) -> Any:
 # ---- images, labels and masks ---------------------------------------------------------------------
 
 def decode_image(data: bytes, path: str) -> np.ndarray:
-    """BGR uint8 (H, W, 3), as mmseg loads images; a JPEG cut short (no end marker) must decode fully in PIL."""
+    """BGR uint8 (H, W, 3), as mmseg loads images; a JPEG cut short (no end marker) must decode fully in PIL.
+
+    OpenCV applies the EXIF orientation of any format; masks and labels are oriented alike (:func:`_open_png`).
+    """
+    if not data:
+        raise ValueError(f"image {path} is an empty file (0 bytes)")
     if data.startswith(JPEG_START) and not data.rstrip(b"\x00\r\n ").endswith(JPEG_END):
         try:
             with Image.open(io.BytesIO(data)) as image:
                 image.load()
         except (OSError, SyntaxError) as err:
             raise ValueError(f"image {path} is a truncated JPEG ({err}): re-download or re-extract it") from err
-    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    try:
+        img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    except cv2.error as err:
+        raise ValueError(f"cannot decode image {path}: {err}") from err
     if img is None:
         raise ValueError(f"cannot decode image {path}: not a readable image file")
     return img
 
 
 def _open_png(data: bytes, path: str, what: str) -> Image.Image:
+    """A label or mask (any format PIL reads), turned by its EXIF orientation as OpenCV turns images."""
+    if not data:
+        raise ValueError(f"{what} {path} is an empty file (0 bytes)")
     try:
         image = Image.open(io.BytesIO(data))
         image.load()
-        return image
+        return ImageOps.exif_transpose(image) if image.getexif().get(EXIF_ORIENTATION, 1) != 1 else image
     except (OSError, SyntaxError) as err:
         raise ValueError(f"cannot decode {what} {path}: {err}") from err
+
+
+def painted_alpha(image: Image.Image) -> Optional[np.ndarray]:
+    """The alpha channel (H, W) uint8 of a mask that uses transparency (some pixel not opaque), else None.
+
+    Reading: a mask drawn on a transparent layer marks the object by what is painted, whatever the colour
+    of the transparent pixels (often white), so where transparency is used it decides.
+    """
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode in ("P", "L", "RGB") and "transparency" in image.info):
+        alpha = np.asarray(image.convert("RGBA"))[..., 3] if image.mode != "LA" else np.asarray(image)[..., 1]
+        return alpha if alpha.min() < 255 else None
+    return None
 
 
 def decode_class_label(data: bytes, path: str) -> np.ndarray:
@@ -179,7 +263,10 @@ def decode_class_label(data: bytes, path: str) -> np.ndarray:
     a palette PNG keeps its indices, an alpha channel is dropped, any other mode (RGB) becomes PIL's grey,
     which keeps the value of a grey RGB label (a colour-coded label then fails the value check).
     """
-    image = _open_png(data, path, "label")
+    return _class_values(_open_png(data, path, "label"))
+
+
+def _class_values(image: Image.Image) -> np.ndarray:
     if image.mode in ("P", "L", "1") + INTEGER_MODES:
         return np.asarray(image).astype(np.uint8) if image.mode == "1" else np.asarray(image)
     if image.mode in ("PA", "LA"):
@@ -190,15 +277,34 @@ def decode_class_label(data: bytes, path: str) -> np.ndarray:
 def decode_binary_mask(data: bytes, path: str) -> np.ndarray:
     """HSNet (data/fss.py): the mask converted to grey, object where grey >= 128; (H, W) uint8 in {0, 1}.
 
-    Any PNG mode: palette and RGB(A) through PIL's grey conversion (alpha dropped), 1-bit as 0/255,
-    16/32-bit values clipped at 255 as PIL's grey conversion does.
+    Any PNG mode: palette and RGB(A) through PIL's grey conversion, 1-bit as 0/255, 16/32-bit values
+    clipped at 255 as PIL's grey conversion does. A mask that uses transparency is its painted pixels
+    (alpha >= 128, :func:`painted_alpha`), where HSNet would drop the alpha and read a white transparent
+    layer as object everywhere.
     """
     image = _open_png(data, path, "mask")
+    alpha = painted_alpha(image)
+    if alpha is not None:
+        return (alpha >= MASK_THRESHOLD).astype(np.uint8)
     if image.mode in INTEGER_MODES:
         grey = np.clip(np.asarray(image), 0, 255)
     else:
         grey = np.asarray(image.convert("L"))
     return (grey >= MASK_THRESHOLD).astype(np.uint8)
+
+
+def decode_drawn_mask(data: bytes, path: str) -> np.ndarray:
+    """A user's mask image: (H, W) uint8, 1 where a pixel is nonzero, or painted where transparency is used.
+
+    A JPEG mask is grey >= 128 (HSNet's rule): lossy compression leaves faint nonzero pixels around the object.
+    """
+    image = _open_png(data, path, "mask")
+    alpha = painted_alpha(image)
+    if alpha is not None:
+        return (alpha >= MASK_THRESHOLD).astype(np.uint8)
+    if data.startswith(JPEG_START):
+        return (np.asarray(image.convert("L")) >= MASK_THRESHOLD).astype(np.uint8)
+    return (_class_values(image) > 0).astype(np.uint8)
 
 
 def check_label_values(label: np.ndarray, num_classes: int, path: str) -> None:
@@ -221,6 +327,11 @@ def read_image(path: str, backend_args: Optional[dict] = None) -> np.ndarray:
 def read_label(path: str, backend_args: Optional[dict] = None) -> np.ndarray:
     """Class-index label (H, W) int32 from a PNG of any mode (see :func:`decode_class_label`)."""
     return decode_class_label(read_bytes(path, "label", backend_args), path).astype(np.int32)
+
+
+def read_drawn_mask(path: str) -> np.ndarray:
+    """A user's mask file (see :func:`decode_drawn_mask`)."""
+    return decode_drawn_mask(read_bytes(path, "mask"), path)
 
 
 def read_binary_mask(path: str, backend_args: Optional[dict] = None) -> np.ndarray:

@@ -141,8 +141,19 @@ def checkpoint_policy(allow_full_pickle: bool = False):
 
 
 def export_weights(model: torch.nn.Module, path: str, config_path: Optional[str] = None) -> str:
-    """Save the model's weights alone (tensors and strings), loadable with ``torch.load(weights_only=True)``."""
+    """Save the model's weights alone (tensors and strings), loadable with ``torch.load(weights_only=True)``.
+
+    Written under a temporary name in the same folder, then renamed: ``path`` is the old file or the whole
+    new one, never a partial write.
+    """
     model = getattr(model, "module", model)
     state = {key: value.detach().cpu() for key, value in model.state_dict().items()}
-    torch.save(dict(state_dict=state, meta=dict(config=str(config_path or ""))), path)
+    folder, name = os.path.split(os.path.abspath(path))
+    temporary = os.path.join(folder, f".{name}.{os.getpid()}.tmp")
+    try:
+        torch.save(dict(state_dict=state, meta=dict(config=str(config_path or ""))), temporary)
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
     return path

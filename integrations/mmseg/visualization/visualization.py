@@ -25,29 +25,39 @@ IGNORE_COLOUR = (128, 128, 128)
 PALETTE = (PREDICTION_COLOUR, SUPPORT_COLOUR, TRUTH_COLOUR, (0, 220, 255), (255, 0, 255))  # + yellow, magenta
 MIN_COLOUR_DISTANCE = 120.0  # a tint closer than this (BGR euclidean) to the object's mean colour is replaced
 PICTURE_NAME = "episode"
+OVERLAY_BAND_ROWS = 256  # rows blended at once in float32: a band of a 12000-wide photo is 37 MB
 
 
 def visible_colour(preferred, image: np.ndarray, region: np.ndarray):
     """``preferred`` unless it is near the mean colour of ``image[region]``; then the most distant palette colour."""
     if not region.any():
         return preferred
-    mean = image[region].reshape(-1, 3).mean(axis=0)
+    mean = np.asarray(cv2.mean(image, mask=region.view(np.uint8))[:3])  # no copy of the region's pixels
     distance = lambda colour: float(np.linalg.norm(np.asarray(colour, np.float32) - mean))  # noqa: E731
     return preferred if distance(preferred) >= MIN_COLOUR_DISTANCE else max(PALETTE, key=distance)
 
 
 def overlay(image: np.ndarray, label: np.ndarray, colour=PREDICTION_COLOUR, alpha: float = 0.5) -> np.ndarray:
-    """A BGR uint8 image: ``label == 1`` tinted (``colour``, or a visible one) and outlined, ``IGNORE_INDEX`` greyed."""
+    """A BGR uint8 image with ``label == 1`` tinted (``colour``, or a visible one), ``IGNORE_INDEX`` greyed, outlined.
+
+    Full-size work stays in uint8; the blend runs in bands of :data:`OVERLAY_BAND_ROWS` rows, so a photo of
+    N pixels costs about 7 N bytes here (the output, the region mask, OpenCV's contour buffers), never a
+    float copy (37 N bytes before).
+    """
     if label.shape != image.shape[:2]:
         label = cv2.resize(label.astype(np.uint8), image.shape[1::-1], interpolation=cv2.INTER_NEAREST)
     region = label == 1
     colour = visible_colour(colour, image, region)
-    out = image.astype(np.float32)
-    for mask, tint in ((region, colour), (label == IGNORE_INDEX, IGNORE_COLOUR)):
-        out[mask] = (1 - alpha) * out[mask] + alpha * np.asarray(tint, np.float32)
-    out = out.astype(np.uint8)
-    contours, _ = cv2.findContours(region.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    bright = region.any() and image[region].mean() > 127
+    out = image.copy()
+    for top in range(0, image.shape[0], OVERLAY_BAND_ROWS):
+        band, band_label = out[top:top + OVERLAY_BAND_ROWS], label[top:top + OVERLAY_BAND_ROWS]
+        for value, tint in ((1, colour), (IGNORE_INDEX, IGNORE_COLOUR)):
+            where = band_label == value
+            if where.any():
+                blended = (1 - alpha) * band.astype(np.float32) + alpha * np.asarray(tint, np.float32)
+                np.copyto(band, blended.astype(np.uint8), where=where[..., None])
+    contours, _ = cv2.findContours(region.view(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    bright = region.any() and np.mean(cv2.mean(image, mask=region.view(np.uint8))[:3]) > 127
     cv2.drawContours(out, contours, -1, (0, 0, 0) if bright else (255, 255, 255), 3)
     cv2.drawContours(out, contours, -1, colour, 1)
     return out

@@ -1,0 +1,293 @@
+"""Bad input that used to slip through, each found by trying it (issue 21, part 2).
+
+Empty files, truncated JPEGs and label/image size mismatches found when a dataset is built; masks'
+transparency and EXIF orientation; refusal messages of unsafe, old-protocol and malformed pickles;
+tools/infer.py never writing over an input and writing atomically; the overlay's memory.
+"""
+import os
+import pickle
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import integrations.mmseg  # noqa: F401
+from crc_modules.checkpoint import UnsafeCheckpointError
+from integrations.mmseg.datasets import FSS1000Dataset, PascalFewShotDataset, load_plain_pickle, read_image
+from integrations.mmseg.datasets.files import read_binary_mask, read_drawn_mask
+from integrations.mmseg.engine.checkpoint import UNSAFE_PICKLE_FLAG, export_weights, load_checkpoint_file
+from integrations.mmseg.visualization.visualization import overlay
+from tests.datasets_fixtures import voc_labels, write_fss, write_voc
+from tests.test_infer import CONFIG, ROOT
+
+# ---- empty files, truncated JPEGs and sizes: named when the dataset is built ------------------------
+
+
+@pytest.fixture
+def voc(tmp_path):
+    return str(tmp_path), write_voc(str(tmp_path), voc_labels([1, 2], per_class=4))
+
+
+def _build(root, list_file):
+    return PascalFewShotDataset(root, fold=0, list_file=list_file, mode="test", min_class_pixels=64)
+
+
+def test_a_0_byte_image_is_named_when_read_and_when_the_dataset_is_built(voc):
+    root, list_file = voc
+    path = os.path.join(root, "JPEGImages", "2008_010001.jpg")
+    open(path, "wb").close()
+    with pytest.raises(ValueError, match=rf"image {path} is an empty file \(0 bytes\)"):
+        read_image(path)
+    with pytest.raises(ValueError, match=rf"1 bad files among those listed by .*all.txt, first: image {path} is an "
+                                         r"empty file \(0 bytes\)"):
+        _build(root, list_file)
+
+
+def test_a_0_byte_label_and_a_truncated_jpeg_fail_the_build_naming_both(voc):
+    root, list_file = voc
+    label = os.path.join(root, "SegmentationClassAug", "2008_020002.png")
+    open(label, "wb").close()
+    image = os.path.join(root, "JPEGImages", "2008_010003.jpg")
+    with open(image, "rb") as handle:
+        data = handle.read()
+    with open(image, "wb") as handle:
+        handle.write(data[: len(data) * 2 // 3])
+    with pytest.raises(ValueError, match=rf"2 bad files .*image {image} is a truncated JPEG \(no end marker\); "
+                                         rf"label {label} is an empty file"):
+        _build(root, list_file)
+
+
+def test_a_label_of_another_size_than_its_image_fails_the_build(voc):
+    root, list_file = voc
+    label = os.path.join(root, "SegmentationClassAug", "2008_010002.png")
+    Image.open(label).resize((32, 24), Image.NEAREST).save(label)
+    with pytest.raises(ValueError, match=r"image .*2008_010002.jpg is 64x48 but its label .*2008_010002.png is 32x24"):
+        _build(root, list_file)
+
+
+def test_jpeg_data_after_the_end_marker_passes_the_build(voc):
+    root, list_file = voc
+    with open(os.path.join(root, "JPEGImages", "2008_010001.jpg"), "ab") as handle:
+        handle.write(b"camera maker's trailer")
+    assert len(_build(root, list_file).samples) == 8
+
+
+def test_an_exif_turned_image_is_compared_with_its_label_as_decoded(tmp_path):
+    split = write_fss(str(tmp_path), ["abacus"], images=2, size=(40, 30))
+    image = os.path.join(str(tmp_path), "abacus", "1.jpg")
+    exif = Image.Exif()
+    exif[0x0112] = 6  # turned 90 degrees: 30x40 stored, 40x30 decoded
+    Image.fromarray(np.zeros((30, 40, 3), np.uint8)).save(image, exif=exif.tobytes())
+    assert read_image(image).shape[:2] == (40, 30)
+    FSS1000Dataset(str(tmp_path), split, mode="test")  # the label (40 rows, 30 columns) fits
+    exif[0x0112] = 1
+    Image.fromarray(np.zeros((30, 40, 3), np.uint8)).save(image, exif=exif.tobytes())
+    with pytest.raises(ValueError, match=r"image .*1.jpg is 40x30 but its label .*1.png is 30x40"):
+        FSS1000Dataset(str(tmp_path), split, mode="test")
+
+
+# ---- masks: transparency and EXIF orientation -----------------------------------------------------
+
+STROKE = np.zeros((24, 32), bool)
+STROKE[4:12, 6:20] = True
+
+
+def test_strokes_on_a_transparent_white_layer_are_the_object(tmp_path):
+    rgba = np.full((24, 32, 4), 255, np.uint8)
+    rgba[..., 3] = np.where(STROKE, 255, 0)  # transparent white everywhere but the opaque white strokes
+    rgba[STROKE, :3] = (200, 30, 30)
+    path = str(tmp_path / "drawn.png")
+    Image.fromarray(rgba, "RGBA").save(path)
+    assert np.array_equal(read_drawn_mask(path), STROKE.astype(np.uint8))
+    assert np.array_equal(read_binary_mask(path), STROKE.astype(np.uint8))
+    rgba[..., 3] = 255  # fully opaque: the colours decide again (everything nonzero)
+    Image.fromarray(rgba, "RGBA").save(path)
+    assert read_drawn_mask(path).all()
+
+
+@pytest.mark.parametrize("orientation", [3, 6, 8])
+def test_a_jpeg_mask_is_turned_by_its_exif_orientation_like_its_image(tmp_path, orientation):
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    square = np.zeros((32, 32), np.uint8)
+    square[2:10, 4:30] = 255  # a bar in the top rows: any turn moves it
+    Image.fromarray(np.stack([square] * 3, -1)).save(tmp_path / "photo.jpg", exif=exif.tobytes(), quality=98)
+    Image.fromarray(square).save(tmp_path / "mask.jpg", exif=exif.tobytes(), quality=98)
+    as_image = read_image(str(tmp_path / "photo.jpg"))[..., 0] >= 128
+    assert not np.array_equal(as_image, square >= 128)
+    assert np.array_equal(read_drawn_mask(str(tmp_path / "mask.jpg")) == 1, as_image)
+    assert np.array_equal(read_binary_mask(str(tmp_path / "mask.jpg")) == 1, as_image)
+
+
+# ---- refusal messages ---------------------------------------------------------------------------
+
+
+class _CallsOsSystem:
+    def __reduce__(self):
+        return os.system, ("echo ran > ran.txt",)
+
+
+@pytest.mark.parametrize("legacy", [False, True], ids=["zip", "legacy"])
+def test_a_checkpoint_calling_os_system_is_called_unsafe_and_names_the_flag(tmp_path, legacy):
+    path = str(tmp_path / "system.pth")
+    torch.save({"meta": _CallsOsSystem()}, path, _use_new_zipfile_serialization=not legacy)
+    with pytest.raises(UnsafeCheckpointError, match=rf"refused to load {path}: .*(os|posix)\.system \(unsafe: .*"
+                                                    rf"{UNSAFE_PICKLE_FLAG}"):
+        load_checkpoint_file(path)
+    assert not os.path.exists("ran.txt")
+
+
+@pytest.mark.parametrize("zipped", [True, False], ids=["torch.save", "pickle.dump"])
+def test_a_protocol_0_pickle_is_refused_naming_the_file_and_the_reason(tmp_path, zipped):
+    path = str(tmp_path / "old.pth")
+    if zipped:
+        torch.save({"state_dict": {"w": torch.ones(2)}}, path, pickle_protocol=0)
+    else:
+        with open(path, "wb") as handle:
+            pickle.dump({"w": 1}, handle, protocol=0)
+    with pytest.raises(UnsafeCheckpointError, match=rf"{path}: .*opcode DICT \(100\).*protocol 0 or 1"):
+        load_checkpoint_file(path)
+
+
+@pytest.mark.parametrize("data", [b"\x80\x02}}X\x01\x00\x00\x00aK\x01sb.",  # BUILD on a dict: AttributeError
+                                  b"\x80\x02K\x01K\x02K\x03s.",  # SETITEM on an int: TypeError
+                                  b"(lp0\ng9\na."], ids=["AttributeError", "TypeError", "UnpicklingError"])
+def test_a_malformed_split_pickle_is_a_value_error_naming_the_file(tmp_path, data):
+    path = tmp_path / "fold0.pkl"
+    path.write_bytes(data)
+    with pytest.raises(ValueError, match=rf"cannot read COCO split file {path}: \w+Error: "):
+        load_plain_pickle(str(path), "COCO split file")
+
+
+# ---- atomic writes --------------------------------------------------------------------------------
+
+
+def test_the_weights_export_replaces_the_old_file_whole_or_not_at_all(tmp_path, monkeypatch):
+    path = str(tmp_path / "weights.pth")
+    export_weights(torch.nn.Linear(2, 1), path)
+    before = open(path, "rb").read()
+
+    def dies_half_way(obj, target):
+        open(target, "wb").write(b"half a file")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(torch, "save", dies_half_way)
+    with pytest.raises(KeyboardInterrupt):
+        export_weights(torch.nn.Linear(2, 1), path)
+    assert open(path, "rb").read() == before and os.listdir(tmp_path) == ["weights.pth"]
+
+
+def test_infer_writes_its_outputs_under_a_temporary_name_then_renames(tmp_path, monkeypatch):
+    sys.path.insert(0, os.path.join(ROOT, "tools"))
+    try:
+        import infer
+    finally:
+        sys.path.pop(0)
+    target = str(tmp_path / "a_mask.png")
+    assert infer.write_image_atomically(target, np.full((4, 5), 255, np.uint8))
+    renames = []
+    monkeypatch.setattr(os, "replace", lambda source, destination: renames.append((source, destination)))
+    infer.write_image_atomically(target, np.zeros((4, 5), np.uint8))
+    ((source, destination),) = renames
+    assert destination == target and os.path.dirname(source) == str(tmp_path) and source != target
+    assert cv2.imread(target, cv2.IMREAD_GRAYSCALE).min() == 255 and os.listdir(tmp_path) == ["a_mask.png"]
+
+
+# ---- tools/infer.py: inputs are never outputs -----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory):
+    from mmengine.config import Config
+
+    from crc_modules.registry import MODELS
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("weights") / "weights.pth"
+    export_weights(MODELS.build(Config.fromfile(CONFIG).model), str(path))
+    return str(path)
+
+
+def _photos(folder, names):
+    rng = np.random.default_rng(0)
+    folder.mkdir(exist_ok=True)
+    for name in names:
+        cv2.imwrite(str(folder / name), rng.integers(0, 255, (40, 56, 3), dtype=np.uint8))
+
+
+def _infer(weights, *args):
+    return subprocess.run([sys.executable, "tools/infer.py", "--config", CONFIG, "--checkpoint", weights, *args],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+
+
+def test_infer_into_the_query_folder_never_reads_its_outputs_back_and_skips_an_empty_photo(weights, tmp_path):
+    photos = tmp_path / "photos"
+    _photos(photos, ["a.jpg", "b.jpg"])
+    (photos / "c_empty.jpg").write_bytes(b"")
+    support = ["--support", str(photos / "a.jpg"), "5,5,30,25"]
+    for run in range(2):
+        result = _infer(weights, *support, "--query", str(photos), "--out", str(photos))
+        assert result.returncode == 1  # the empty photo, reported by name and skipped
+        assert f"skipped {photos / 'c_empty.jpg'}: image {photos / 'c_empty.jpg'} is an empty file" in result.stderr
+        assert "2 of 3 queries segmented" in result.stdout, (run, result.stdout)
+    assert sorted(os.listdir(photos)) == ["a.jpg", "a_mask.png", "a_overlay.png", "b.jpg", "b_mask.png",
+                                          "b_overlay.png", "c_empty.jpg"]
+
+
+def test_infer_refuses_to_write_over_a_support_mask_named_like_an_output(weights, tmp_path):
+    photos = tmp_path / "photos"
+    _photos(photos, ["cat1.jpg", "q.jpg"])
+    mask = np.zeros((40, 56), np.uint8)
+    mask[10:30, 10:40] = 255
+    cv2.imwrite(str(photos / "cat1_mask.png"), mask)
+    before = (photos / "cat1_mask.png").read_bytes()
+    result = _infer(weights, "--support", str(photos / "cat1.jpg"), str(photos / "cat1_mask.png"),
+                    "--query", str(photos), "--out", str(photos))
+    assert result.returncode != 0
+    assert f"--out would write over input files: {photos / 'cat1_mask.png'}" in result.stderr
+    assert (photos / "cat1_mask.png").read_bytes() == before and not (photos / "q_mask.png").exists()
+
+
+# ---- the overlay of a large photo -----------------------------------------------------------------
+
+
+def test_the_overlay_blends_like_the_float_formula_in_uint8():
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 255, (300, 70, 3), dtype=np.uint8)  # more rows than one band
+    label = np.zeros((300, 70), np.uint8)
+    label[20:290, 10:60] = 1
+    label[0:5] = 255
+    out = overlay(image, label, (0, 0, 230))
+    reference = image.astype(np.float32)
+    reference[label == 1] = 0.5 * reference[label == 1] + 0.5 * np.float32([0, 0, 230])
+    reference[label == 255] = 0.5 * reference[label == 255] + 0.5 * np.float32([128, 128, 128])
+    inside = np.zeros((300, 70), bool)
+    inside[24:286, 14:56] = True  # away from the drawn outline
+    assert np.array_equal(out[inside], reference.astype(np.uint8)[inside])
+    assert np.array_equal(out[5:15], image[5:15])
+
+
+_OVERLAY_PROBE = """
+import resource, sys
+import numpy as np
+from integrations.mmseg.visualization.visualization import overlay
+height, width = 3000, 2000
+image = np.random.default_rng(0).integers(0, 255, (height, width, 3), dtype=np.uint8)
+label = np.zeros((height, width), np.uint8)
+label[100:2900, 100:1900] = 1
+overlay(image[:64, :64], label[:64, :64])  # warm-up
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+overlay(image, label)
+print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) * 1024 / (height * width))
+"""
+
+
+def test_the_overlay_of_a_large_photo_keeps_no_float_copy_of_it():
+    grown = float(subprocess.run([sys.executable, "-c", _OVERLAY_PROBE], cwd=ROOT, capture_output=True, text=True,
+                                 check=True, env={**os.environ, "PYTHONPATH": ROOT}).stdout)
+    assert grown < 10, f"{grown:.1f} bytes per pixel"  # 7.2 measured; 37.5 with the former float32 blend

@@ -1,0 +1,48 @@
+"""The GPU tools on a machine without a GPU (issue 21): the training-step benchmark runs on the CPU, and
+tools/gpu_check.sh and ``pytest -m cuda`` skip cleanly."""
+import os
+import re
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+NO_GPU = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "1"}
+
+
+def test_the_training_step_benchmark_times_each_config_at_its_crop_and_batch():
+    configs = ["configs/crcnet_generated.py", "configs/pfenet_generated.py"]
+    result = subprocess.run([sys.executable, "tools/benchmark_train_step.py", "--configs", *configs, "--repeats", "1",
+                             "--batch", "2", "--crop", "41"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=600, env=NO_GPU)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = re.findall(r"^\| (\w+\.py) \| 41 \| 2 \| fp32 \| ([\d.e-]+) \| (-?\d+) \|$", result.stdout, re.M)
+    assert [row[0] for row in rows] == ["crcnet_generated.py", "pfenet_generated.py"]
+    assert all(float(seconds) > 0 for _, seconds, _ in rows)
+
+
+def test_the_paper_configs_train_at_their_own_crop_and_batch():
+    sys.path.insert(0, os.path.join(ROOT, "tools"))
+    try:
+        from benchmark_train_step import PAPER_CONFIGS, crop_and_batch
+    finally:
+        sys.path.pop(0)
+    from mmengine.config import Config
+
+    sizes = {os.path.basename(c): crop_and_batch(Config.fromfile(os.path.join(ROOT, c))) for c in PAPER_CONFIGS}
+    assert sizes["crcnet_pascal_fold0.py"] == (321, 8) and sizes["pfenet_pascal_fold0.py"] == (473, 4)
+    assert sizes["pfenet_coco_fold0.py"] == (641, 8)
+
+
+def test_gpu_check_says_there_is_no_gpu_and_exits_0():
+    result = subprocess.run(["bash", "tools/gpu_check.sh"], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                            env={**NO_GPU, "PYTHON": sys.executable})
+    assert result.returncode == 0 and "no CUDA device visible" in result.stdout
+
+
+def test_the_cuda_tests_are_registered_and_skip_without_a_gpu():
+    result = subprocess.run([sys.executable, "-m", "pytest", "-m", "cuda", "-q", "-p", "no:cacheprovider",
+                             "-W", "error::pytest.PytestUnknownMarkWarning", "tests/test_cuda.py"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=120, env=NO_GPU)
+    assert result.returncode == 0, result.stdout[-2000:]
+    assert re.search(r"\b\d+ skipped", result.stdout)
+    assert "passed" not in result.stdout and "failed" not in result.stdout

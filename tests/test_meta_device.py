@@ -1,0 +1,71 @@
+"""Every model config runs forward, loss, backward and k-shot fusion on the meta device (issue 21).
+
+A tensor that a model creates without ``device=`` lands on the CPU while its inputs are on the meta
+device, and the next operation mixing the two fails: the same mistake that fails on a user's GPU,
+found here on a CPU with no GPU and at no compute cost (meta tensors have shapes, no data).
+"""
+import glob
+import os
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmseg.registry import MODELS
+
+import integrations.mmseg  # noqa: F401  (registers the host's types)
+import integrations.pfenet  # noqa: F401
+from crc_modules import KShotPredictor
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CONFIGS = sorted(os.path.basename(path) for path in glob.glob(os.path.join(ROOT, "configs", "*.py")))
+META = torch.device("meta")
+SIZE, SHOTS = 65, 2
+
+
+def build_on_meta(config: str) -> torch.nn.Module:
+    """The config's episode model (``model.model``), its parameters created on the meta device directly."""
+    cfg = Config.fromfile(os.path.join(ROOT, "configs", config))
+    with META:
+        return MODELS.build(cfg.model.model)
+
+
+def episode(batch: int, shots: int):
+    images = torch.empty(batch, shots, 3, SIZE, SIZE, device=META)
+    labels = torch.empty(batch, shots, SIZE, SIZE, dtype=torch.long, device=META)
+    return images, labels, torch.empty(batch, 3, SIZE, SIZE, device=META), torch.empty(
+        batch, SIZE, SIZE, dtype=torch.long, device=META)
+
+
+def test_every_config_is_covered():
+    assert len(CONFIGS) >= 30 and "crcnet_generated.py" in CONFIGS and "pfenet_generated.py" in CONFIGS
+
+
+@pytest.mark.parametrize("config", CONFIGS)
+def test_training_step_and_kshot_fusion_create_no_tensor_off_the_input_device(config):
+    model = build_on_meta(config)
+    assert {p.device for p in model.parameters()} == {META}
+    model.train()
+    support_imgs, support_labels, query_img, query_labels = episode(2, 1)  # trained 1-shot, as the configs
+    output = model(query_img, support_imgs, (support_labels == 1).float()[:, :, None],
+                   (query_labels == 1).float()[:, None])
+    losses = model.loss(output, query_labels, support_labels)
+    assert losses and all(loss.device == META and loss.dim() == 0 for loss in losses.values())
+    sum(losses.values()).backward()
+    trained = [p for p in model.parameters() if p.requires_grad]
+    assert trained and all(p.grad is None or p.grad.device == META for p in trained)
+    assert any(p.grad is not None for p in trained)
+
+    model.eval()
+    support_imgs, support_labels, query_img, _ = episode(1, SHOTS)
+    probability = KShotPredictor("fusion")(model, support_imgs[0], support_labels[0], query_img)
+    assert probability.device == META and probability.shape == (1, 1, SIZE, SIZE)
+
+
+def test_a_tensor_created_on_the_cpu_inside_a_model_fails_on_meta():
+    """The check itself: a model that adds a CPU tensor to its input is caught."""
+    class Careless(torch.nn.Module):
+        def forward(self, x):
+            return x + torch.ones(x.shape[1:])  # no device=: the CPU
+
+    with pytest.raises((RuntimeError, NotImplementedError)):
+        Careless()(torch.empty(1, 3, 4, 4, device=META))
