@@ -90,7 +90,7 @@ def check_image_files(pairs: Sequence[Tuple[str, Optional[str]]], what: str) -> 
     for img_path, label_path in tqdm(pairs, desc="checking image headers", disable=len(pairs) < 2000, mininterval=5):
         sizes = {}
         for kind, path in (("image", img_path), ("label", label_path)):
-            if path is None:
+            if path is None or not os.path.isfile(path):  # a missing file is check_files_exist's to report
                 continue
             size = os.path.getsize(path)
             if size == 0:
