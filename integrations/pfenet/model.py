@@ -61,6 +61,12 @@ def load_released_checkpoint(model: nn.Module, path: str) -> None:
     Every released key must match; only the blocks that the +GC/+CR variants add may be missing.
     """
     state = read_state_dict(path)
+    own = model.state_dict()
+    reshaped = [f"{key} {tuple(value.shape)} (model: {tuple(own[key].shape)})" for key, value in state.items()
+                if key in own and own[key].shape != value.shape]
+    if reshaped:
+        raise ValueError(f"{path} does not match PFENet({model.backbone_name}): shapes differ for {reshaped[:3]} "
+                         f"({len(reshaped)})")
     result = model.load_state_dict(state, strict=False)
     added = ("global_conditional.", "cross_reference.", "co_occurrence_head.")
     missing = [k for k in result.missing_keys if not k.startswith(added)]
