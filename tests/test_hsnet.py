@@ -256,3 +256,49 @@ def test_a_tiny_hsnet_trains_and_tests_through_the_tools(tmp_path):
     result = json.loads((tmp_path / "metrics.json").read_text())
     assert result["metrics"]["episodes"] == 3 and result["kshot_mode"] == "both"
     assert 0 <= result["metrics"]["mIoU"] <= 100
+
+
+@pytest.mark.parametrize("backbone", ["r50", "r101", "vgg16"])
+def test_a_model_config_per_backbone_builds_offline(backbone, monkeypatch):
+    from mmengine.config import Config
+    from mmseg.registry import MODELS
+
+    import integrations.mmseg  # noqa: F401  (registers the segmentor)
+    from tests.test_tools import ROOT
+
+    def offline(*args, **kwargs):
+        raise AssertionError("building a model must not read a checkpoint or use the network")
+
+    monkeypatch.setattr(torch.hub, "download_url_to_file", offline)
+    monkeypatch.setattr(torch, "load", offline)
+    cfg = Config.fromfile(os.path.join(ROOT, "configs", "_base_", "models", f"hsnet_{backbone}.py"))
+    segmentor = MODELS.build(cfg.model)
+    assert isinstance(segmentor.model, HSNet) and segmentor.model.pretrained.startswith("https://download.pytorch.org")
+
+
+def test_hsnet_configs_state_hsnets_settings_and_draw_its_episodes_at_400_pixels(tmp_path, monkeypatch):
+    from mmengine.config import Config
+    from mmseg.registry import DATASETS
+
+    from tests.test_protocols import _hsnet_pascal_tree
+    from tests.test_tools import ROOT
+
+    for name, batch in (("hsnet_pascal_fold2", 20), ("hsnet_coco_fold3", 40), ("hsnet_fss1000", 20)):
+        cfg = Config.fromfile(os.path.join(ROOT, "configs", f"{name}.py"))
+        assert cfg.optim_wrapper.optimizer == dict(type="Adam", lr=1e-3) and cfg.param_scheduler == []
+        assert cfg.train_dataloader.batch_size == batch and cfg.model.model.backbone == "resnet101"
+        for loader in (cfg.train_dataloader, cfg.val_dataloader, cfg.test_dataloader):
+            assert loader.dataset.protocol == "hsnet"
+            assert loader.dataset.pipeline == [dict(type="Resize", scale=(400, 400), keep_ratio=False)]
+        assert cfg.test_dataloader.dataset.eval_label == "transformed"
+    _, trn, val = _hsnet_pascal_tree(str(tmp_path))
+    cfg = Config.fromfile(os.path.join(ROOT, "configs", "hsnet_pascal_fold0.py"))
+    monkeypatch.chdir(tmp_path)  # the split files are read relative to the working directory
+    test = DATASETS.build({**cfg.test_dataloader.dataset, "data_root": str(tmp_path)})
+    episode = test[0]
+    assert len(test) == 1000 and episode["inputs"]["query"].shape == (3, 400, 400)
+    assert episode["data_samples"].gt_sem_seg.data.shape == (1, 400, 400)  # evaluated at 400x400
+    assert (os.path.basename(episode["data_samples"].img_path), episode["data_samples"].class_id) == (
+        f"{val[0][0][0]}.jpg", val[0][0][1])
+    train = DATASETS.build({**cfg.train_dataloader.dataset, "data_root": str(tmp_path)})
+    assert len(train) == len(trn[1]) + len(trn[2]) + len(trn[3])
