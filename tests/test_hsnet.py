@@ -236,7 +236,9 @@ def test_predict_takes_one_shot_and_names_the_host_fusion(resnet50_hsnet):
                        .expand(-1, 2, -1, -1, -1), query)
 
 
-def test_a_tiny_hsnet_trains_and_tests_through_the_tools(tmp_path):
+@pytest.mark.parametrize("variant", [[], ["model.model.cross_reference=True", "model.model.global_conditional=True"]],
+                         ids=["HSNet", "+CRC"])
+def test_a_tiny_hsnet_trains_and_tests_through_the_tools(tmp_path, variant):
     from tests.test_tools import ROOT, _run
 
     config = os.path.join(ROOT, "configs", "hsnet_generated.py")
@@ -245,11 +247,12 @@ def test_a_tiny_hsnet_trains_and_tests_through_the_tools(tmp_path):
                "val_dataloader.dataset.image_size=48", "val_dataloader.dataset.images_per_class=3",
                "val_dataloader.dataset.num_episodes=2", "test_dataloader.dataset.image_size=48",
                "test_dataloader.dataset.images_per_class=3", "test_dataloader.dataset.num_episodes=3",
-               "max_epochs=1"]
+               "max_epochs=1", *variant]
     log = _run(["tools/train.py", config, "--work-dir", str(tmp_path), "--cfg-options", *options])
     assert "loss_query" in log and "Epoch(train) [1][2/2]" in log
     exported = torch.load(tmp_path / "weights.pth", weights_only=True)["state_dict"]
     assert any(key.startswith("model.hpn_learner.encoder_layer2.0.conv1.") for key in exported)
+    assert any(key.startswith("model.cross_reference.2.") for key in exported) == bool(variant)
     _run(["tools/test.py", config, str(tmp_path / "weights.pth"), "--work-dir", str(tmp_path), "--shot", "2",
           "--kshot-mode", "both", "--finetune-steps", "1", "--out", str(tmp_path / "metrics.json"),
           "--cfg-options", *options])
