@@ -3,8 +3,5 @@
 # Adam lr 1e-3, batch 40, 400x400, protocol='hsnet', 1000 test episodes, evaluated at 400x400.
 _base_ = ['./_base_/models/hsnet_r101.py', './_base_/datasets/hsnet_coco_20i.py', './_base_/schedules/hsnet_adam.py',
           './_base_/default_runtime.py']
-fold = 0
-train_dataloader = dict(dataset=dict(fold=fold))
-val_dataloader = dict(dataset=dict(fold=fold))
-test_dataloader = dict(dataset=dict(fold=fold))
+fold = 0  # the datasets' fold (theirs by default); a run option: --cfg-options fold=N
 default_hooks = dict(checkpoint=dict(save_best='mIoU', rule='greater'))  # HSNet keeps its best validation mIoU

@@ -4,8 +4,5 @@
 # 1000 test episodes, evaluated at 400x400 (eval_label='transformed').
 _base_ = ['./_base_/models/hsnet_r101.py', './_base_/datasets/hsnet_pascal_5i.py', './_base_/schedules/hsnet_adam.py',
           './_base_/default_runtime.py']
-fold = 0
-train_dataloader = dict(dataset=dict(fold=fold))
-val_dataloader = dict(dataset=dict(fold=fold))
-test_dataloader = dict(dataset=dict(fold=fold))
+fold = 0  # the datasets' fold (theirs by default); a run option: --cfg-options fold=N
 default_hooks = dict(checkpoint=dict(save_best='mIoU', rule='greater'))  # HSNet keeps its best validation mIoU

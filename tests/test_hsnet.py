@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 import torchvision
 
+import integrations.mmseg  # noqa: F401  (the host: registers the segmentor, lets mmseg import on mmcv-lite)
 from crc_modules.checkpoint import load_weights_only
 from integrations.hsnet import CenterPivotConv4d, HSNet, backbone_features, cosine_correlation, hypercorrelation_pyramid
 
@@ -264,9 +265,8 @@ def test_a_tiny_hsnet_trains_and_tests_through_the_tools(tmp_path, variant):
 @pytest.mark.parametrize("backbone", ["r50", "r101", "vgg16"])
 def test_a_model_config_per_backbone_builds_offline(backbone, monkeypatch):
     from mmengine.config import Config
-    from mmseg.registry import MODELS
 
-    import integrations.mmseg  # noqa: F401  (registers the segmentor)
+    from crc_modules.registry import MODELS
     from tests.test_tools import ROOT
 
     def offline(*args, **kwargs):

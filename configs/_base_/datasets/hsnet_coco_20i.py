@@ -4,11 +4,9 @@
 # Validation after every epoch on 1000 episodes, as HSNet's train.py does.
 _base_ = ['./coco_20i.py']
 hsnet_pipeline = [dict(type='Resize', scale=(400, 400), keep_ratio=False)]
+hsnet_test = dict(protocol='hsnet', list_file=None, split_file='splits/coco/val/fold{fold}.pkl',
+                  pipeline=hsnet_pipeline, num_episodes=1000, eval_label='transformed')
 train_dataloader = dict(batch_size=40, dataset=dict(
     protocol='hsnet', list_file=None, split_file='splits/coco/trn/fold{fold}.pkl', pipeline=hsnet_pipeline))
-test_dataloader = dict(dataset=dict(
-    protocol='hsnet', list_file=None, split_file='splits/coco/val/fold{fold}.pkl', pipeline=hsnet_pipeline,
-    num_episodes=1000, eval_label='transformed'))
-val_dataloader = dict(dataset=dict(
-    protocol='hsnet', list_file=None, split_file='splits/coco/val/fold{fold}.pkl', pipeline=hsnet_pipeline,
-    num_episodes=1000, eval_label='transformed'))
+test_dataloader = dict(dataset=hsnet_test)
+val_dataloader = dict(dataset=hsnet_test)

@@ -1,12 +1,4 @@
-# HSNet (Min et al., ICCV 2021) as released, backbone vgg16: torchvision's network with the ImageNet weights HSNet's
-# `vgg16(pretrained=True)` loaded (torchvision's first weights), read when training starts (never to test or
-# infer), frozen, BatchNorm in eval mode. A released best_model.pt (a DataParallel state dict) tests with
-# `python tools/test.py CONFIG best_model.pt`.
-# k-shot: one prediction per support, fused by the host (HSNet's own rule is a per-shot vote).
-model = dict(
-    type='FewShotSegmentor',
-    data_preprocessor=dict(type='FewShotDataPreprocessor', bgr_to_rgb=True),  # ImageNet mean/std, as HSNet
-    model=dict(type='HSNet', backbone='vgg16', pretrained='https://download.pytorch.org/models/vgg16-397923af.pth',
-               mask_support_features=True, cross_reference=False, global_conditional=False),
-    test_cfg=dict(kshot_mode='fusion', finetune=dict(steps=10, pairs_per_step=1, lr=1e-3), scales=(1.0,)),
-)
+# HSNet (Min et al., ICCV 2021) as released with the vgg16 backbone: configs/_base_/models/hsnet_r101.py with
+# torchvision's vgg16 and the ImageNet weights HSNet's `vgg16(pretrained=True)` loaded.
+_base_ = ['./hsnet_r101.py']
+model = dict(model=dict(backbone='vgg16', pretrained='https://download.pytorch.org/models/vgg16-397923af.pth'))
