@@ -1,6 +1,7 @@
 # MMEngine runtime shared by every config: mmseg scope, our registrations, logs, checkpoints, pictures.
 default_scope = 'mmseg'
-custom_imports = dict(imports=['integrations.mmseg', 'integrations.pfenet'], allow_failed_imports=False)
+custom_imports = dict(imports=['integrations.mmseg', 'integrations.pfenet', 'integrations.hsnet'],
+                      allow_failed_imports=False)
 env_cfg = dict(cudnn_benchmark=False, mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
                dist_cfg=dict(backend='nccl'))
 # TensorBoard: in your config, visualizer = dict(vis_backends=[dict(type='LocalVisBackend'),

@@ -1,4 +1,5 @@
-"""PFENet's deep-stem ResNet (stem convs 3-64-64-128), layer3/layer4 dilated 2/4 with stride 1."""
+"""PFENet's backbones: the deep-stem ResNet (stem convs 3-64-64-128, layer3/layer4 dilated 2/4 with stride 1) and
+VGG-16 with BatchNorm (its COCO models, ``vgg=True``), each as five stages ``layer0``..``layer4``."""
 from __future__ import annotations
 
 from typing import Dict, Tuple
@@ -12,6 +13,9 @@ from crc_modules.encoder import dilate_stage_
 BLOCKS_PER_STAGE = {50: [3, 4, 6, 3], 101: [3, 4, 23, 3], 152: [3, 8, 36, 3]}
 # the deep-stem ImageNet files (PFENet's initmodel/resnet50_v2.pth) name the stem like a ResNet's conv1/bn1
 STEM_KEYS = {"conv1": "0", "bn1": "1", "conv2": "3", "bn2": "4", "conv3": "6", "bn3": "7"}
+# PFENet's split of VGG-16-BN's ``features`` (indices) into layer0..layer4: 1/2, 1/4, 1/8 (256 channels),
+# 1/16 (512) and 1/16 again (conv5_1..conv5_3, the last max-pool left out)
+VGG16_BN_STAGES = ((0, 7), (7, 14), (14, 24), (24, 34), (34, 43))
 
 
 def _conv_bn_relu(in_channels: int, out_channels: int, stride: int):
@@ -43,4 +47,29 @@ def deep_stem_keys(checkpoint: Dict[str, torch.Tensor]) -> Dict[str, torch.Tenso
             state[key] = value
     if not any(k.startswith("layer0.") for k in state):
         raise ValueError("not a deep-stem ResNet state: no conv1/bn1..conv3/bn3 stem entries")
+    return state
+
+
+def vgg16_bn_stages() -> Tuple[nn.Sequential, ...]:
+    """(layer0, .., layer4) of VGG-16-BN as PFENet splits it; its max-pools round up (``ceil_mode``), as PFENet's do."""
+    features = torchvision.models.vgg.make_layers(torchvision.models.vgg.cfgs["D"], batch_norm=True)
+    for module in features:
+        if isinstance(module, nn.MaxPool2d):
+            module.ceil_mode = True
+    return tuple(nn.Sequential(*features[start:end]) for start, end in VGG16_BN_STAGES)
+
+
+def vgg16_bn_keys(checkpoint: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+    """An ImageNet VGG-16-BN state (``features.N``, ``classifier``) -> PFENet's backbone keys (``layerS.M``)."""
+    state = {}
+    for key, value in checkpoint.items():
+        head, _, rest = key.partition(".")
+        index, _, leaf = rest.partition(".")
+        if head != "features" or not index.isdigit():
+            continue
+        for stage, (start, end) in enumerate(VGG16_BN_STAGES):
+            if start <= int(index) < end:
+                state[f"layer{stage}.{int(index) - start}.{leaf}"] = value
+    if not state:
+        raise ValueError("not a VGG-16-BN state: no features.N entries")
     return state

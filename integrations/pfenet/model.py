@@ -17,11 +17,11 @@ from crc_modules.losses import upsampled_cross_entropy
 from crc_modules.pooling import masked_average_pool
 from crc_modules.registry import MODELS
 
-from .backbone import deep_stem_keys, deep_stem_resnet
+from .backbone import deep_stem_keys, deep_stem_resnet, vgg16_bn_keys, vgg16_bn_stages
 
 REDUCE_DIM = 256
-PRETRAINED_HINT = ("PFENet's deep-stem ImageNet ResNet (initmodel/resnet50_v2.pth, resnet101_v2.pth) is linked from "
-                   "https://github.com/dvlab-research/PFENet#get-started; save it under initmodel/.")
+PRETRAINED_HINT = ("PFENet's ImageNet backbones (initmodel/resnet50_v2.pth, resnet101_v2.pth, vgg16_bn.pth) are linked "
+                   "from https://github.com/dvlab-research/PFENet#get-started; save them under initmodel/.")
 COSINE_EPS = 1e-7
 PFENET_POOL_EPS = 0.0005  # PFENet adds 5e-4 to the mask area of its masked average pooling
 
@@ -70,7 +70,9 @@ class PFENet(EpisodeModel):
     checkpoint path (``tools/test.py CONFIG train_epoch_200.pth``), never while the model is built.
 
     Args:
-        layers (int): ResNet depth, 50 or 101 (152).
+        layers (int): ResNet depth, 50 or 101 (152); ignored with ``vgg``.
+        vgg (bool): VGG-16-BN instead of the ResNet (PFENet's ``vgg=True``, its released COCO models); its
+            layer2 (1/8) is resized to layer3's 1/16 before the two are concatenated. Default: False.
         ppm_scales (Sequence[float]): FEM bins; values <= 1 are relative to the feature size.
         classes (int): Output classes. Default: 2.
         pretrained (str, optional): Deep-stem ImageNet weights (PFENet's ``initmodel/resnet50_v2.pth``), applied by
@@ -91,16 +93,18 @@ class PFENet(EpisodeModel):
     def __init__(self, layers: int = 50, ppm_scales: Sequence[float] = (60, 30, 15, 8),
                  classes: int = 2, pretrained: Optional[str] = None, backbone_bn_updates: bool = False,
                  global_conditional: bool = False, cross_reference: bool = False, aux_weight: float = 1.0,
-                 cr_aux_weight: float = 0.1, ignore_index: int = IGNORE_INDEX):
+                 cr_aux_weight: float = 0.1, ignore_index: int = IGNORE_INDEX, vgg: bool = False):
         super().__init__()
         self.ppm_scales = tuple(ppm_scales)
         self.backbone_bn_updates, self.aux_weight = backbone_bn_updates, aux_weight
         self.cr_aux_weight, self.ignore_index = cr_aux_weight, ignore_index
-        self.layer0, self.layer1, self.layer2, self.layer3, self.layer4 = deep_stem_resnet(layers)
+        self.vgg, self.backbone_name = vgg, "vgg16_bn" if vgg else f"resnet{layers}"
+        stages = vgg16_bn_stages() if vgg else deep_stem_resnet(layers)
+        self.layer0, self.layer1, self.layer2, self.layer3, self.layer4 = stages
         self.pretrained = pretrained
         for stage in self._backbone_view().children():
             stage.requires_grad_(False)
-        feat_dim = 1024 + 512  # cat(layer3, layer2)
+        feat_dim = 512 + 256 if vgg else 1024 + 512  # cat(layer3, layer2)
         self.cls = _classifier(REDUCE_DIM, classes)
         self.down_query = nn.Sequential(_conv(feat_dim, REDUCE_DIM, 1), nn.ReLU(inplace=True), nn.Dropout2d(p=0.5))
         self.down_supp = nn.Sequential(_conv(feat_dim, REDUCE_DIM, 1), nn.ReLU(inplace=True), nn.Dropout2d(p=0.5))
@@ -120,8 +124,8 @@ class PFENet(EpisodeModel):
     def init_weights(self) -> None:
         """Load ``pretrained`` into the backbone (MMEngine's Runner calls this when training starts)."""
         if self.pretrained:
-            load_backbone_weights(self._backbone_view(), self.pretrained, rename=deep_stem_keys,
-                                  hint=PRETRAINED_HINT)
+            load_backbone_weights(self._backbone_view(), self.pretrained,
+                                  rename=vgg16_bn_keys if self.vgg else deep_stem_keys, hint=PRETRAINED_HINT)
 
     def _backbone_view(self) -> nn.Module:
         view = nn.Module()
@@ -137,11 +141,11 @@ class PFENet(EpisodeModel):
 
     @torch.no_grad()
     def encode(self, images: torch.Tensor, masks: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, ...]:
-        """The frozen backbone: (layer2, layer3, layer4) at 1/8; for supports, layer4 reads layer3 * mask."""
+        """The frozen backbone: (layer2, layer3, layer4) at 1/8 (VGG: 1/16); a support's layer4 reads layer3 * mask."""
         feat2 = self.layer2(self.layer1(self.layer0(images)))
         feat3 = self.layer3(feat2)
         layer4_input = feat3 if masks is None else feat3 * _resize(masks, feat3.shape[-2:])
-        return feat2, feat3, self.layer4(layer4_input)
+        return _resize(feat2, feat3.shape[-2:]), feat3, self.layer4(layer4_input)
 
     def predict(self, query: Sequence[torch.Tensor], supports: Sequence[torch.Tensor], support_masks: torch.Tensor,
                 query_masks: Optional[torch.Tensor] = None) -> EpisodeOutput:

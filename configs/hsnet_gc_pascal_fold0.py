@@ -1,0 +1,4 @@
+# HSNet + GC on PASCAL fold 0: the CRC blocks at HSNet's documented insertion points (integrations/hsnet/model.py),
+# everything else as configs/hsnet_pascal_fold0.py. Released HSNet weights cover every key but the added blocks.
+_base_ = ['./hsnet_pascal_fold0.py']
+model = dict(model=dict(global_conditional=True))
