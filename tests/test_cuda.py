@@ -39,6 +39,7 @@ _DATA = [
 FAMILIES = {
     "crcnet_generated.py": ["model.model.refine_steps=2", "model.model.channels=16"],
     "pfenet_generated.py": [],
+    "hsnet_generated.py": [],
 }
 TOLERANCE = {"fp32": 0.5, "fp16": 2.0, "bf16": 4.0}  # mIoU / FB-IoU points against the CPU's fp32
 CPU_ONLY = {"CUDA_VISIBLE_DEVICES": ""}
