@@ -233,8 +233,8 @@ def test_loss_is_hsnets_cross_entropy_with_boundaries_as_background_or_ignored(r
 def test_predict_takes_one_shot_and_names_the_host_fusion(resnet50_hsnet):
     support, support_label, query, _ = _episode(size=33, batch=1)
     with pytest.raises(ValueError, match="HSNet predicts from one support at a time \\(got 2\\)"):
-        resnet50_hsnet(support[:, None].expand(-1, 2, -1, -1, -1), (support_label == 1).float()[:, None, None]
-                       .expand(-1, 2, -1, -1, -1), query)
+        resnet50_hsnet(query, support[:, None].expand(-1, 2, -1, -1, -1),
+                       (support_label == 1).float()[:, None, None].expand(-1, 2, -1, -1, -1))
 
 
 @pytest.mark.parametrize("variant", [[], ["model.model.cross_reference=True", "model.model.global_conditional=True"]],

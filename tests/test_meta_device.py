@@ -19,7 +19,7 @@ from crc_modules import KShotPredictor
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIGS = sorted(os.path.basename(path) for path in glob.glob(os.path.join(ROOT, "configs", "*.py")))
 META = torch.device("meta")
-SIZE, SHOTS = 65, 2
+SIZE, SHOTS = 129, 2  # 129: the relative FEM bins of the VGG / ResNet-101 COCO configs (1/8 of the map) need >= 1 cell
 
 
 def build_on_meta(config: str) -> torch.nn.Module:

@@ -60,7 +60,7 @@ def test_the_mmseg_extra_with_the_core_covers_what_the_hosts_and_tools_import_an
     host = CORE | _names(extras["mmseg"])
     imported = {**_distributions_imported_by("integrations", True), **_distributions_imported_by("tools", True)}
     assert not {name: files for name, files in imported.items() if name not in host}, "not in [mmseg]"
-    optional = host | _names(extras["coco"]) | _names(extras["tensorboard"])
+    optional = host | _names(extras["coco"]) | _names(extras["tensorboard"]) | _names(extras["convert"])
     imported = {**_distributions_imported_by("integrations"), **_distributions_imported_by("tools")}
     assert not {name: files for name, files in imported.items() if name not in optional}, "not in any extra"
 
