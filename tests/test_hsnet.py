@@ -3,6 +3,8 @@ gradient, HSNet + CR / GC, and a tiny HSNet trained and tested through the tools
 import json
 import os
 
+import cv2
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -255,11 +257,24 @@ def test_a_tiny_hsnet_trains_and_tests_through_the_tools(tmp_path, variant):
     assert any(key.startswith("model.hpn_learner.encoder_layer2.0.conv1.") for key in exported)
     assert any(key.startswith("model.cross_reference.2.") for key in exported) == bool(variant)
     _run(["tools/test.py", config, str(tmp_path / "weights.pth"), "--work-dir", str(tmp_path), "--shot", "2",
-          "--kshot-mode", "both", "--finetune-steps", "1", "--out", str(tmp_path / "metrics.json"),
-          "--cfg-options", *options])
+          "--kshot-mode", "both", "--kshot-fusion", "vote", "--finetune-steps", "1",
+          "--out", str(tmp_path / "metrics.json"), "--cfg-options", *options])
     result = json.loads((tmp_path / "metrics.json").read_text())
-    assert result["metrics"]["episodes"] == 3 and result["kshot_mode"] == "both"
+    assert result["metrics"]["episodes"] == 3 and (result["kshot_mode"], result["kshot_fusion"]) == ("both", "vote")
     assert 0 <= result["metrics"]["mIoU"] <= 100
+    if not variant:  # the same weights segment a user's photos through tools/infer.py
+        photos = np.random.default_rng(0).integers(0, 255, (3, 50, 70, 3), dtype=np.uint8)
+        mask = np.zeros((50, 70), np.uint8)
+        mask[10:40, 20:50] = 255
+        for name, image in zip(("support", "query_a", "query_b"), photos):
+            cv2.imwrite(str(tmp_path / f"{name}.png"), image)
+        cv2.imwrite(str(tmp_path / "support_mask.png"), mask)
+        _run(["tools/infer.py", "--config", config, "--checkpoint", str(tmp_path / "weights.pth"),
+              "--support", str(tmp_path / "support.png"), str(tmp_path / "support_mask.png"),
+              "--query", str(tmp_path / "query_a.png"), str(tmp_path / "query_b.png"), "--out", str(tmp_path / "out")])
+        for name in ("query_a", "query_b"):
+            written = cv2.imread(str(tmp_path / "out" / f"{name}_mask.png"), cv2.IMREAD_GRAYSCALE)
+            assert written.shape == (50, 70) and set(np.unique(written)) <= {0, 255}
 
 
 @pytest.mark.parametrize("backbone", ["r50", "r101", "vgg16"])

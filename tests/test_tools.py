@@ -241,6 +241,17 @@ def test_every_config_parses_and_names_registered_types():
             assert DATASETS.get(cfg[loader].dataset.type) is not None, (path, loader)
 
 
+def test_benchmark_runs_the_three_hosted_families_side_by_side():
+    out = _run(["tools/benchmark.py", "--sizes", "41", "--repeats", "1", "--precisions", "fp32",
+                "--cases", "PFENet 1-shot", "HSNet 1-shot", "HSNet 5-shot vote"])
+    rows = {cells[0]: cells for cells in (line.strip("| ").split(" | ") for line in out.splitlines()
+                                          if line.startswith(("| PFENet", "| HSNet")))}
+    assert set(rows) == {"PFENet 1-shot", "HSNet 1-shot", "HSNet 5-shot vote"}
+    assert rows["PFENet 1-shot"][5] == "1.00"
+    assert float(rows["HSNet 5-shot vote"][5]) == pytest.approx(
+        float(rows["HSNet 5-shot vote"][3]) / float(rows["PFENet 1-shot"][3]), rel=0.02)
+
+
 def test_benchmark_prints_each_case_with_its_ratios_and_the_folder_budget():
     out = _run(["tools/benchmark.py", "--sizes", "41", "--repeats", "1", "--precisions", "fp32", "--queries", "2",
                 "--cases", "CRCNet 1-shot", "CRCNet 5-shot finetune", "CRCNet folder: 5-shot finetune + N queries"])

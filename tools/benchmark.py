@@ -1,8 +1,9 @@
-"""Per-episode latency and peak memory of CRCNet and the PFENet port, each case in a fresh process.
+"""Per-episode latency and peak memory of CRCNet, PFENet and HSNet, each case in a fresh process.
 
     python tools/benchmark.py [--sizes 321 473] [--repeats 3] [--precisions fp32 auto] [--queries 8] [--device cpu]
 
-Models are the paper configs' (ResNet-50, random weights: nothing is downloaded) with their k-shot settings.
+Models are the paper configs' (ResNet-50, random weights: nothing is downloaded) with their k-shot settings
+(HSNet: its PASCAL config with ResNet-50, 5 shots fused by its vote; its own test size is 400: ``--sizes 400``).
 Latency is the median of ``--repeats`` runs after a warm-up run, on CUDA timed by CUDA events around each
 run (``--device cuda``; bf16 / fp16 autocast with channels_last weights). Peak memory is the case's own: on
 CUDA ``torch.cuda.max_memory_allocated`` over the warm-up run, on the CPU the growth of the process's resident
@@ -22,13 +23,16 @@ import time
 import torch
 from mmengine.config import Config
 
+import integrations.hsnet  # noqa: F401
 import integrations.mmseg  # noqa: F401  (registers the host's types)
 import integrations.pfenet  # noqa: F401
 from crc_modules import MULTI_SCALES
 from crc_modules.precision import PRECISIONS, resolve_precision
 from integrations.mmseg.models.segmentor import FewShotSegmentor
 
-CONFIGS = {"CRCNet": "configs/crcnet_pascal_fold0.py", "PFENet": "configs/pfenet_pascal_fold0.py"}
+# model -> (paper config, overrides): ResNet-50 everywhere (HSNet's PASCAL config defaults to ResNet-101)
+CONFIGS = {"CRCNet": ("configs/crcnet_pascal_fold0.py", {}), "PFENet": ("configs/pfenet_pascal_fold0.py", {}),
+           "HSNet": ("configs/hsnet_pascal_fold0.py", {"model.model.backbone": "resnet50"})}
 FOLDER_CASE = "CRCNet folder: 5-shot finetune + N queries"
 # case -> (model, shots, k-shot mode, multi-scale, folder)
 CASES = {
@@ -39,6 +43,8 @@ CASES = {
     FOLDER_CASE: ("CRCNet", 5, "finetune", False, True),
     "PFENet 1-shot": ("PFENet", 1, "fusion", False, False),
     "PFENet 5-shot": ("PFENet", 5, "fusion", False, False),
+    "HSNet 1-shot": ("HSNet", 1, "fusion", False, False),
+    "HSNet 5-shot vote": ("HSNet", 5, "fusion", False, False),  # the config's k-shot fusion: HSNet's vote
 }
 
 
@@ -53,7 +59,10 @@ def episode(shots: int, size: int, device: str, seed: int = 0):
 def build_case(name: str, size: int, precision: str, device: str, queries: int):
     """A no-argument function running one case once."""
     model_name, shots, mode, multi_scale, folder = CASES[name]
-    segmentor = FewShotSegmentor.from_config(Config.fromfile(CONFIGS[model_name]), kshot_mode=mode,
+    config, overrides = CONFIGS[model_name]
+    cfg = Config.fromfile(config)
+    cfg.merge_from_dict(overrides)
+    segmentor = FewShotSegmentor.from_config(cfg, kshot_mode=mode,
                                              scales=MULTI_SCALES if multi_scale else None, precision=precision)
     segmentor.to(device).eval()
     supports, labels, query = episode(shots, size, device)
