@@ -106,3 +106,34 @@ def test_coco_read_from_the_official_instances_json_is_checked_through_cfg_optio
     assert _rows(output, "test")[1] == ("2", "2", "2", "270")  # the json area of each object (write_coco_json)
     assert _rows(output, "train")[2] == ("3", "3", "3", "270")
     assert "20000 episodes (the number a test runs)" in output
+
+
+def test_an_empty_image_is_a_problem_line_and_the_split_is_still_checked(tree, capsys):
+    tmp_path, config = tree
+    (tmp_path / "JPEGImages" / "2008_010001.jpg").write_bytes(b"")  # a test image of class 1
+    with pytest.raises(SystemExit) as exit_info:
+        _tool().main([config])
+    assert exit_info.value.code == 1
+    output = capsys.readouterr().out
+    problems = output.split("problem(s):")[1]
+    assert re.search(r"1 bad files among those listed by .*test.txt: image .*JPEGImages/2008_010001.jpg is an "
+                     r"empty file \(0 bytes\)", problems)
+    assert "cannot be built" not in output and len(problems.strip().splitlines()) == 1
+    assert _rows(output, "test")[1] == ("3", "3", "3", "400")  # the label is read; the image only checked
+
+
+def test_collecting_records_what_class_pixel_counts_would_raise_and_only_inside_the_context(tmp_path):
+    from integrations.mmseg.datasets.files import class_pixel_counts, collecting_data_problems
+
+    bad, empty = str(tmp_path / "bad.png"), tmp_path / "empty.png"
+    label = np.zeros((8, 10), np.uint8)
+    label[:2, :3], label[5:, :], label[0, 9] = 4, 255, 30  # 6 pixels of class 4, ignore, one 30 (no class)
+    write_palette_png(bad, label)
+    empty.write_bytes(b"")
+    with collecting_data_problems() as problems:
+        counts = class_pixel_counts([bad, str(empty), bad], 20, "labels")
+    assert counts == [{4: 6}, {}, {4: 6}]
+    assert problems.bad_values == {bad: [30]} and problems.label_counts == {bad: {4: 6}, str(empty): {}}
+    assert list(problems.unreadable) == [str(empty)] and "empty file (0 bytes)" in problems.unreadable[str(empty)]
+    with pytest.raises(ValueError, match=r"label .*bad.png holds values \[30\]"):
+        class_pixel_counts([bad], 20, "labels")

@@ -7,18 +7,16 @@ Builds the config's training and test datasets (no model, no training) and print
 protocol and the list / split files read, the number of test episodes, and per class of the split the
 images holding it, its support pool, its queries and its mean object pixels. Every problem found (missing
 files, label values that are no class of the dataset nor 255, a class of the split without any episode,
-a dataset that cannot be built) is listed on one line each at the end; the exit status is then 1.
+empty, truncated or unreadable images and labels, a dataset that cannot be built) is listed on one line
+each at the end; the exit status is then 1.
 
-Unlike a training run, which stops at the first bad file, the check reads on: missing files and bad
-labels are collected (the datasets' own readers are swapped for collecting ones while they are built).
+Unlike a training run, which stops at the first bad file, the check reads on: the datasets are built inside
+``collecting_data_problems()``, where their checks record what they find instead of raising.
 """
 import argparse
 import os
 import sys
-from collections import defaultdict
-from contextlib import contextmanager
 from typing import Dict, List, Optional
-from unittest import mock
 
 import numpy as np
 from mmengine.config import Config, DictAction
@@ -27,8 +25,7 @@ from prettytable import PrettyTable
 from tqdm import tqdm
 
 import integrations.mmseg  # noqa: F401  (registers the host's types)
-from integrations.mmseg.datasets import base, coco, pascal
-from integrations.mmseg.datasets.files import read_binary_mask, read_label
+from integrations.mmseg.datasets.files import DataProblems, collecting_data_problems, read_binary_mask
 from integrations.mmseg.engine.run_options import resolve_config
 
 IGNORE = 255
@@ -36,25 +33,24 @@ SHOWN = 5  # files named per problem line
 SPLITS = (("train", "train_dataloader"), ("test", "test_dataloader"))
 
 
-class Problems:
-    """Problems found, grouped so that each kind is one line however many files it concerns."""
+def problem_lines(problems: DataProblems, other: List[str]) -> List[str]:
+    """One line per kind of problem and list file, however many files it concerns; then ``other``."""
+    def shown(items: List[str], separator: str) -> str:
+        return separator.join(items[:SHOWN]) + (" ..." if len(items) > SHOWN else "")
 
-    def __init__(self):
-        self.missing: Dict[str, List[str]] = defaultdict(list)  # list / split file -> missing paths
-        self.bad_values: Dict[str, List[int]] = {}  # label path -> values outside the classes
-        self.other: List[str] = []
-
-    def lines(self) -> List[str]:
-        lines = [f"{len(paths)} files listed by {source} are missing: {', '.join(paths[:SHOWN])}"
-                 + (" ..." if len(paths) > SHOWN else "") for source, paths in self.missing.items()]
-        if self.bad_values:
-            named = [f"{path} {values[:4]}" for path, values in list(self.bad_values.items())[:SHOWN]]
-            lines.append(f"{len(self.bad_values)} labels hold values outside the dataset's classes and {IGNORE}: "
-                         + ", ".join(named) + (" ..." if len(self.bad_values) > SHOWN else ""))
-        return lines + self.other
+    lines = [f"{len(paths)} files listed by {source} are missing: {shown(paths, ', ')}"
+             for source, paths in problems.missing.items()]
+    if problems.bad_values:
+        named = [f"{path} {values[:4]}" for path, values in problems.bad_values.items()]
+        lines.append(f"{len(named)} labels hold values outside the dataset's classes and {IGNORE}: "
+                     + shown(named, ", "))
+    lines += [f"{len(found)} bad files among those listed by {source}: {shown(found, '; ')}"
+              for source, found in problems.bad_files.items()]
+    lines += list(problems.unreadable.values())
+    return lines + other
 
 
-def label_counts(label: np.ndarray, num_classes: Optional[int], path: str, problems: Problems) -> Dict[int, int]:
+def label_counts(label: np.ndarray, num_classes: Optional[int], path: str, problems: DataProblems) -> Dict[int, int]:
     """{class: pixels} of a class-index label; values above ``num_classes`` other than 255 are recorded."""
     values, pixels = np.unique(label, return_counts=True)
     if num_classes is not None:
@@ -65,38 +61,9 @@ def label_counts(label: np.ndarray, num_classes: Optional[int], path: str, probl
     return {int(v): int(n) for v, n in zip(values, pixels) if 0 < v <= top}
 
 
-@contextmanager
-def collecting_readers(problems: Problems, counts_of: Dict[str, Dict[int, int]]):
-    """While datasets are built: missing files and bad label values are recorded instead of raised."""
-
-    def check_files_exist(paths, what, backend_args=None):
-        for path in paths:
-            if not os.path.isfile(path):
-                problems.missing[what].append(path)
-
-    def class_pixel_counts(label_paths, num_classes, description, backend_args=None):
-        counts = []
-        for path in tqdm(label_paths, desc=f"reading labels ({description})", mininterval=2,
-                         disable=len(label_paths) < 200):
-            if path not in counts_of:
-                try:
-                    counts_of[path] = label_counts(read_label(path, backend_args), num_classes, path, problems)
-                except FileNotFoundError:
-                    counts_of[path] = {}  # recorded as missing
-                except ValueError as err:
-                    problems.other.append(str(err))
-                    counts_of[path] = {}
-            counts.append(counts_of[path])
-        return counts
-
-    with mock.patch.object(base, "check_files_exist", check_files_exist), \
-            mock.patch.object(pascal, "class_pixel_counts", class_pixel_counts), \
-            mock.patch.object(coco, "class_pixel_counts", class_pixel_counts):
-        yield
-
-
-def sample_counts(dataset, counts_of: Dict[str, Dict[int, int]], problems: Problems) -> List[Dict[int, int]]:
+def sample_counts(dataset, problems: DataProblems, other: List[str]) -> List[Dict[int, int]]:
     """{class: object pixels} of every sample (labels read at most once; unreadable ones count as empty)."""
+    counts_of = problems.label_counts  # the labels the dataset read while built
     if getattr(dataset, "ann_file", None) and len(getattr(dataset, "_class_pixels", ())) == len(dataset.samples):
         return dataset._class_pixels  # COCO json: the annotation areas (pixels) the dataset planned with
     class_of = {s: c for c, pool in dataset.plan.pools.items() for s in pool}  # mask layouts: one class per image
@@ -117,7 +84,8 @@ def sample_counts(dataset, counts_of: Dict[str, Dict[int, int]], problems: Probl
         except FileNotFoundError:
             counts = {}  # recorded as missing when the dataset was built
         except ValueError as err:
-            problems.other.append(str(err))
+            if path not in problems.reported:  # an empty or truncated file is already on a line
+                other.append(str(err))
             counts = {}
         if path is not None:
             counts_of[path] = counts
@@ -138,18 +106,18 @@ def class_table(dataset, counts: List[Dict[int, int]]) -> PrettyTable:
     return table
 
 
-def check_split(cfg: Config, split: str, loader: str, problems: Problems, counts_of: Dict[str, Dict[int, int]]) -> None:
+def check_split(cfg: Config, split: str, loader: str, problems: DataProblems, other: List[str]) -> None:
     dataset_cfg = cfg.get(loader, {}).get("dataset")
     if not dataset_cfg:
-        problems.other.append(f"{split}: the config has no {loader}.dataset")
+        other.append(f"{split}: the config has no {loader}.dataset")
         return
     try:
-        with collecting_readers(problems, counts_of):
+        with collecting_data_problems(problems):
             dataset = DATASETS.build(dataset_cfg)
     except Exception as err:  # the dataset's own message names the file and what is wrong
-        problems.other.append(f"{split} dataset ({dataset_cfg.get('type')}) cannot be built: {err}")
+        other.append(f"{split} dataset ({dataset_cfg.get('type')}) cannot be built: {err}")
         return
-    counts = sample_counts(dataset, counts_of, problems)
+    counts = sample_counts(dataset, problems, other)
     print(f"\n== {split}: {type(dataset).__name__}, {dataset.protocol}'s protocol, {dataset.shot}-shot")
     print(f"   read from: {dataset.source}")
     print(f"   {len(dataset.samples)} images, {dataset.plan.length} queries, {len(dataset)} episodes"
@@ -158,8 +126,8 @@ def check_split(cfg: Config, split: str, loader: str, problems: Problems, counts
     lost = [c for c in dataset.classes if not dataset.plan.pools.get(c) or (
         not dataset.plan.query_from_class_pool and not any(c in q.classes for q in dataset.plan.queries))]
     if lost:
-        problems.other.append(f"{split}: classes {lost} of the split have no episode (no query or support pool "
-                              f"in {dataset.source})")
+        other.append(f"{split}: classes {lost} of the split have no episode (no query or support pool "
+                     f"in {dataset.source})")
 
 
 def main(argv=None) -> List[str]:
@@ -174,10 +142,10 @@ def main(argv=None) -> List[str]:
         sys.exit(f"config file not found: {args.config}")
     options = {**args.cfg_options, **({} if args.fold is None else {"fold": args.fold})}
     cfg = resolve_config(Config.fromfile(args.config), options)
-    problems, counts_of = Problems(), {}
+    problems, other = DataProblems(), []
     for split, loader in SPLITS:
-        check_split(cfg, split, loader, problems, counts_of)
-    lines = problems.lines()
+        check_split(cfg, split, loader, problems, other)
+    lines = problem_lines(problems, other)
     if lines:
         print(f"\n{len(lines)} problem(s):\n" + "\n".join(f"- {line}" for line in lines))
         sys.exit(1)

@@ -1,7 +1,9 @@
 """Reading the files of the few-shot layouts (lists, split files, images, labels, masks) and early checks.
 
 Every error names the file and what was expected, so bad data stops a run when the dataset is built,
-not at episode 700 of a test.
+not at episode 700 of a test. Inside :func:`collecting_data_problems` the dataset checks record what they
+find in a :class:`DataProblems` instead, so that a check of the data (tools/analysis/check_dataset.py)
+lists every bad file at once.
 """
 from __future__ import annotations
 
@@ -10,7 +12,10 @@ import io
 import json
 import os
 import pickle
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from collections import defaultdict
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple
 
 import cv2
 import numpy as np
@@ -25,6 +30,43 @@ JPEG_START, JPEG_END = b"\xff\xd8", b"\xff\xd9"
 EXIF_ORIENTATION = 0x0112  # values 5-8 turn the image by 90 degrees (width and height swap)
 INTEGER_MODES = ("I", "I;16", "I;16B", "I;16L", "I;16N")
 MISSING_SHOWN = 5
+
+
+# ---- collecting problems instead of raising -------------------------------------------------------
+
+class DataProblems:
+    """What the dataset checks found while :func:`collecting_data_problems` was active, recorded not raised.
+
+    A training run stops at the first bad file; a check of the whole data set reads on and reports every
+    problem. Labels read by :func:`class_pixel_counts` keep their counts here, so that the check does not
+    read them a second time.
+    """
+
+    def __init__(self):
+        self.missing: Dict[str, List[str]] = defaultdict(list)  # list / split file -> missing paths
+        self.bad_files: Dict[str, List[str]] = defaultdict(list)  # list / split file -> check_image_files' problems
+        self.unreadable: Dict[str, str] = {}  # label path -> why it cannot be read, if not reported above
+        self.reported: Set[str] = set()  # files already found missing or bad (not reported a second time)
+        self.bad_values: Dict[str, List[int]] = {}  # label path -> values outside the classes and 255
+        self.label_counts: Dict[str, Dict[int, int]] = {}  # label path -> {class: pixels}, {} when unreadable
+
+
+_ACTIVE_PROBLEMS: ContextVar[Optional[DataProblems]] = ContextVar("active_data_problems", default=None)
+
+
+@contextmanager
+def collecting_data_problems(problems: Optional[DataProblems] = None) -> Iterator[DataProblems]:
+    """Within it the checks below record into ``problems`` (a new one by default) instead of raising.
+
+    Args:
+        problems: the collector to fill, e.g. one shared by the training and test datasets of a config.
+    """
+    problems = DataProblems() if problems is None else problems
+    token = _ACTIVE_PROBLEMS.set(problems)
+    try:
+        yield problems
+    finally:
+        _ACTIVE_PROBLEMS.reset(token)
 
 
 # ---- paths ----------------------------------------------------------------------------------------
@@ -48,7 +90,11 @@ def check_files_exist(paths: Iterable[str], what: str, backend_args: Optional[di
         missing = [p for p in paths if not os.path.isfile(p)]
     else:
         missing = [p for p in paths if not fileio.exists(p, backend_args=backend_args)]
-    if missing:
+    collector = _ACTIVE_PROBLEMS.get()
+    if missing and collector is not None:
+        collector.missing[what].extend(missing)
+        collector.reported.update(missing)
+    elif missing:
         shown = ", ".join(missing[:MISSING_SHOWN])
         raise FileNotFoundError(f"{len(missing)} of the {len(paths)} files listed by {what} are missing, "
                                 f"first: {shown}")
@@ -86,7 +132,7 @@ def check_image_files(pairs: Sequence[Tuple[str, Optional[str]]], what: str) -> 
     differs from its image's are found here rather than mid-run. Pixels are not decoded, so a file with a
     valid header and corrupt data is still found only when it is read.
     """
-    problems = []
+    problems, bad_paths = [], set()
     for img_path, label_path in tqdm(pairs, desc="checking image headers", disable=len(pairs) < 2000, mininterval=5):
         sizes = {}
         for kind, path in (("image", img_path), ("label", label_path)):
@@ -95,17 +141,24 @@ def check_image_files(pairs: Sequence[Tuple[str, Optional[str]]], what: str) -> 
             size = os.path.getsize(path)
             if size == 0:
                 problems.append(f"{kind} {path} is an empty file (0 bytes)")
+                bad_paths.add(path)
             elif _jpeg_is_cut_short(path, size):
                 problems.append(f"{kind} {path} is a truncated JPEG (no end marker)")
+                bad_paths.add(path)
             else:
                 try:
                     sizes[kind] = header_size(path)
                 except (OSError, SyntaxError) as err:
                     problems.append(f"{kind} {path} has no readable image header ({err})")
+                    bad_paths.add(path)
         if len(sizes) == 2 and sizes["image"] != sizes["label"]:
             problems.append(f"image {img_path} is {sizes['image'][0]}x{sizes['image'][1]} but its label "
                             f"{label_path} is {sizes['label'][0]}x{sizes['label'][1]}")
-    if problems:
+    collector = _ACTIVE_PROBLEMS.get()
+    if problems and collector is not None:
+        collector.bad_files[what].extend(problems)
+        collector.reported.update(bad_paths)
+    elif problems:
         shown = "; ".join(problems[:MISSING_SHOWN])
         raise ValueError(f"{len(problems)} bad files among those listed by {what}, first: {shown}")
 
@@ -341,16 +394,43 @@ def read_binary_mask(path: str, backend_args: Optional[dict] = None) -> np.ndarr
 
 def class_pixel_counts(label_paths: Sequence[str], num_classes: int, description: str,
                        backend_args: Optional[dict] = None) -> List[Dict[int, int]]:
-    """Read every label once: {class id: pixels} of the classes 1..num_classes present in each (values checked)."""
+    """Read every label once: {class id: pixels} of the classes 1..num_classes present in each (values checked).
+
+    While collecting (:func:`collecting_data_problems`), a label that cannot be read counts as {} and one
+    with values outside the classes counts its valid classes; both are recorded, and labels already
+    counted are not read again.
+    """
+    collector = _ACTIVE_PROBLEMS.get()
     counts = []
     for path in tqdm(label_paths, desc=description, disable=len(label_paths) < 500, mininterval=5):
-        label = decode_class_label(read_bytes(path, "label", backend_args), path)
-        if label.dtype.kind == "i":
-            check_label_values(label, num_classes, path)  # a signed label may hold negative values
-        histogram = np.bincount(label.ravel())
-        unknown = np.flatnonzero(histogram[num_classes + 1:]) + num_classes + 1
-        if unknown[unknown != IGNORE_INDEX].size:
-            _refuse_label_values(unknown[unknown != IGNORE_INDEX], num_classes, path)
-        present = np.flatnonzero(histogram[1:num_classes + 1]) + 1
-        counts.append({int(c): int(histogram[c]) for c in present})
+        if collector is not None and path in collector.label_counts:
+            counts.append(collector.label_counts[path])
+            continue
+        try:
+            pixels = _label_class_pixels(path, num_classes, backend_args, collector)
+        except (FileNotFoundError, ValueError) as err:
+            if collector is None:
+                raise
+            if path not in collector.reported:
+                collector.unreadable[path] = str(err)
+            pixels = {}
+        if collector is not None:
+            collector.label_counts[path] = pixels
+        counts.append(pixels)
     return counts
+
+
+def _label_class_pixels(path: str, num_classes: int, backend_args: Optional[dict],
+                        collector: Optional[DataProblems]) -> Dict[int, int]:
+    """{class id: pixels} of one label; values outside 0..num_classes and 255 raise, or are recorded."""
+    values = decode_class_label(read_bytes(path, "label", backend_args), path).ravel()
+    negative = np.unique(values[values < 0]) if values.dtype.kind == "i" else values[:0]
+    histogram = np.bincount(values[values >= 0] if negative.size else values)
+    unknown = np.flatnonzero(histogram[num_classes + 1:]) + num_classes + 1
+    bad = np.concatenate([negative, unknown[unknown != IGNORE_INDEX]])
+    if bad.size and collector is None:
+        _refuse_label_values(bad, num_classes, path)
+    elif bad.size:
+        collector.bad_values[path] = bad.tolist()
+    present = np.flatnonzero(histogram[1:num_classes + 1]) + 1
+    return {int(c): int(histogram[c]) for c in present}
