@@ -95,6 +95,25 @@ def test_a_released_best_model_loads_strictly_weights_only_with_or_without_the_m
     assert torch.equal(first_conv.weight, reference.weight + 1)
 
 
+class _NotAWeight:  # a pickled object of any class: a weights-only reader must refuse it
+    pass
+
+
+def test_the_tools_loader_reads_a_released_best_model_and_refuses_a_file_that_is_not_weights(tmp_path):
+    from crc_modules.checkpoint import UnsafeCheckpointError
+    from integrations.mmseg.engine.checkpoint import load_model_weights
+
+    model = cached_hsnet("resnet50")
+    _released_file(model, tmp_path / "best_model.pt", "module.")
+    loaded = HSNet("resnet50")
+    load_model_weights(loaded, str(tmp_path / "best_model.pt"))  # what tools/test.py CONFIG best_model.pt runs
+    assert torch.equal(loaded.hpn_learner.decoder2[2].bias, model.hpn_learner.decoder2[2].bias + 1)
+    torch.save({"module.hpn_learner.decoder2.2.bias": _NotAWeight()}, tmp_path / "crafted.pt")
+    with pytest.raises(UnsafeCheckpointError, match=r"crafted\.pt") as refused:
+        load_model_weights(HSNet("resnet50"), str(tmp_path / "crafted.pt"))
+    assert "_NotAWeight" in str(refused.value) and "--unsafe-load-full-pickle" in str(refused.value)
+
+
 def _literal_center_pivot(x, conv, stride):
     """Out[b, o, i, j, k, l] = sum over the two pivot planes of the 4D kernel, written as explicit loops."""
     kernel, pad = conv.conv1.kernel_size[0], conv.conv1.kernel_size[0] // 2
