@@ -69,6 +69,16 @@ def collecting_data_problems(problems: Optional[DataProblems] = None) -> Iterato
         _ACTIVE_PROBLEMS.reset(token)
 
 
+def _record_or_raise(kind: str, what: str, entries: Sequence[str], paths: Iterable[str], error: Exception) -> None:
+    """Record ``entries`` under the active collector's ``kind`` for list/split file ``what`` (and mark ``paths``
+    reported), or raise ``error`` when no :func:`collecting_data_problems` is active."""
+    collector = _ACTIVE_PROBLEMS.get()
+    if collector is None:
+        raise error
+    getattr(collector, kind)[what].extend(entries)
+    collector.reported.update(paths)
+
+
 # ---- paths ----------------------------------------------------------------------------------------
 
 def require_file(path: str, what: str) -> str:
@@ -90,14 +100,10 @@ def check_files_exist(paths: Iterable[str], what: str, backend_args: Optional[di
         missing = [p for p in paths if not os.path.isfile(p)]
     else:
         missing = [p for p in paths if not fileio.exists(p, backend_args=backend_args)]
-    collector = _ACTIVE_PROBLEMS.get()
-    if missing and collector is not None:
-        collector.missing[what].extend(missing)
-        collector.reported.update(missing)
-    elif missing:
+    if missing:
         shown = ", ".join(missing[:MISSING_SHOWN])
-        raise FileNotFoundError(f"{len(missing)} of the {len(paths)} files listed by {what} are missing, "
-                                f"first: {shown}")
+        _record_or_raise("missing", what, missing, missing, FileNotFoundError(
+            f"{len(missing)} of the {len(paths)} files listed by {what} are missing, first: {shown}"))
 
 
 def header_size(path: str) -> Tuple[int, int]:
@@ -154,13 +160,10 @@ def check_image_files(pairs: Sequence[Tuple[str, Optional[str]]], what: str) -> 
         if len(sizes) == 2 and sizes["image"] != sizes["label"]:
             problems.append(f"image {img_path} is {sizes['image'][0]}x{sizes['image'][1]} but its label "
                             f"{label_path} is {sizes['label'][0]}x{sizes['label'][1]}")
-    collector = _ACTIVE_PROBLEMS.get()
-    if problems and collector is not None:
-        collector.bad_files[what].extend(problems)
-        collector.reported.update(bad_paths)
-    elif problems:
+    if problems:
         shown = "; ".join(problems[:MISSING_SHOWN])
-        raise ValueError(f"{len(problems)} bad files among those listed by {what}, first: {shown}")
+        _record_or_raise("bad_files", what, problems, bad_paths, ValueError(
+            f"{len(problems)} bad files among those listed by {what}, first: {shown}"))
 
 
 def read_bytes(path: str, what: str, backend_args: Optional[dict] = None) -> bytes:
