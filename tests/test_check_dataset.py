@@ -123,7 +123,7 @@ def test_an_empty_image_is_a_problem_line_and_the_split_is_still_checked(tree, c
 
 
 def test_collecting_records_what_class_pixel_counts_would_raise_and_only_inside_the_context(tmp_path):
-    from integrations.mmseg.datasets.files import class_pixel_counts, collecting_data_problems
+    from integrations.mmseg.datasets.checks import class_pixel_counts, collecting_data_problems
 
     bad, empty = str(tmp_path / "bad.png"), tmp_path / "empty.png"
     label = np.zeros((8, 10), np.uint8)

@@ -25,7 +25,8 @@ from prettytable import PrettyTable
 from tqdm import tqdm
 
 import integrations.mmseg  # noqa: F401  (registers the host's types)
-from integrations.mmseg.datasets.files import DataProblems, collecting_data_problems, read_binary_mask
+from integrations.mmseg.datasets.checks import DataProblems, collecting_data_problems
+from integrations.mmseg.datasets.images import read_binary_mask
 from integrations.mmseg.engine.run_options import resolve_config
 
 IGNORE = 255

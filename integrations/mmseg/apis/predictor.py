@@ -16,7 +16,7 @@ from mmengine.config import Config
 
 from crc_modules import MultiScaleSupportSet, SupportSet
 
-from ..datasets.files import read_drawn_mask, read_image
+from ..datasets.images import read_drawn_mask, read_image
 from ..datasets.transforms import LongerSideResizePad
 from ..models.segmentor import FewShotSegmentor
 

@@ -1,13 +1,14 @@
 """Episodic datasets registered in mmseg's ``DATASETS``, their loading steps and the training sampler."""
 from .base import FewShotDataset, Sample
 from .coco import CocoFewShotDataset
-from .files import load_plain_pickle, read_binary_mask, read_image, read_label
 from .folds import fold_classes
 from .fss import FSS1000Dataset
 from .generated import GeneratedFewShotDataset
 from .generated_scenes import class_appearance, render_scene
+from .images import read_binary_mask, read_image, read_label
 from .loading import LoadEpisodeImage, LoadEpisodeLabel
 from .pascal import PascalFewShotDataset
+from .plain_pickle import load_plain_pickle
 from .protocols import MIN_CLASS_PIXELS, PROTOCOLS, EpisodePlan
 from .sampler import EpisodeKey, EpisodeSampler
 from .transforms import LongerSideResizePad, box_label

@@ -15,7 +15,8 @@ from mmseg.registry import TRANSFORMS
 from mmseg.structures import SegDataSample
 
 from ..models.data_preprocessor import stack_same_size
-from .files import check_files_exist, check_image_files, read_label
+from .checks import check_files_exist, check_image_files
+from .images import read_label
 from .loading import LoadEpisodeImage, LoadEpisodeLabel
 from .protocols import PROTOCOLS, EpisodePlan, draw_episode, keep_drawable, restrict_plan
 from .sampler import EpisodeKey

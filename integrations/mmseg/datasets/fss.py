@@ -7,7 +7,8 @@ from typing import List, Tuple
 from mmseg.registry import DATASETS
 
 from .base import FewShotDataset, Sample
-from .files import read_list_lines, require_dir
+from .checks import require_dir
+from .lists import read_list_lines
 from .protocols import EpisodePlan, hsnet_line_plan
 
 

@@ -7,8 +7,9 @@ from typing import List, Optional, Sequence, Tuple, Union
 from mmseg.registry import DATASETS
 
 from .base import FewShotDataset, Sample
-from .files import class_pixel_counts, read_hsnet_split, read_pair_list, require_dir
+from .checks import class_pixel_counts, require_dir
 from .folds import fold_classes
+from .lists import read_hsnet_split, read_pair_list
 from .protocols import MIN_CLASS_PIXELS, EpisodePlan, hsnet_line_plan, pfenet_plan
 
 PASCAL_CLASSES = ("aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
