@@ -11,7 +11,7 @@ import os
 import pickle
 import pickletools
 import re
-from typing import Callable, Dict, Optional, Sequence
+from typing import Callable, Dict, List, Mapping, Optional, Sequence
 
 import torch
 import torchvision
@@ -81,6 +81,17 @@ def load_weights_only(path: str, map_location="cpu", safe_globals: Sequence = ()
         f"refused to load {path}: a weights-only load stopped at {reason}. Use a checkpoint saved by this "
         f"project's tools, or re-save the weights alone (a dict of tensors)."
     )
+
+
+def non_finite_tensors(state: Mapping[str, object]) -> List[str]:
+    """Names of the floating-point (or complex) tensors of ``state`` that hold a NaN or an infinity, in order.
+
+    A diverged training run leaves such weights; exporting, testing or inferring with them gives empty or
+    random masks with normal-looking scores, so the tools refuse them naming these entries.
+    """
+    return [key for key, value in state.items()
+            if isinstance(value, torch.Tensor) and (value.is_floating_point() or value.is_complex())
+            and not bool(torch.isfinite(value).all())]
 
 
 def resolve_weights_source(source: str) -> str:

@@ -4,6 +4,7 @@ import os.path as osp
 
 import torch
 
+from integrations.cli import run_tool
 from integrations.mmseg.engine.checkpoint import EXPORTED_WEIGHTS, checkpoint_policy, export_weights
 from integrations.mmseg.engine.launch import (
     add_common_arguments,
@@ -12,6 +13,7 @@ from integrations.mmseg.engine.launch import (
     load_config,
     prepare_distributed,
 )
+from integrations.mmseg.models.segmentor import NonFiniteLossError
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -22,6 +24,16 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--amp", action="store_true",
                         help="mixed precision: fp16 with loss scaling on CUDA, bf16 autocast on the CPU")
     return parser.parse_args(argv)
+
+
+def divergence_message(runner, error: NonFiniteLossError) -> str:
+    """Where training stopped (1-based iteration and epoch), what is kept, and what to try."""
+    last = runner.message_hub.get_info("last_ckpt")
+    kept = (f"the last checkpoint before it is kept: {last} (continue from it with --resume {last})" if last
+            else "no checkpoint was saved before it")
+    return (f"training diverged at iteration {runner.iter + 1} (epoch {runner.epoch + 1}): {error}. It stopped "
+            f"there and exported no weights; {kept}. Try a lower learning rate (--cfg-options base_lr=...), "
+            f"gradient clipping (clip_grad=dict(max_norm=10) in the config's optim_wrapper), or fp32 instead of --amp")
 
 
 def main(argv=None) -> str:
@@ -39,7 +51,10 @@ def main(argv=None) -> str:
     prepare_distributed(cfg)
     with checkpoint_policy(allow_full_pickle=args.unsafe_load_full_pickle):
         runner = build_runner(cfg, verbose=args.verbose)
-        runner.train()  # pretrained weights are applied here (init_weights), then load_from / resume
+        try:
+            runner.train()  # pretrained weights are applied here (init_weights), then load_from / resume
+        except NonFiniteLossError as err:
+            raise NonFiniteLossError(divergence_message(runner, err)) from None
     weights = osp.join(cfg.work_dir, EXPORTED_WEIGHTS)
     if runner.rank == 0:
         export_weights(runner.model, weights, args.config)
@@ -49,4 +64,4 @@ def main(argv=None) -> str:
 
 
 if __name__ == "__main__":
-    main()
+    run_tool(main)

@@ -25,6 +25,7 @@ from prettytable import PrettyTable
 from tqdm import tqdm
 
 import integrations.mmseg  # noqa: F401  (registers the host's types)
+from integrations.cli import run_tool
 from integrations.mmseg.datasets.checks import DataProblems, collecting_data_problems
 from integrations.mmseg.datasets.images import read_binary_mask
 from integrations.mmseg.engine.run_options import resolve_config
@@ -155,4 +156,4 @@ def main(argv=None) -> List[str]:
 
 
 if __name__ == "__main__":
-    main()
+    run_tool(main)

@@ -1,33 +1,28 @@
 """Reading the list and split files of the few-shot layouts: PFENet's image lists, HSNet's splits, json.
 
-Every error names the file and the line; a list that is empty or not text is refused when a dataset is built.
+Every error names the file and the line; a list that is empty or not text is refused when a dataset is built
+(a byte-order mark is read: :mod:`integrations.text_files`).
 """
 from __future__ import annotations
 
-import codecs
 import json
 import os
 from typing import Any, Dict, List, Sequence, Tuple
+
+from integrations.text_files import read_text
 
 from .checks import require_file
 from .plain_pickle import load_plain_pickle
 
 
 def read_list_lines(path: str, what: str) -> List[Tuple[int, str]]:
-    """(line number, stripped text) of the non-empty lines; an empty or BOM-prefixed file is an error."""
-    with open(require_file(path, what), "rb") as handle:
-        data = handle.read()
-    if data.startswith(codecs.BOM_UTF8):
-        raise ValueError(f"{what} {path} starts with a UTF-8 byte-order mark, which would become part of its "
-                         f"first entry: save it as UTF-8 without BOM")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise ValueError(f"{what} {path} is not UTF-8 text: {err}") from err
-    lines = [(number, line.strip()) for number, line in enumerate(text.splitlines(), 1) if line.strip()]
+    """(line number, stripped text) of the non-empty lines; a byte-order mark is dropped; an empty file is an error."""
+    lines = [(number, line.strip()) for number, line in enumerate(read_text(path, what).splitlines(), 1)
+             if line.strip()]
     if not lines:
         raise ValueError(f"{what} {path} is empty: it lists nothing")
     return lines
+
 
 def read_pair_list(list_file: str, data_root: str) -> List[Tuple[str, str]]:
     """PFENet's lists: ``JPEGImages/x.jpg SegmentationClassAug/x.png`` per line, relative to ``data_root``."""
