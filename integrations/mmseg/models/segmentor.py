@@ -102,8 +102,8 @@ class FewShotSegmentor(BaseModel):
         """
         total, log_vars = super().parse_losses(losses)
         if not bool(torch.isfinite(total)):
-            terms = ", ".join(f"{name} {float(value):g}" for name, value in log_vars.items() if name != "loss")
-            raise NonFiniteLossError(f"the loss is {float(total):g} ({terms})")
+            terms = ", ".join(f"{name} {float(value.detach()):g}" for name, value in log_vars.items() if name != "loss")
+            raise NonFiniteLossError(f"the loss is {float(total.detach()):g} ({terms})")
         return total, log_vars
 
     def prepare_supports(self, images: torch.Tensor,
