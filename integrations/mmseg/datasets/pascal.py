@@ -51,7 +51,8 @@ class PascalFewShotDataset(FewShotDataset):
 
     Args:
         data_root (str): Folder with ``JPEGImages/`` and ``SegmentationClassAug/``.
-        fold (int): 0..3.
+        fold (int): 0..3, or 4: no class held out (PATNet's ``--fold 4``, the source of the cross-domain
+            benchmark: training on all 20 classes; HSNet's splits then read every ``trn/fold*.txt``).
         list_file (str, optional): PFENet list (``lists/pascal/voc_sbd_merge_noduplicate.txt`` for training,
             ``lists/pascal/val.txt`` for testing); its paths are relative to ``data_root``.
         split_file (str | list[str], optional): HSNet split file(s), or a template such as
