@@ -5,6 +5,8 @@
 # Masks not named <id>_mask.png (Montgomery's) have no image by PATNet's rule and are left out (logged).
 # Supports: support_rule='independent' is PATNet's draw, so a 5-shot episode may repeat a support;
 # support_rule='distinct' draws a repeated one again.
+# Used as `test_dataloader = {{_base_.chest_xray_test_dataloader}}` beside a training
+# config (it replaces that config's own).
 chest_xray_test_dataloader = dict(
     _delete_=True, batch_size=1, num_workers=2, persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=False),

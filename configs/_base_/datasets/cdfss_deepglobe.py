@@ -5,8 +5,8 @@
 # images and masks resized to 400x400 and scored at that size, masks grey >= 128.
 # Supports: support_rule='independent' is PATNet's draw, so a 5-shot episode may repeat a support;
 # support_rule='distinct' draws a repeated one again.
-# Used as `test_dataloader = {{_base_.deepglobe_test_dataloader}}` (a name of its own: configs inherit it beside a
-# training config that has its own test_dataloader).
+# Used as `test_dataloader = {{_base_.deepglobe_test_dataloader}}` beside a training config (it replaces that config's
+# own; a name of its own, so that the two bases do not clash).
 deepglobe_test_dataloader = dict(
     _delete_=True, batch_size=1, num_workers=2, persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=False),

@@ -6,6 +6,8 @@
 # support_rule='distinct' draws a repeated one again.
 # fss1000_val_dataloader: the validation PATNet's train.py runs after every epoch to keep its best model (every
 # image of the val classes, HSNet's protocol at 400x400).
+# Used as `test_dataloader = {{_base_.fss1000_test_dataloader}}` beside a training
+# config (it replaces that config's own).
 fss1000_test_dataloader = dict(
     _delete_=True, batch_size=1, num_workers=2, persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=False),

@@ -5,6 +5,8 @@
 # draws them from seed 0 (replayed: PATNet's own episodes), 400x400, masks grey >= 128.
 # Supports: support_rule='independent' is PATNet's draw, so a 5-shot episode may repeat a support;
 # support_rule='distinct' draws a repeated one again.
+# Used as `test_dataloader = {{_base_.isic_test_dataloader}}` beside a training
+# config (it replaces that config's own).
 isic_test_dataloader = dict(
     _delete_=True, batch_size=1, num_workers=2, persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=False),
