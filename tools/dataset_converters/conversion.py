@@ -54,11 +54,25 @@ def existing_outputs(paths: Iterable[str], overwrite: bool, what: str) -> List[s
     return existing
 
 
-def describe_replaced(existing: Sequence[str]) -> str:
-    """'replaced 3 existing files (first: a, b, c)', or '' when none."""
+def describe_replaced(existing: Sequence[str], removed: Sequence[str] = ()) -> str:
+    """'replaced 3 existing files (first: a, b, c)[, of which 1 were not written again and are removed]', or ''."""
     if not existing:
         return ""
-    return f"replaced {len(existing)} existing files (first: {', '.join(existing[:SHOWN])})"
+    stale = f", of which {len(removed)} were not written again and are removed" if removed else ""
+    return f"replaced {len(existing)} existing files (first: {', '.join(existing[:SHOWN])}){stale}"
+
+
+def remove_stale(existing: Sequence[str], written: Iterable[str]) -> List[str]:
+    """Remove the files of an earlier run (``existing``) that this run did not write again; returns them.
+
+    Called once a run with ``--overwrite`` is done, so that its output is what this run wrote and nothing
+    else (a layout read by globs would take a stale file in), while a failed run leaves the earlier output.
+    """
+    written = set(written)
+    stale = [path for path in existing if path not in written]
+    for path in stale:
+        os.remove(path)
+    return stale
 
 
 def write_atomically(path: str, write: Callable[[str], None]) -> None:

@@ -36,6 +36,7 @@ from conversion import (  # tools/dataset_converters/conversion.py
     ConversionError,
     describe_replaced,
     existing_outputs,
+    remove_stale,
     run_jobs,
     write_atomically,
 )
@@ -172,9 +173,7 @@ def convert(download: str, out_root: str, nproc: int = 1, overwrite: bool = Fals
             kept.update(tiles)
             for tile in tiles:
                 written_paths.update(tile_paths(os.path.join(out_root, "Deepglobe"), tile, folder))
-    stale = [path for path in replaced if path not in written_paths]
-    for path in stale:  # an earlier run's tiles this run did not write: they would join the pools
-        os.remove(path)
+    stale = remove_stale(replaced, written_paths)
     return dict(images=len(jobs), tiles=sum(cut for cut, _ in done), kept=len(kept),
                 per_folder={folder: per_folder[folder] for folder in range(1, len(PATNET_LABELSET_BGR) + 1)},
                 out=os.path.join(out_root, "Deepglobe"), replaced=replaced, removed=stale)
@@ -199,8 +198,7 @@ def main(argv: Sequence[str] = None) -> dict:
     args = parse_args(argv)
     summary = convert(args.download, args.out_root, max(1, args.nproc), args.overwrite)
     if summary["replaced"]:
-        print(describe_replaced(summary["replaced"]) + f", of which {len(summary['removed'])} were not written again "
-              f"and are removed")
+        print(describe_replaced(summary["replaced"], summary["removed"]))
     folders = ", ".join(f"{folder}: {count}" for folder, count in summary["per_folder"].items())
     print(f"{summary['images']} images -> {summary['tiles']} tiles, {summary['kept']} kept (more than one colour, each "
           f"on more than 4.8%) -> {summary['out']}\ntiles per class folder: {folders}")

@@ -9,8 +9,7 @@ from mmseg.registry import DATASETS
 from .checks import require_dir
 from .cross_domain import CrossDomainDataset, image_stem, patnet_glob
 
-IMAGES = os.path.join("ISIC", "ISIC2018_Task1-2_Training_Input")
-MASKS = os.path.join("ISIC", "ISIC2018_Task1_Training_GroundTruth")
+IMAGE_FOLDER, MASK_FOLDER = "ISIC2018_Task1-2_Training_Input", "ISIC2018_Task1_Training_GroundTruth"  # under ISIC/
 # Reading: PATNet's data/isic/class_id.csv names each image's diagnosis but not the folder of each; folders
 # 1, 2, 3 are nevus, seborrheic keratosis and melanoma as IFA's data/preprocess_isic.py (Nie et al., CVPR 2024)
 # splits them, whose authors say their data is PATNet's
@@ -28,12 +27,13 @@ class ISICDataset(CrossDomainDataset):
     Args: see :class:`CrossDomainDataset`.
     """
 
-    LAYOUT = os.path.join(IMAGES, "{1,2,3}")
+    LAYOUT = os.path.join("ISIC", IMAGE_FOLDER, "{1,2,3}")
     CATEGORIES = ("1", "2", "3")
     CLASS_NAMES = ISIC_CLASSES
 
     def category_files(self, category: str) -> List[Tuple[str, str]]:
-        folder = require_dir(os.path.join(self.data_root, IMAGES, category), f"ISIC class {category} image folder")
-        masks = require_dir(os.path.join(self.data_root, MASKS), "ISIC mask folder")
+        folder = require_dir(os.path.join(self.data_root, "ISIC", IMAGE_FOLDER, category),
+                             f"ISIC class {category} image folder")
+        masks = require_dir(os.path.join(self.data_root, "ISIC", MASK_FOLDER), "ISIC mask folder")
         return [(image, os.path.join(masks, f"{image_stem(image)}_segmentation.png"))
                 for image in patnet_glob(folder, "jpg")]
