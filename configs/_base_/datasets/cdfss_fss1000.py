@@ -2,8 +2,8 @@
 # {1..10}.{jpg,png} and splits/fss/test.txt (PATNet's data/splits/fss, HSNet's split). PATNet's data/fss.py (HSNet's):
 # one episode per test image (2400), each support {n}.jpg of the query's folder with n drawn from 1..10, drawn as
 # PATNet's test.py draws them from seed 0 (replayed: its own episodes), 400x400, masks grey >= 128.
-# Supports: support_rule='independent' is PATNet's draw, so a 5-shot episode may repeat a support;
-# support_rule='distinct' draws a repeated one again.
+# Supports: support_rule='independent' is PATNet's draw, so a 5-shot episode may repeat a support (here 74% of them:
+# 5 draws among the query's 9 other images); support_rule='distinct' draws a repeated one again.
 # fss1000_val_dataloader: the validation PATNet's train.py runs after every epoch to keep its best model (every
 # image of the val classes, HSNet's protocol at 400x400).
 # Used as `test_dataloader = {{_base_.fss1000_test_dataloader}}` beside a training
