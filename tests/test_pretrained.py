@@ -88,7 +88,7 @@ def test_a_missing_pretrained_file_stops_training_naming_it_and_does_not_matter_
     result = _tool(["tools/train.py", pfenet, "--work-dir", str(tmp_path / "train"), "--cfg-options", *small,
                     f"model.model.pretrained={missing}"])
     assert result.returncode != 0
-    assert f"FileNotFoundError: pretrained weights unavailable (checkpoint not found: {missing})" in result.stderr
+    assert f"error: pretrained weights unavailable (checkpoint not found: {missing})" in result.stderr
     assert "github.com/dvlab-research/PFENet" in result.stderr and "pretrained=None" in result.stderr
     model = MODELS.build(Config.fromfile(pfenet).model)
     export_weights(model, str(tmp_path / "weights.pth"))
