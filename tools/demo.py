@@ -2,7 +2,7 @@
 
     python tools/demo.py configs/crcnet_generated.py work_dirs/crcnet_generated/weights.pth [--port 7860]
         [--host 127.0.0.1] [--cfg-options k=v ...] [--device cuda] [--max-queries 100] [--max-file-mb 50]
-        [--max-megapixels 64]
+        [--max-megapixels 64] [--cfg-options sam2_weights=sam2_hiera_large.pt]
 
 Upload 1-10 support photos and mark the object on each (a mask file, painting, a box, clicks), upload the
 photos to segment (or a zip), run with tools/infer.py's k-shot settings, look at the overlays and take one
@@ -21,6 +21,7 @@ import tempfile
 
 from mmengine.config import Config, DictAction
 
+from integrations.mmseg.engine.checkpoint import UNSAFE_PICKLE_FLAG
 from integrations.mmseg.engine.launch import configure_threads
 from integrations.mmseg.engine.run_options import RUN_OPTIONS, resolve_config
 
@@ -45,6 +46,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--max-queries", type=int, default=100, help="query photos per browser session")
     parser.add_argument("--max-file-mb", type=float, default=50, help="size of one uploaded file (or zip member)")
     parser.add_argument("--max-megapixels", type=float, default=64, help="pixels of one photo, in millions")
+    parser.add_argument(UNSAFE_PICKLE_FLAG, action="store_true",
+                        help="load a checkpoint that is not weights-only (a foreign or old full pickle) with the "
+                             "full unpickler: this RUNS ANY CODE the file contains; only for files you trust")
     return parser.parse_args(argv)
 
 
@@ -71,7 +75,7 @@ def main(argv=None) -> None:
     signal.signal(signal.SIGTERM, _stop)
     try:
         cfg = resolve_config(Config.fromfile(args.config), args.cfg_options)
-        model = PageModel(cfg, args.checkpoint, device=args.device)
+        model = PageModel(cfg, args.checkpoint, device=args.device, allow_full_pickle=args.unsafe_load_full_pickle)
         weights = osp.basename(args.checkpoint) if args.checkpoint else "no checkpoint (frozen weight files only)"
         about = (f"Model `{osp.basename(args.config)}` with {weights}, on {args.device}. Mark the object on a few "
                  f"support photos, upload the photos to segment, run, take the masks. Everything stays on this "

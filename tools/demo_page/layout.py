@@ -57,7 +57,7 @@ def _query_status(session: Session) -> str:
 def build_page(model: PageModel, store: SessionStore, limits: UploadLimits, title: str, about: str) -> gr.Blocks:
     """The page over ``model``; ``title`` and ``about`` (Markdown) head it. Launch it with ``css=CSS``."""
     defaults = model.default_settings()
-    clicks_help = ("A box or clicks become a mask at once (SAM2); paint over it to correct it." if model.masker
+    clicks_help = ("A box or clicks become a mask at once (SAM2); paint over it to correct it." if model.has_sam2
                    else "No SAM2 in this model: **a box becomes a filled rectangle** and clicks are off "
                         "(a config's `sam2_weights` run option adds SAM2). Paint for a finer mask.")
 
@@ -110,7 +110,7 @@ def build_page(model: PageModel, store: SessionStore, limits: UploadLimits, titl
             tool = next(key for key, label in TOOL_LABELS.items() if label == tool_label)
             support = session.supports[shown]
             mask = support.mask
-            message = support.click(*event.index, tool, model.masker)
+            message = support.click(*event.index, tool, model.prompt_mask if model.has_sam2 else None)
             editor = to_editor(support) if support.mask is not mask else gr.update()
             return editor, marks_picture(support), _support_status(session), _messages([message])
 

@@ -13,12 +13,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator, Optional
 
+import numpy as np
 import torch
 from mmengine.config import Config
 
 from crc_modules import MULTI_SCALES
 from crc_modules.precision import resolve_precision
+from integrations.foundation.prompts import SupportPrompt
 from integrations.mmseg.apis.predictor import FewShotPredictor, working_size
+from integrations.mmseg.datasets.files import read_image
 from integrations.mmseg.models.segmentor import FewShotSegmentor, kshot_predictor
 
 
@@ -48,12 +51,24 @@ class PageModel:
         device (str): 'cpu' or 'cuda'.
     """
 
-    def __init__(self, cfg: Config, checkpoint: Optional[str] = None, device: str = "cpu"):
+    def __init__(self, cfg: Config, checkpoint: Optional[str] = None, device: str = "cpu",
+                 allow_full_pickle: bool = False):
         self.test_cfg = copy.deepcopy(dict(cfg.model.get("test_cfg", {})))
-        segmentor = FewShotSegmentor.from_config(cfg, checkpoint)
-        self.predictor = FewShotPredictor(segmentor, size=working_size(cfg), device=device)
-        self.masker = None
+        segmentor = FewShotSegmentor.from_config(cfg, checkpoint, allow_full_pickle)
+        self.predictor = FewShotPredictor(segmentor, size=working_size(cfg), device=device,
+                                          sam2_weights=cfg.get("sam2_weights"))
         self._lock = threading.Lock()
+        # the model's own SAM2 (SANSA's) runs under the runs' lock: a finetuning run swaps weights it may use
+        own_masker = callable(getattr(segmentor.model, "prompt_masker", None))
+        self._masker_lock = self._lock if own_masker else threading.Lock()
+        self.has_sam2 = self.predictor.prompt_masker is not None  # built now, so the page can say which
+
+    def prompt_mask(self, image_path: str, prompt: SupportPrompt, name: str) -> np.ndarray:
+        """The (H, W) mask SAM2 makes of the image at ``image_path`` marked by ``prompt`` (the shared prompt step
+        of ``tools/infer.py``), one prompt at a time."""
+        image = read_image(image_path)[..., ::-1]
+        with self._masker_lock:
+            return self.predictor.prompt_masker.mask(np.ascontiguousarray(image), prompt, name)
 
     def default_settings(self) -> RunSettings:
         """The config's own k-shot settings (what ``tools/infer.py`` runs without flags)."""

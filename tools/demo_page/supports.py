@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import os.path as osp
 from dataclasses import dataclass, field
-from typing import List, Optional, Tuple
+from typing import Callable, List, Optional, Tuple
 
 import cv2
 import numpy as np
 
-from integrations.mmseg.apis.predictor import check_box
+from integrations.foundation.prompts import SupportPrompt
 from integrations.mmseg.datasets.files import read_drawn_mask, read_image
 
 from .limits import UploadLimits
@@ -22,6 +22,7 @@ from .uploads import UploadedImage, UploadProblem, store_images
 PREVIEW_SIDE, MIN_PREVIEW_SIDE = 1024, 480
 MASK_STEM_SUFFIX = "_mask"  # 'cat_mask.png' marks 'cat.jpg' (tools/infer.py's naming of masks)
 TOOLS = ("box", "positive", "negative")  # what a click on the support does
+Masker = Callable[[str, SupportPrompt, str], np.ndarray]  # (image path, prompt, name) -> its (H, W) mask by SAM2
 NO_SAM2 = ("clicks need SAM2, which this model does not have (a config's sam2_weights run option gives it): "
            "draw a box or paint the object")
 
@@ -132,11 +133,11 @@ class Support:
         self._set_mask(mask, f"{base_how}, painted over" if base is not None else "painted")
         return True
 
-    def click(self, x: float, y: float, tool: str, masker=None) -> str:
+    def click(self, x: float, y: float, tool: str, masker: Optional[Masker] = None) -> str:
         """A click at preview pixel (x, y): a box corner, or a positive / negative point; returns what it did.
 
-        Two corners make a box, which ``masker`` (SAM2) turns into a mask, or else becomes a filled rectangle;
-        points need ``masker``.
+        Two corners make a box. The box and points become the mask at once: ``masker``'s (SAM2) where there is
+        one; without, a box is a filled rectangle and points are refused.
         """
         if tool not in TOOLS:
             raise ValueError(f"tool must be one of {TOOLS}, got {tool!r}")
@@ -146,22 +147,21 @@ class Support:
                 self.corner = (x, y)
                 return f"{self.image.name}: first corner at ({x}, {y}); click the opposite corner"
             (x0, y0), self.corner = self.corner, None
-            self.box = check_box((min(x0, x), min(y0, y), max(x0, x) + 1, max(y0, y) + 1), self.image.name)
+            box, points = (min(x0, x), min(y0, y), max(x0, x) + 1, max(y0, y) + 1), self.points
         elif masker is None:
             return f"{self.image.name}: {NO_SAM2}"
         else:
-            self.points.append((x, y, int(tool == "positive")))
-        return self.remask(masker)
-
-    def remask(self, masker=None) -> str:
-        """The mask from the box and points: ``masker``'s (SAM2), else the box as a filled rectangle."""
-        if masker is None:
-            x0, y0, x1, y1 = self.box
-            mask = np.zeros((self.image.height, self.image.width), np.uint8)
-            mask[y0:y1, x0:x1] = 1
-            self._set_mask(mask, "box")
-            return f"{self.image.name}: box {self.box} used as a filled rectangle (no SAM2 in this model)"
-        raise NotImplementedError("prompt masks arrive with integrations/foundation/prompt_masks.py")
+            box, points = self.box, self.points + [(x, y, int(tool == "positive"))]
+        shape = (self.image.height, self.image.width)
+        try:
+            prompt = SupportPrompt(box=box, points=tuple(points)).checked(shape, self.image.name)
+            mask = masker(self.image.path, prompt, self.image.name) if masker else prompt.rectangle(shape)
+        except ValueError as err:  # only negative clicks; SAM2 finds no object
+            return str(err)
+        self.box, self.points = box, list(points)
+        self._set_mask(mask, " + ".join(what for what, given in (("box", box), ("clicks", points)) if given)
+                       + (" (SAM2)" if masker else " (filled rectangle: no SAM2)"))
+        return f"{self.image.name}: {self.how}"
 
     def clear(self) -> None:
         self.mask, self.how, self.box, self.corner, self.points = None, "", None, None, []
