@@ -36,6 +36,9 @@ class RunUpdate:
     messages: List[str] = field(default_factory=list)
     zip_path: Optional[str] = None
 
+    def copy(self) -> "RunUpdate":
+        return RunUpdate(list(self.gallery), list(self.messages), self.zip_path)
+
 
 def marked_supports(supports: List[Support]) -> Tuple[List[Support], List[str]]:
     """The supports with a mask, and a message per support left out because nothing is marked on it."""
@@ -82,7 +85,7 @@ def _run(model: PageModel, session: Session, settings: RunSettings, progress: Pr
     elif not queries:
         update.messages.append("nothing to run: upload query images (or a zip of them) first")
     if not (supports and queries):
-        yield update
+        yield update.copy()
         return
     folder = session.new_run_folder()
     masks_folder, pictures_folder = osp.join(folder, "masks"), osp.join(folder, "pictures")
@@ -97,7 +100,7 @@ def _run(model: PageModel, session: Session, settings: RunSettings, progress: Pr
         except (OSError, ValueError, RuntimeError, MemoryError) as err:
             update.messages.append("the supports could not be prepared: "
                                    + named(err, {support.image.path: support.image.name for support in supports}))
-            yield update
+            yield update.copy()
             return
         for index, query in enumerate(queries):
             progress(index, len(queries), f"query {index + 1} of {len(queries)}: {query.name}")
@@ -106,7 +109,7 @@ def _run(model: PageModel, session: Session, settings: RunSettings, progress: Pr
                 mask = predictor.predict(image[..., ::-1]).mask
             except (OSError, ValueError, RuntimeError, MemoryError) as err:  # torch's out-of-memory: RuntimeError
                 update.messages.append(f"{query.name} is not segmented: {named(err, {query.path: query.name})}")
-                yield update
+                yield update.copy()
                 continue
             name = names[query.path]
             mask_path = osp.join(masks_folder, name + MASK_SUFFIX)
@@ -118,8 +121,8 @@ def _run(model: PageModel, session: Session, settings: RunSettings, progress: Pr
             mask_paths.append(mask_path)
             caption = f"{query.name} → {name}{MASK_SUFFIX} ({100 * mask.mean():.0f}% object)"
             update.gallery.append((picture_path, caption))
-            yield update
+            yield update.copy()
     progress(len(queries), len(queries), "zipping the masks")
     if mask_paths:
         update.zip_path = zip_masks(mask_paths, osp.join(folder, ZIP_NAME))
-    yield update
+    yield update.copy()

@@ -47,13 +47,17 @@ def check_image(path: str, name: str, limits: UploadLimits) -> Tuple[int, int]:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # the pixel bound below decides
-            width, height = header_size(path)
+            with Image.open(path) as image:
+                width, height = image.size  # the header alone (reading a PNG's EXIF would decode it)
+            if width * height > limits.max_pixels:
+                raise UploadProblem(f"{name} is {width}x{height} ({width * height / 1e6:.0f} megapixels), above the "
+                                    f"page's {limits.max_megapixels:.0f} megapixels per image (tools/demo.py "
+                                    f"--max-megapixels): make it smaller, or segment it with tools/infer.py")
+            width, height = header_size(path)  # turned by its EXIF orientation, as it is decoded
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
+        if isinstance(err, UploadProblem):
+            raise
         raise UploadProblem(f"{name} is not an image the page can read ({type(err).__name__})") from err
-    if width * height > limits.max_pixels:
-        raise UploadProblem(f"{name} is {width}x{height} ({width * height / 1e6:.0f} megapixels), above the page's "
-                            f"{limits.max_megapixels:.0f} megapixels per image (tools/demo.py --max-megapixels): "
-                            f"make it smaller, or segment it with tools/infer.py")
     return height, width
 
 

@@ -15,7 +15,7 @@ from typing import List, Tuple
 from .limits import UploadLimits
 from .uploads import IMAGE_EXTENSIONS, UploadedImage, UploadProblem, check_image, unused_path
 
-HIDDEN_PREFIXES = ("__MACOSX/", ".")  # macOS's resource forks and hidden files: not the user's photos
+MACOS_FOLDER = "__MACOSX"  # macOS's resource forks; they and hidden files (a part named '.x') are not photos
 
 
 def member_parts(name: str) -> List[str]:
@@ -54,7 +54,7 @@ def unpack_images(zip_path: str, name: str, folder: str, limits: UploadLimits, r
             problems.append(f"{name} holds {len(members)} entries: only the first {limits.max_zip_members} are read")
         for info in members[:limits.max_zip_members]:
             parts = member_parts(info.filename)
-            if info.is_dir() or not parts or info.filename.startswith(HIDDEN_PREFIXES) or parts[-1].startswith("."):
+            if info.is_dir() or not parts or parts[0] == MACOS_FOLDER or any(part.startswith(".") for part in parts):
                 continue
             shown = f"{name}/{'/'.join(parts)}"
             if not parts[-1].lower().endswith(IMAGE_EXTENSIONS):
