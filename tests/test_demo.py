@@ -328,7 +328,8 @@ def test_a_run_zips_the_masks_tools_infer_writes_for_the_same_supports_and_queri
     progress = []
     updates = list(run_queries(model, session, RunSettings(), lambda *state: progress.append(state)))
     final = updates[-1]
-    assert [len(update.gallery) for update in updates] == [1, 2, 3, 3] and final.messages == []
+    assert [len(update.gallery) for update in updates] == [0, 1, 2, 3, 3]
+    assert final.messages == ["Run 1: 3 of 3 queries segmented, their masks in the zip below"]
     assert progress[0] == (0, 3, "preparing 1 support") and progress[-1] == (3, 3, "zipping the masks")
     assert progress[1:4] == [(0, 3, "query 1 of 3: q1.jpg"), (1, 3, "query 2 of 3: q2.png"),
                              (2, 3, "query 3 of 3: q3.jpg")]
@@ -355,8 +356,9 @@ def test_a_bad_query_is_named_and_the_others_are_still_segmented(files, model, t
         handle.truncate()
         handle.write(data[:60])
     final = list(run_queries(model, session, RunSettings()))[-1]
-    assert len(final.messages) == 1 and final.messages[0].startswith("q2.png is not segmented: ")
-    assert session.folder not in final.messages[0]  # named as the user knows it, not by the session's copy
+    assert final.messages[0] == "Run 1: 2 of 3 queries segmented, their masks in the zip below"
+    assert len(final.messages) == 2 and final.messages[1].startswith("q2.png is not segmented: ")
+    assert session.folder not in final.messages[1]  # named as the user knows it, not by the session's copy
     with zipfile.ZipFile(final.zip_path) as zipped:
         assert zipped.namelist() == ["q1_mask.png", "q3_mask.png"]
 

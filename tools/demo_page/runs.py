@@ -93,6 +93,7 @@ def _run(model: PageModel, session: Session, settings: RunSettings, progress: Pr
     os.makedirs(pictures_folder)
     names = output_names([query.path for query in queries])
     mask_paths = []
+    yield update.copy()  # the previous run's pictures are gone: the gallery empties at once
     with model.predictor_for(settings) as predictor:
         progress(0, len(queries), f"preparing {len(supports)} support{'s' * (len(supports) > 1)}")
         try:
@@ -125,4 +126,6 @@ def _run(model: PageModel, session: Session, settings: RunSettings, progress: Pr
     progress(len(queries), len(queries), "zipping the masks")
     if mask_paths:
         update.zip_path = zip_masks(mask_paths, osp.join(folder, ZIP_NAME))
+    update.messages.insert(0, f"Run {session.runs}: {len(mask_paths)} of {len(queries)} queries segmented"
+                           + (", their masks in the zip below" if mask_paths else ""))
     yield update.copy()
