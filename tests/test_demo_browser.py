@@ -284,9 +284,8 @@ def test_the_page_gives_tools_infers_masks_and_a_changed_support_runs_again_on_t
     print(f"\nfirst browser test: {time.monotonic() - started:.1f} s")
 
 
-def test_a_box_marks_a_support_and_the_page_says_it_is_a_rectangle_without_sam2(page, browser, files, tmp_path):
+def test_a_box_marks_a_support_as_a_rectangle_without_sam2_and_painting_adds_to_it(page, browser, files, tmp_path):
     _add_supports(browser, files / "s1.jpg", expect="s1.jpg: nothing marked yet")
-    browser.find_element(By.CSS_SELECTOR, "#tab-clicks-button").click()
     assert "a box becomes a filled rectangle" in _text(browser, "#clicks-help")
     _click_pixel(browser, 12, 8, factor=6)
     _wait(browser, lambda: "first corner at (12, 8)" in _text(browser, "#messages-supports"), "the first corner")
@@ -298,6 +297,15 @@ def test_a_box_marks_a_support_and_the_page_says_it_is_a_rectangle_without_sam2(
     with pytest.warns(UserWarning, match="used as a filled rectangle"):
         expected = _infer(files, tmp_path / "infer", files / "s1.jpg", "12,8,50,42", queries)
     assert _download(browser, tmp_path / "downloads") == expected
+    # painting over the box: the editor opens on the support with its mask, a stroke adds to it
+    browser.find_element(By.CSS_SELECTOR, "#tab-paint-button").click()
+    canvas = _wait(browser, lambda: [c for c in browser.find_elements(By.CSS_SELECTOR, "#support-editor canvas")
+                                     if c.is_displayed()], "the editor")[-1]
+    time.sleep(1)  # the editor draws the support in its canvas
+    ActionChains(browser).move_to_element_with_offset(canvas, -150, 100).click_and_hold().move_by_offset(
+        60, 0).release().perform()
+    _wait(browser, lambda: "box (filled rectangle: no SAM2), painted over" in _text(browser, "#support-status"),
+          "the stroke to join the mask")
 
 
 def test_two_sessions_at_once_see_their_own_results_and_their_folders_go_with_them(page, files, tmp_path):

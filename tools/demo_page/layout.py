@@ -22,6 +22,7 @@ from .runs import run_queries
 from .sessions import Session, SessionStore
 from .supports import add_supports
 
+CLICKS, PAINT = "clicks", "paint"  # the two ways to mark a support, one tab each
 PROGRESS = gr.Progress()  # Gradio hands each run its own tracker in place of this default
 TOOL_LABELS = {"box": "Box: click two opposite corners", "positive": "+ point on the object",
                "negative": "− point on the background"}
@@ -61,33 +62,42 @@ def build_page(model: PageModel, store: SessionStore, limits: UploadLimits, titl
                    else "No SAM2 in this model: **a box becomes a filled rectangle** and clicks are off "
                         "(a config's `sam2_weights` run option adds SAM2). Paint for a finer mask.")
 
-    def to_editor(support):
-        support.start_painting()
-        return editor_value(support)
+    def to_editor(session: Session, index: Optional[int]):
+        """The editor's value for support ``index`` (painting starts from its mask as shown), or empty."""
+        if index is None or not 0 <= index < len(session.supports):
+            return None
+        session.supports[index].start_painting()
+        return editor_value(session.supports[index])
 
-    def support_view(session: Session, index: Optional[int]):
-        """Picker, editor, click picture, which support they show, and the status list."""
+    def support_view(session: Session, index: Optional[int], view: str):
+        """Picker, editor, click picture, which support they show, and the status list. The editor is loaded only
+        while its tab is open: loading it is the page's slowest step (the browser re-encodes its picture)."""
         choices = _support_choices(session)
+        editor = to_editor(session, index) if view == PAINT else gr.update()
         if index is None or not session.supports:
-            return (gr.update(choices=choices, value=None), None, None, -1, _support_status(session))
-        support = session.supports[index]
-        return (gr.update(choices=choices, value=choices[index]), to_editor(support), marks_picture(support),
+            return (gr.update(choices=choices, value=None), editor, None, -1, _support_status(session))
+        return (gr.update(choices=choices, value=choices[index]), editor, marks_picture(session.supports[index]),
                 index, _support_status(session))
 
-    def add(files, request: gr.Request):
+    def add(files, view, request: gr.Request):
         session = store.session(request.session_hash)
         with session.lock:
             before = len(session.supports)
             messages = add_supports(session.supports, list(files or []), session.subfolder("supports"), limits)
             index = before if len(session.supports) > before else (len(session.supports) - 1 if session.supports
                                                                      else None)
-            return (*support_view(session, index), _messages(messages), None)
+            return (*support_view(session, index, view), _messages(messages), None)
 
-    def pick(choice, request: gr.Request):
+    def pick(choice, view, request: gr.Request):
         session = store.session(request.session_hash)
         with session.lock:
             choices = _support_choices(session)
-            return (*support_view(session, choices.index(choice) if choice in choices else None), "")
+            return (*support_view(session, choices.index(choice) if choice in choices else None, view), "")
+
+    def open_painting(shown, request: gr.Request):
+        session = store.session(request.session_hash)
+        with session.lock:
+            return to_editor(session, shown), PAINT
 
     def paint(value, shown, request: gr.Request):
         session = store.session(request.session_hash)
@@ -103,30 +113,30 @@ def build_page(model: PageModel, store: SessionStore, limits: UploadLimits, titl
             return (marks_picture(support), _support_status(session), "") if changed else unchanged
 
     def click(tool_label, shown, event: gr.SelectData, request: gr.Request):
+        """A click on the support (its tab is open, the editor's is not: the editor is loaded when it opens)."""
         session = store.session(request.session_hash)
         with session.lock:
             if not 0 <= shown < len(session.supports) or event.index is None:
-                return gr.update(), gr.update(), gr.update(), ""
+                return gr.update(), gr.update(), ""
             tool = next(key for key, label in TOOL_LABELS.items() if label == tool_label)
             support = session.supports[shown]
-            mask = support.mask
             message = support.click(*event.index, tool, model.prompt_mask if model.has_sam2 else None)
-            editor = to_editor(support) if support.mask is not mask else gr.update()
-            return editor, marks_picture(support), _support_status(session), _messages([message])
+            return marks_picture(support), _support_status(session), _messages([message])
 
-    def clear(shown, request: gr.Request):
+    def clear(shown, view, request: gr.Request):
         session = store.session(request.session_hash)
         with session.lock:
             if 0 <= shown < len(session.supports):
                 session.supports[shown].clear()
-            return (*support_view(session, shown if 0 <= shown < len(session.supports) else None), "")
+            return (*support_view(session, shown if 0 <= shown < len(session.supports) else None, view), "")
 
-    def remove(shown, request: gr.Request):
+    def remove(shown, view, request: gr.Request):
         session = store.session(request.session_hash)
         with session.lock:
             if 0 <= shown < len(session.supports):
                 del session.supports[shown]
-            return (*support_view(session, min(shown, len(session.supports) - 1) if session.supports else None), "")
+            index = min(shown, len(session.supports) - 1) if session.supports else None
+            return (*support_view(session, index, view), "")
 
     def set_queries(files, request: gr.Request):
         session = store.session(request.session_hash)
@@ -157,20 +167,21 @@ def build_page(model: PageModel, store: SessionStore, limits: UploadLimits, titl
                     remove_button = gr.Button("Remove this support", size="md", elem_id="remove-support")
                 picker = gr.Radio([], label="Support shown", elem_id="support-picker")
                 shown = gr.Number(-1, visible=False, precision=0, elem_id="support-shown")
-                with gr.Tabs():
-                    with gr.Tab("Paint the object", elem_id="tab-paint"):
+                view = gr.Textbox(CLICKS, visible=False, elem_id="mark-view")  # which tab marks the support
+                with gr.Tabs(selected=CLICKS):
+                    with gr.Tab("Box or clicks", id=CLICKS, elem_id="tab-clicks") as clicks_tab:
+                        tool = gr.Radio(list(TOOL_LABELS.values()), value=TOOL_LABELS["box"], show_label=False,
+                                        elem_id="click-tool")
+                        gr.Markdown(clicks_help, elem_id="clicks-help")
+                        picture = gr.Image(interactive=False, height=480, show_label=False, buttons=["fullscreen"],
+                                           elem_id="support-clicks")
+                    with gr.Tab("Paint", id=PAINT, elem_id="tab-paint") as paint_tab:
                         editor = gr.ImageEditor(
                             type="numpy", image_mode="RGBA", sources=(), transforms=(), layers=False,
                             format="png", height=520, label="Paint: green adds to the object, red removes from it",
                             brush=gr.Brush(colors=[(ADD_HEX, BRUSH_OPACITY), (REMOVE_HEX, BRUSH_OPACITY)],
                                            color_mode="fixed"),
                             elem_id="support-editor")
-                    with gr.Tab("Box or clicks", elem_id="tab-clicks"):
-                        tool = gr.Radio(list(TOOL_LABELS.values()), value=TOOL_LABELS["box"], show_label=False,
-                                        elem_id="click-tool")
-                        gr.Markdown(clicks_help, elem_id="clicks-help")
-                        picture = gr.Image(interactive=False, height=480, show_label=False, buttons=["fullscreen"],
-                                           elem_id="support-clicks")
                 with gr.Row():
                     clear_button = gr.Button("Clear this support's marks", size="md", elem_id="clear-marks")
                 support_status = gr.Markdown(_support_status(Session("")), elem_id="support-status")
@@ -201,14 +212,16 @@ def build_page(model: PageModel, store: SessionStore, limits: UploadLimits, titl
         download = gr.DownloadButton("Download all masks (.zip, named as tools/infer.py names them)", visible=False,
                                      variant="primary", elem_id="download")
 
-        view = [picker, editor, picture, shown, support_status]
-        add_button.upload(add, add_button, [*view, support_messages, add_button])
-        picker.input(pick, picker, [*view, support_messages])
+        shown_support = [picker, editor, picture, shown, support_status]
+        add_button.upload(add, [add_button, view], [*shown_support, support_messages, add_button])
+        picker.input(pick, [picker, view], [*shown_support, support_messages])
+        paint_tab.select(open_painting, shown, [editor, view])
+        clicks_tab.select(lambda: CLICKS, None, view)
         editor.input(paint, [editor, shown], [picture, support_status, support_messages], trigger_mode="always_last",
                      show_progress="hidden")
-        picture.select(click, [tool, shown], [editor, picture, support_status, support_messages])
-        clear_button.click(clear, shown, [*view, support_messages])
-        remove_button.click(remove, shown, [*view, support_messages])
+        picture.select(click, [tool, shown], [picture, support_status, support_messages])
+        clear_button.click(clear, [shown, view], [*shown_support, support_messages])
+        remove_button.click(remove, [shown, view], [*shown_support, support_messages])
         query_files.change(set_queries, query_files, [query_status, query_messages])
         run_button.click(run, [kshot_mode, kshot_fusion, multi_scale, precision], [gallery, run_messages, download],
                          concurrency_limit=1)
