@@ -9,9 +9,7 @@ for the page server. Where Chromium, its driver or Selenium is missing the tests
 import os
 import shutil
 import signal
-import socket
 import socketserver
-import subprocess
 import sys
 import threading
 import time
@@ -29,19 +27,6 @@ from tests.test_demo import png_declaring
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIG = os.path.join(ROOT, "configs", "crcnet_generated.py")
-CHROMIUM = next(filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))), None)
-CHROMEDRIVER = shutil.which("chromedriver")
-WAIT_S = 180  # generous: the machines that run the suite are shared
-# Chromium's own calls home (time, updates, hints, safe browsing) turned down; what remains (its updater, sign-in)
-# reaches the refusing browser proxy and is not the page's: the page's requests are read from Chrome's network log
-QUIET_CHROMIUM = ("--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-sync",
-                  "--disable-default-apps", "--disable-extensions", "--no-pings", "--disable-breakpad",
-                  "--disable-client-side-phishing-detection", "--disable-domain-reliability",
-                  "--safebrowsing-disable-auto-update", "--metrics-recording-only",
-                  "--disable-features=NetworkTimeServiceQuerying,OptimizationHints,OptimizationHintsFetching,"
-                  "OptimizationGuideModelDownloading,MediaRouter,Translate,AutofillServerCommunication,"
-                  "CertificateTransparencyComponentUpdater,SignInProfileCreation,DialMediaRouteProvider")
-ADD_SUPPORTS = "//button[@id='add-supports']/preceding-sibling::input[@type='file']"
 
 
 def _missing() -> str:
@@ -49,7 +34,8 @@ def _missing() -> str:
         import selenium  # noqa: F401
     except ImportError:
         return "selenium is not installed (pip install -e '.[test]')"
-    if CHROMIUM is None or CHROMEDRIVER is None:
+    if not (shutil.which("chromedriver") and any(map(shutil.which, ("chromium", "chromium-browser",
+                                                                     "google-chrome")))):
         return "Chromium and its driver are not installed (Debian: apt-get install chromium chromium-driver)"
     return ""
 
@@ -59,12 +45,26 @@ if _missing():
         pytest.fail(f"CRC_REQUIRE_BROWSER=1 but {_missing()}", pytrace=False)
     pytest.skip(f"browser tests skipped: {_missing()}", allow_module_level=True)
 
-from selenium import webdriver  # noqa: E402
-from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+try:
+    import infer
+    from demo_page.browser import (
+        WAIT_S,
+        add_supports,
+        click_pixel,
+        download,
+        open_browser,
+        page_requests,
+        start_page,
+        text,
+        upload_queries,
+        wait_for,
+    )
+    from demo_page.browser import run as run_page
+finally:
+    sys.path.pop(0)
 from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 
 class RefusingProxy(socketserver.ThreadingTCPServer):
@@ -90,12 +90,6 @@ class RefusingProxy(socketserver.ThreadingTCPServer):
         return f"http://127.0.0.1:{self.server_address[1]}"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def _scene(seed, shape=(60, 80)):
     rng = np.random.default_rng(seed)
     return cv2.GaussianBlur(rng.integers(0, 255, (*shape, 3), dtype=np.uint8), (5, 5), 0)
@@ -119,28 +113,16 @@ def files(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def page(files, tmp_path_factory):
-    """The page server (its temporary folder under ``tmp``), its URL, the proxy its own outbound calls would reach
-    (``proxy``) and the one Chromium's reach (``browser_proxy``: nothing leaves the machine during the tests)."""
+    """The page server (1 MiB per upload; its temporary folder under ``tmp``), its URL, the proxy its own outbound
+    calls would reach (``proxy``) and the one Chromium's reach (``browser_proxy``)."""
     tmp = tmp_path_factory.mktemp("page_tmp")
     proxy, browser_proxy = RefusingProxy(), RefusingProxy()
-    port = _free_port()
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "TMPDIR": str(tmp),
            "PYTHONPATH": os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")])),
            "HTTP_PROXY": proxy.url, "HTTPS_PROXY": proxy.url, "ALL_PROXY": proxy.url,
            "NO_PROXY": "127.0.0.1,localhost"}
-    server = subprocess.Popen([sys.executable, "tools/demo.py", CONFIG, str(files / "weights.pth"), "--port",
-                               str(port)], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              text=True)
-    lines = []
-    threading.Thread(target=lambda: lines.extend(server.stdout), daemon=True).start()
-    started = time.monotonic()
-    while not any(f"http://127.0.0.1:{port}" in line for line in lines):
-        if server.poll() is not None or time.monotonic() - started > WAIT_S:
-            server.kill()
-            pytest.fail("the page did not start:\n" + "".join(lines[-40:]))
-        time.sleep(0.2)
-    yield dict(url=f"http://127.0.0.1:{port}", proxy=proxy, browser_proxy=browser_proxy, tmp=tmp, server=server,
-               log=lines)
+    server, url, log = start_page([CONFIG, str(files / "weights.pth"), "--max-file-mb", "1"], env)
+    yield dict(url=url, proxy=proxy, browser_proxy=browser_proxy, tmp=tmp, server=server, log=log)
     if server.poll() is None:
         server.kill()
     proxy.shutdown()
@@ -148,19 +130,7 @@ def page(files, tmp_path_factory):
 
 
 def _browser(page, downloads):
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,1700",
-                     f"--proxy-server={page['browser_proxy'].url}", *QUIET_CHROMIUM):
-        options.add_argument(argument)
-    options.set_capability("goog:loggingPrefs", {"performance": "ALL"})  # the page's network events
-    options.add_experimental_option("prefs", {"download.default_directory": str(downloads),
-                                              "download.prompt_for_download": False})
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
-    driver.get(page["url"])
-    _wait(driver, lambda: driver.find_elements(By.XPATH, ADD_SUPPORTS), "the page to load")
-    return driver
+    return open_browser(page["url"], page["browser_proxy"].url, str(downloads))
 
 
 @pytest.fixture
@@ -170,160 +140,80 @@ def browser(page, tmp_path):
     driver.quit()
 
 
-def _wait(driver, condition, what, timeout=WAIT_S):
-    try:
-        return WebDriverWait(driver, timeout, poll_frequency=0.2, ignored_exceptions=(
-            StaleElementReferenceException, NoSuchElementException)).until(lambda _: condition())
-    except Exception as err:
-        driver.save_screenshot(os.path.join(str(os.environ.get("PYTEST_SCREENSHOTS", "/tmp")), "demo_failed.png"))
-        texts = {css: _text(driver, css) for css in ("#support-status", "#messages-supports", "#query-status",
-                                                      "#messages-queries", "#messages-run")}
-        raise AssertionError(f"waiting for {what}: {type(err).__name__}; page texts: {texts}") from None
-
-
-def _text(driver, css) -> str:
-    found = driver.find_elements(By.CSS_SELECTOR, css)
-    return found[0].text if found else ""
-
-
-def _send_files(field, paths):
-    """Choose ``paths`` in a file field, as a file dialog does (ChromeDriver adds to an earlier choice otherwise)."""
-    field.parent.execute_script("arguments[0].value = ''", field)
-    field.send_keys("\n".join(map(str, paths)))
-
-
-def _add_supports(driver, *paths, expect):
-    _send_files(driver.find_element(By.XPATH, ADD_SUPPORTS), paths)
-    _wait(driver, lambda: expect in _text(driver, "#support-status"), f"'{expect}' among the supports")
-
-
-def _upload_queries(driver, *paths, expect):
-    _send_files(driver.find_element(By.CSS_SELECTOR, "#queries input[type=file]"), paths)
-    _wait(driver, lambda: expect in _text(driver, "#query-status"), f"'{expect}' among the queries")
-
-
-def _run(driver, number, results, click=True):
-    """Run (the session's run ``number``) and wait for it to end with ``results`` pictures in the gallery and the
-    zip offered; the gallery's captions."""
-    if click:
-        driver.find_element(By.CSS_SELECTOR, "#run").click()
-    _wait(driver, lambda: f"Run {number}: {results} of" in _text(driver, "#messages-run")
-          and driver.find_element(By.CSS_SELECTOR, "#download").is_displayed()
-          and len(driver.find_elements(By.CSS_SELECTOR, "#results img")) == results, f"run {number}'s {results} results")
-    return [caption.text for caption in driver.find_elements(By.CSS_SELECTOR, "#results .caption-label")]
-
-
-def _download(driver, folder):
-    """Click the zip's button; the masks it holds, by name."""
-    for old in folder.glob("*.zip") if folder.exists() else []:
-        old.unlink()
-    driver.find_element(By.CSS_SELECTOR, "#download").click()
-    done = _wait(driver, lambda: [path for path in folder.glob("*.zip")] if folder.exists() and not list(
-        folder.glob("*.crdownload")) else None, "the zip to download")
-    with zipfile.ZipFile(done[0]) as archive:
-        return {name: archive.read(name) for name in archive.namelist()}
-
-
-def _click_pixel(driver, x, y, factor):
-    """Click image pixel (x, y) of the support shown for clicks (its preview is enlarged ``factor`` times)."""
-    picture = driver.find_element(By.CSS_SELECTOR, "#support-clicks img")
-    _wait(driver, lambda: driver.execute_script("return arguments[0].complete && arguments[0].naturalWidth > 0",
-                                                picture), "the support's picture")
-    natural_w, natural_h = driver.execute_script("return [arguments[0].naturalWidth, arguments[0].naturalHeight]",
-                                                 picture)
-    width, height = picture.size["width"], picture.size["height"]
-    shown = min(width / natural_w, height / natural_h, 1)  # Gradio's own mapping of a click to a pixel
-    at_x = (width - natural_w * shown) / 2 + (x * factor + factor / 2) * shown
-    at_y = (height - natural_h * shown) / 2 + (y * factor + factor / 2) * shown
-    ActionChains(driver).move_to_element_with_offset(picture, round(at_x - width / 2),
-                                                     round(at_y - height / 2)).click().perform()
-
-
 def _infer(files, out, support, mark, queries):
     """tools/infer.py's masks for one support and the queries, by name."""
-    sys.path.insert(0, os.path.join(ROOT, "tools"))
-    try:
-        import infer
-    finally:
-        sys.path.pop(0)
     assert infer.main(["--config", CONFIG, "--checkpoint", str(files / "weights.pth"), "--support", str(support),
                        mark, "--query", *map(str, queries), "--out", str(out)]) == 0
     return {name: (out / name).read_bytes() for name in os.listdir(out) if name.endswith("_mask.png")}
 
 
 def _outside_requests(driver, page):
-    """The page's requests (Chrome's network log of the page: scripts, styles, fonts, images, calls) that were not
-    for the page server; data: and blob: URLs never leave the browser."""
-    import json
-
-    sent = [json.loads(entry["message"])["message"] for entry in driver.get_log("performance")]
-    urls = [event["params"]["request"]["url"] for event in sent if event["method"] == "Network.requestWillBeSent"]
+    """The page's requests (scripts, styles, fonts, images, calls) not for the page server; data: and blob: URLs
+    never leave the browser."""
+    urls = page_requests(driver)
     assert any(url.startswith(page["url"] + "/assets/") for url in urls)  # the log holds the page's own loads
     return [url for url in urls if not url.startswith((page["url"] + "/", "data:", "blob:"))]
 
 
 def test_the_page_gives_tools_infers_masks_and_a_changed_support_runs_again_on_the_same_queries(
         page, browser, files, tmp_path):
-    started = time.monotonic()
-    _add_supports(browser, files / "s1.jpg", files / "s1_mask.png", expect="s1.jpg: mask file")
+    add_supports(browser, [files / "s1.jpg", files / "s1_mask.png"], expect="s1.jpg: mask file")
     queries = [files / "a" / name for name in ("q1.jpg", "q2.png", "q3.jpg")]
-    _upload_queries(browser, *queries, expect="3 queries ready")
-    captions = _run(browser, 1, 3)
+    upload_queries(browser, queries, expect="3 queries ready")
+    captions = run_page(browser, 1, 3)
     assert [caption.split(" → ")[0] for caption in captions] == ["q1.jpg", "q2.png", "q3.jpg"]
-    assert _download(browser, tmp_path / "downloads") == _infer(files, tmp_path / "infer", files / "s1.jpg",
-                                                                str(files / "s1_mask.png"), queries)
+    assert download(browser, str(tmp_path / "downloads")) == _infer(
+        files, tmp_path / "infer", files / "s1.jpg", str(files / "s1_mask.png"), queries)
     # another support's mask, the same queries: no second upload
     browser.find_element(By.CSS_SELECTOR, "#clear-marks").click()
-    _wait(browser, lambda: "nothing marked yet" in _text(browser, "#support-status"), "the marks to be cleared")
-    _add_supports(browser, files / "s2.jpg", files / "s2_mask.png", expect="s2.jpg: mask file")
-    _run(browser, 2, 3)
-    assert "support s1.jpg has nothing marked: left out of this run" in _text(browser, "#messages-run")
-    assert _download(browser, tmp_path / "downloads") == _infer(files, tmp_path / "infer2", files / "s2.jpg",
-                                                                str(files / "s2_mask.png"), queries)
+    wait_for(browser, lambda: "nothing marked yet" in text(browser, "#support-status"), "the marks to be cleared")
+    add_supports(browser, [files / "s2.jpg", files / "s2_mask.png"], expect="s2.jpg: mask file")
+    run_page(browser, 2, 3)
+    assert "support s1.jpg has nothing marked: left out of this run" in text(browser, "#messages-run")
+    assert download(browser, str(tmp_path / "downloads")) == _infer(
+        files, tmp_path / "infer2", files / "s2.jpg", str(files / "s2_mask.png"), queries)
     assert _outside_requests(browser, page) == []
-    print(f"\nfirst browser test: {time.monotonic() - started:.1f} s")
 
 
 def test_a_box_marks_a_support_as_a_rectangle_without_sam2_and_painting_adds_to_it(page, browser, files, tmp_path):
-    _add_supports(browser, files / "s1.jpg", expect="s1.jpg: nothing marked yet")
-    assert "a box becomes a filled rectangle" in _text(browser, "#clicks-help")
-    _click_pixel(browser, 12, 8, factor=6)
-    _wait(browser, lambda: "first corner at (12, 8)" in _text(browser, "#messages-supports"), "the first corner")
-    _click_pixel(browser, 49, 41, factor=6)
-    _wait(browser, lambda: "box (filled rectangle: no SAM2)" in _text(browser, "#support-status"), "the box")
+    add_supports(browser, [files / "s1.jpg"], expect="s1.jpg: nothing marked yet")
+    assert "a box becomes a filled rectangle" in text(browser, "#clicks-help")
+    click_pixel(browser, 12, 8, factor=6)
+    wait_for(browser, lambda: "first corner at (12, 8)" in text(browser, "#messages-supports"), "the first corner")
+    click_pixel(browser, 49, 41, factor=6)
+    wait_for(browser, lambda: "box (filled rectangle: no SAM2)" in text(browser, "#support-status"), "the box")
     queries = [files / "a" / name for name in ("q1.jpg", "q2.png", "q3.jpg")]
-    _upload_queries(browser, *queries, expect="3 queries ready")
-    _run(browser, 1, 3)
+    upload_queries(browser, queries, expect="3 queries ready")
+    run_page(browser, 1, 3)
     with pytest.warns(UserWarning, match="used as a filled rectangle"):
         expected = _infer(files, tmp_path / "infer", files / "s1.jpg", "12,8,50,42", queries)
-    assert _download(browser, tmp_path / "downloads") == expected
+    assert download(browser, str(tmp_path / "downloads")) == expected
     # painting over the box: the editor opens on the support with its mask, a stroke adds to it
     browser.find_element(By.CSS_SELECTOR, "#tab-paint-button").click()
-    canvas = _wait(browser, lambda: [c for c in browser.find_elements(By.CSS_SELECTOR, "#support-editor canvas")
-                                     if c.is_displayed()], "the editor")[-1]
+    canvas = wait_for(browser, lambda: [canvas for canvas in browser.find_elements(
+        By.CSS_SELECTOR, "#support-editor canvas") if canvas.is_displayed()], "the editor")[-1]
     time.sleep(1)  # the editor draws the support in its canvas
     ActionChains(browser).move_to_element_with_offset(canvas, -150, 100).click_and_hold().move_by_offset(
         60, 0).release().perform()
-    _wait(browser, lambda: "box (filled rectangle: no SAM2), painted over" in _text(browser, "#support-status"),
-          "the stroke to join the mask")
+    wait_for(browser, lambda: "box (filled rectangle: no SAM2), painted over" in text(browser, "#support-status"),
+             "the stroke to join the mask")
 
 
 def test_two_sessions_at_once_see_their_own_results_and_their_folders_go_with_them(page, files, tmp_path):
-    sessions = page["tmp"].glob("crc-demo-*/sessions")
-    folder = next(sessions)
+    folder = next(page["tmp"].glob("crc-demo-*/sessions"))
     first, second = _browser(page, tmp_path / "a"), _browser(page, tmp_path / "b")
     try:
-        _add_supports(first, files / "s1.jpg", files / "s1_mask.png", expect="s1.jpg: mask file")
-        _add_supports(second, files / "s2.jpg", files / "s2_mask.png", expect="s2.jpg: mask file")
-        _upload_queries(first, *(files / "a" / name for name in ("q1.jpg", "q2.png", "q3.jpg")), expect="3 queries")
-        _upload_queries(second, files / "b" / "p1.jpg", files / "b" / "p2.jpg", expect="2 queries ready")
+        add_supports(first, [files / "s1.jpg", files / "s1_mask.png"], expect="s1.jpg: mask file")
+        add_supports(second, [files / "s2.jpg", files / "s2_mask.png"], expect="s2.jpg: mask file")
+        upload_queries(first, [files / "a" / name for name in ("q1.jpg", "q2.png", "q3.jpg")], expect="3 queries")
+        upload_queries(second, [files / "b" / "p1.jpg", files / "b" / "p2.jpg"], expect="2 queries ready")
         first.find_element(By.CSS_SELECTOR, "#run").click()  # both runs asked for at once; the page runs one
-        assert [caption.split(" → ")[0] for caption in _run(second, 1, 2)] == ["p1.jpg", "p2.jpg"]
-        captions = _run(first, 1, 3, click=False)
+        assert [caption.split(" → ")[0] for caption in run_page(second, 1, 2)] == ["p1.jpg", "p2.jpg"]
+        captions = run_page(first, 1, 3, click=False)
         assert [caption.split(" → ")[0] for caption in captions] == ["q1.jpg", "q2.png", "q3.jpg"]
-        assert "s2.jpg" not in _text(first, "#support-status") and "s1.jpg" not in _text(second, "#support-status")
-        assert set(_download(second, tmp_path / "b")) == {"p1_mask.png", "p2_mask.png"}
-        assert set(_download(first, tmp_path / "a")) == {"q1_mask.png", "q2_mask.png", "q3_mask.png"}
+        assert "s2.jpg" not in text(first, "#support-status") and "s1.jpg" not in text(second, "#support-status")
+        assert set(download(second, str(tmp_path / "b"))) == {"p1_mask.png", "p2_mask.png"}
+        assert set(download(first, str(tmp_path / "a"))) == {"q1_mask.png", "q2_mask.png", "q3_mask.png"}
         assert len(list(folder.iterdir())) >= 2
     finally:
         first.quit()
@@ -340,21 +230,25 @@ def test_bad_files_are_named_in_the_page_and_the_good_queries_are_still_segmente
     (bad / "notes.jpg").write_text("not an image")
     (bad / "empty.png").write_bytes(b"")
     (bad / "huge.png").write_bytes(png_declaring(12000, 9000))
+    (bad / "big.jpg").write_bytes(os.urandom(1_200_000))  # above this server's 1 MiB per upload
     with zipfile.ZipFile(bad / "more.zip", "w") as archive:
         archive.write(files / "b" / "p1.jpg", "trip/p1.jpg")
         archive.writestr("trip/readme.txt", "not an image")
-    _add_supports(browser, files / "s1.jpg", files / "s1_mask.png", bad / "notes.jpg", files / "s2.jpg",
-                  expect="s2.jpg: nothing marked yet")
-    assert "notes.jpg is not an image the page can read" in _text(browser, "#messages-supports")
-    _upload_queries(browser, files / "a" / "q1.jpg", bad / "empty.png", bad / "huge.png", bad / "more.zip",
-                    expect="2 queries ready")
-    messages = _text(browser, "#messages-queries")
+    add_supports(browser, [files / "s1.jpg", files / "s1_mask.png", bad / "notes.jpg", files / "s2.jpg"],
+                 expect="s2.jpg: nothing marked yet")
+    assert "notes.jpg is not an image the page can read" in text(browser, "#messages-supports")
+    add_supports(browser, [bad / "big.jpg"], expect="s2.jpg")  # refused by Gradio before it reaches the page
+    wait_for(browser, lambda: 'exceed the maximum allowed size of 1.0 Mb: "big.jpg"' in browser.find_element(
+        By.TAG_NAME, "body").text, "the upload's refusal naming the file")
+    upload_queries(browser, [files / "a" / "q1.jpg", bad / "empty.png", bad / "huge.png", bad / "more.zip"],
+                   expect="2 queries ready")
+    messages = text(browser, "#messages-queries")
     for expected in ("empty.png is an empty file (0 bytes)", "huge.png is 12000x9000 (108 megapixels), above the "
                      "page's 64 megapixels per image", "more.zip/trip/readme.txt is not an image (left out)"):
         assert expected in messages
-    captions = _run(browser, 1, 2)
+    captions = run_page(browser, 1, 2)
     assert [caption.split(" → ")[0] for caption in captions] == ["q1.jpg", "more.zip/trip/p1.jpg"]
-    assert "support s2.jpg has nothing marked: left out of this run" in _text(browser, "#messages-run")
+    assert "support s2.jpg has nothing marked: left out of this run" in text(browser, "#messages-run")
 
 
 def test_stopping_the_page_removes_its_temporary_folder(page):
