@@ -336,7 +336,7 @@ def test_a_run_zips_the_masks_tools_infer_writes_for_the_same_supports_and_queri
     with zipfile.ZipFile(final.zip_path) as zipped:
         from_page = {name: zipped.read(name) for name in zipped.namelist()}
     assert from_page == _infer(files, tmp_path / "infer")
-    assert [caption for _, caption in final.gallery][0].startswith("q1.jpg → q1_mask.png (")
+    assert [caption.split(" · ")[0] for _, caption in final.gallery] == ["q1.jpg", "q2.png", "q3.jpg"]
     assert all(os.path.isfile(path) and path.startswith(session.folder) for path, _ in final.gallery)
 
     both = list(run_queries(model, session, RunSettings(kshot_mode="both", multi_scale=True)))[-1]

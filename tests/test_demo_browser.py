@@ -161,7 +161,7 @@ def test_the_page_gives_tools_infers_masks_and_a_changed_support_runs_again_on_t
     queries = [files / "a" / name for name in ("q1.jpg", "q2.png", "q3.jpg")]
     upload_queries(browser, queries, expect="3 queries ready")
     captions = run_page(browser, 1, 3)
-    assert [caption.split(" → ")[0] for caption in captions] == ["q1.jpg", "q2.png", "q3.jpg"]
+    assert [caption.split(" · ")[0] for caption in captions] == ["q1.jpg", "q2.png", "q3.jpg"]
     assert download(browser, str(tmp_path / "downloads")) == _infer(
         files, tmp_path / "infer", files / "s1.jpg", str(files / "s1_mask.png"), queries)
     # another support's mask, the same queries: no second upload
@@ -208,9 +208,9 @@ def test_two_sessions_at_once_see_their_own_results_and_their_folders_go_with_th
         upload_queries(first, [files / "a" / name for name in ("q1.jpg", "q2.png", "q3.jpg")], expect="3 queries")
         upload_queries(second, [files / "b" / "p1.jpg", files / "b" / "p2.jpg"], expect="2 queries ready")
         first.find_element(By.CSS_SELECTOR, "#run").click()  # both runs asked for at once; the page runs one
-        assert [caption.split(" → ")[0] for caption in run_page(second, 1, 2)] == ["p1.jpg", "p2.jpg"]
+        assert [caption.split(" · ")[0] for caption in run_page(second, 1, 2)] == ["p1.jpg", "p2.jpg"]
         captions = run_page(first, 1, 3, click=False)
-        assert [caption.split(" → ")[0] for caption in captions] == ["q1.jpg", "q2.png", "q3.jpg"]
+        assert [caption.split(" · ")[0] for caption in captions] == ["q1.jpg", "q2.png", "q3.jpg"]
         assert "s2.jpg" not in text(first, "#support-status") and "s1.jpg" not in text(second, "#support-status")
         assert set(download(second, str(tmp_path / "b"))) == {"p1_mask.png", "p2_mask.png"}
         assert set(download(first, str(tmp_path / "a"))) == {"q1_mask.png", "q2_mask.png", "q3_mask.png"}
@@ -247,7 +247,7 @@ def test_bad_files_are_named_in_the_page_and_the_good_queries_are_still_segmente
                      "page's 64 megapixels per image", "more.zip/trip/readme.txt is not an image (left out)"):
         assert expected in messages
     captions = run_page(browser, 1, 2)
-    assert [caption.split(" → ")[0] for caption in captions] == ["q1.jpg", "more.zip/trip/p1.jpg"]
+    assert [caption.split(" · ")[0] for caption in captions] == ["q1.jpg", "more.zip/trip/p1.jpg"]
     assert "support s2.jpg has nothing marked: left out of this run" in text(browser, "#messages-run")
 
 

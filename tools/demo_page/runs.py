@@ -120,8 +120,7 @@ def _run(model: PageModel, session: Session, settings: RunSettings, progress: Pr
                 update.messages.append(f"{query.name}: its mask could not be written (disk full?)")
                 continue
             mask_paths.append(mask_path)
-            caption = f"{query.name} → {name}{MASK_SUFFIX} ({100 * mask.mean():.0f}% object)"
-            update.gallery.append((picture_path, caption))
+            update.gallery.append((picture_path, f"{query.name} · {100 * mask.mean():.0f}% object"))
             yield update.copy()
     progress(len(queries), len(queries), "zipping the masks")
     if mask_paths:
