@@ -21,7 +21,7 @@ from crc_modules import MULTI_SCALES
 from crc_modules.precision import resolve_precision
 from integrations.foundation.prompts import SupportPrompt
 from integrations.mmseg.apis.predictor import FewShotPredictor, working_size
-from integrations.mmseg.datasets.files import read_image
+from integrations.mmseg.datasets.images import read_image
 from integrations.mmseg.models.segmentor import FewShotSegmentor, kshot_predictor
 
 

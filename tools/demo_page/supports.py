@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from integrations.foundation.prompts import SupportPrompt
-from integrations.mmseg.datasets.files import read_drawn_mask, read_image
+from integrations.mmseg.datasets.images import read_drawn_mask, read_image
 
 from .limits import UploadLimits
 from .uploads import UploadedImage, UploadProblem, store_images

@@ -15,7 +15,7 @@ from typing import List, Sequence, Tuple
 
 from PIL import Image
 
-from integrations.mmseg.datasets.files import header_size
+from integrations.mmseg.datasets.checks import header_size
 
 from .limits import UploadLimits
 
