@@ -16,11 +16,11 @@ import os
 import os.path as osp
 import shutil
 import signal
-import sys
 import tempfile
 
 from mmengine.config import Config, DictAction
 
+from integrations.cli import run_tool
 from integrations.mmseg.engine.checkpoint import UNSAFE_PICKLE_FLAG
 from integrations.mmseg.engine.launch import configure_threads
 from integrations.mmseg.engine.run_options import RUN_OPTIONS, resolve_config
@@ -59,7 +59,7 @@ def _stop(signum, frame):
 def main(argv=None) -> None:
     args = parse_args(argv)
     if not osp.isfile(args.config):
-        raise SystemExit(f"error: config file not found: {args.config}")
+        raise FileNotFoundError(f"config file not found: {args.config}")
     os.environ.update(PRIVATE_ENVIRONMENT)
     root = tempfile.mkdtemp(prefix="crc-demo-")
     os.environ["GRADIO_TEMP_DIR"] = root  # Gradio's copies of uploads live beside the sessions' folders
@@ -94,4 +94,4 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_tool(main)
