@@ -5,6 +5,7 @@ import os
 import struct
 import sys
 import threading
+import time
 import zipfile
 import zlib
 
@@ -300,6 +301,26 @@ def test_each_session_has_its_own_folder_removed_when_it_ends(tmp_path):
     assert not os.path.exists(third.folder)
     with pytest.raises(ValueError, match="session key"):
         store.session("")
+
+
+def test_gradios_copies_of_a_sessions_uploads_go_with_it_and_nothing_outside_its_folder_does(tmp_path):
+    uploads = tmp_path / "gradio"
+    store = SessionStore(str(tmp_path / "sessions"), transfers_root=str(uploads))
+    (uploads / "ab12").mkdir(parents=True)
+    (uploads / "ab12" / "q1.jpg").write_bytes(b"x")
+    (tmp_path / "mine.jpg").write_bytes(b"x")
+    session = store.session("a")
+    session.transfers = [str(uploads / "ab12" / "q1.jpg"), str(tmp_path / "mine.jpg"),
+                         str(uploads / "ab12" / ".." / ".." / "mine.jpg")]
+    store.close("a")
+    assert not (uploads / "ab12").exists() and (tmp_path / "mine.jpg").exists()
+    idle = store.session("b")
+    idle.last_used -= 7 * 3600
+    store.sweep_idle(0.05)
+    waited = time.monotonic()
+    while os.path.exists(idle.folder) and time.monotonic() - waited < 10:
+        time.sleep(0.05)
+    assert not os.path.exists(idle.folder) and len(store) == 0  # closed with nobody using the page
 
 
 # ---- runs: tools/infer.py's masks, byte for byte ------------------------------------------------------------

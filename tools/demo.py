@@ -71,7 +71,8 @@ def main(argv=None) -> None:
     configure_threads()
     limits = UploadLimits(max_queries=args.max_queries, max_file_bytes=int(args.max_file_mb * MEBIBYTE),
                           max_pixels=int(args.max_megapixels * 1e6))
-    store = SessionStore(osp.join(root, "sessions"))
+    store = SessionStore(osp.join(root, "sessions"), transfers_root=root)
+    store.sweep_idle(600)
     signal.signal(signal.SIGTERM, _stop)
     try:
         cfg = resolve_config(Config.fromfile(args.config), args.cfg_options)

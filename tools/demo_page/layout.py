@@ -84,6 +84,7 @@ def build_page(model: PageModel, store: SessionStore, limits: UploadLimits, titl
         with session.lock:
             before = len(session.supports)
             messages = add_supports(session.supports, list(files or []), session.subfolder("supports"), limits)
+            store.remove_transfers(list(files or []))  # copied into the session's folder; the page shows none
             index = before if len(session.supports) > before else (len(session.supports) - 1 if session.supports
                                                                      else None)
             return (*support_view(session, index, view), _messages(messages), None)
@@ -143,6 +144,8 @@ def build_page(model: PageModel, store: SessionStore, limits: UploadLimits, titl
         with session.lock:
             session.queries, messages = read_queries(list(files or []), session.subfolder("queries", fresh=True),
                                                      limits)
+            store.remove_transfers([path for path in session.transfers if path not in (files or [])])
+            session.transfers = list(files or [])  # listed by the upload field until replaced or the session ends
             return _query_status(session), _messages(messages)
 
     def run(kshot_mode, kshot_fusion, multi_scale, precision, request: gr.Request, progress=PROGRESS):

@@ -3,10 +3,12 @@
 Sessions are keyed by Gradio's session hash (a random string each browser tab makes and sends with its
 requests); a session's folder is named by a fresh random token, so no path the page hands out says anything
 about another session. The page closes a session when its tab goes (Gradio's ``unload``), when it has been
-idle for ``max_idle_s``, and all of them when the server stops.
+idle for ``max_idle_s``, and all of them when the server stops. Gradio's own copies of a session's uploads
+(``transfers``, in its upload folder) go with the session.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
@@ -35,6 +37,7 @@ class Session:
     last_used: float = field(default_factory=time.monotonic)
     lock: threading.Lock = field(default_factory=threading.Lock)
     runs: int = 0
+    transfers: List[str] = field(default_factory=list)
 
     def subfolder(self, name: str, fresh: bool = False) -> str:
         """``folder/name``, made if missing; ``fresh`` empties it first."""
@@ -57,10 +60,12 @@ class SessionStore:
     Args:
         root (str): Folder in which each session gets a folder of its own.
         max_idle_s (float): A session unused this long is closed by :meth:`close_idle`.
+        transfers_root (str, optional): Gradio's upload folder: only files under it are removed as transfers.
     """
 
-    def __init__(self, root: str, max_idle_s: float = 6 * 3600):
+    def __init__(self, root: str, max_idle_s: float = 6 * 3600, transfers_root: Optional[str] = None):
         self.root, self.max_idle_s = root, max_idle_s
+        self.transfers_root = os.path.realpath(transfers_root) if transfers_root else None
         os.makedirs(root, exist_ok=True)
         self._sessions: Dict[str, Session] = {}
         self._lock = threading.Lock()
@@ -85,6 +90,27 @@ class SessionStore:
         if session is not None:
             with session.lock:  # a run in progress finishes first
                 shutil.rmtree(session.folder, ignore_errors=True)
+                self.remove_transfers(session.transfers)
+
+    def remove_transfers(self, paths: List[str]) -> None:
+        """Remove Gradio's copies of uploads (files under ``transfers_root``; any other path is left alone)."""
+        for path in paths:
+            real = os.path.realpath(path)
+            if self.transfers_root and real.startswith(self.transfers_root + os.sep) and os.path.isfile(real):
+                os.remove(real)
+                with contextlib.suppress(OSError):  # Gradio's folder of the file (named by its hash), if now empty
+                    os.rmdir(os.path.dirname(real))
+
+    def sweep_idle(self, every_s: float) -> threading.Thread:
+        """Close idle sessions every ``every_s`` seconds in a background thread, also while nobody uses the page."""
+        def sweep():
+            while True:
+                time.sleep(every_s)
+                self.close_idle()
+
+        sweeper = threading.Thread(target=sweep, daemon=True, name="close-idle-sessions")
+        sweeper.start()
+        return sweeper
 
     def close_idle(self) -> None:
         now = time.monotonic()

@@ -38,7 +38,10 @@ class UploadedImage:
 
 def check_image(path: str, name: str, limits: UploadLimits) -> Tuple[int, int]:
     """(height, width) of an image file from its header; :class:`UploadProblem` naming ``name`` otherwise."""
-    size = osp.getsize(path)
+    try:
+        size = osp.getsize(path)
+    except OSError as err:  # another session's upload of the same file, removed at that moment
+        raise UploadProblem(f"{name} could not be read ({type(err).__name__}): upload it again") from err
     if size == 0:
         raise UploadProblem(f"{name} is an empty file (0 bytes)")
     if size > limits.max_file_bytes:
