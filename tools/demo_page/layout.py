@@ -165,7 +165,7 @@ def build_page(model: PageModel, store: SessionStore, limits: UploadLimits, titl
             with gr.Column(scale=3):
                 gr.Markdown("### 1 · Supports: photos of the object, marked")
                 with gr.Row():
-                    add_button = gr.UploadButton("+ Add support photos (and NAME_mask.png files)",
+                    add_button = gr.UploadButton("+ Add support photos",
                                                  file_count="multiple", variant="primary", elem_id="add-supports")
                     remove_button = gr.Button("Remove this support", size="md", elem_id="remove-support")
                 picker = gr.Radio([], label="Support shown", elem_id="support-picker")
