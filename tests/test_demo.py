@@ -233,6 +233,30 @@ def test_boxes_and_clicks_become_the_mask_the_shared_sam2_step_makes(files, mode
     assert support.points == [] and support.mask is None
 
 
+def test_the_pages_box_goes_through_sam2_where_the_model_has_it(files, model, monkeypatch, tmp_path):
+    """The page's own events (the functions its layout binds), without a browser: the help says SAM2 is there,
+    and two clicks on the support's picture give the mask SAM2 makes of their box."""
+    import gradio as gr
+    from demo_page.layout import TOOL_LABELS, build_page
+
+    monkeypatch.setattr(model.predictor, "_masker", PromptMasker(tiny_sam2()))
+    monkeypatch.setattr(model, "has_sam2", True)
+    store = SessionStore(str(tmp_path / "sessions"))
+    page = build_page(model, store, LIMITS, "title", "about")
+    events = {block_fn.fn.__name__: block_fn.fn for block_fn in page.fns.values() if block_fn.fn is not None}
+    assert "become a mask at once (SAM2)" in next(block.value for block in page.blocks.values()
+                                                  if getattr(block, "elem_id", None) == "clicks-help")
+    request = type("Request", (), {"session_hash": "one tab"})()
+    events["add"]([str(files / "s1.jpg")], "clicks", request)
+    for x, y in ((6 * 10, 6 * 5), (6 * 50, 6 * 40)):
+        picture, status, messages = events["click"](TOOL_LABELS["box"], 0, gr.SelectData(
+            None, {"index": [x, y], "value": None}), request)
+    assert "s1.jpg: box (SAM2)" in status and picture.shape == (360, 480, 3)
+    rgb = cv2.imread(str(files / "s1.jpg"))[..., ::-1].copy()
+    expected = PromptMasker(tiny_sam2()).mask(rgb, SupportPrompt(box=(10, 5, 51, 41)).checked((60, 80), "s1"))
+    assert np.array_equal(store.session("one tab").supports[0].mask, expected)
+
+
 def test_painting_adds_and_removes_over_the_mask_shown_and_keeps_its_full_size_elsewhere(files):
     support = _support(files)
     support.use_mask_file(str(files / "s1_mask.png"))
