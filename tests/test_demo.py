@@ -26,6 +26,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIG = os.path.join(ROOT, "configs", "crcnet_generated.py")
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 try:
+    import demo
     import infer
     from demo_page.drawing import ADD_RGB, REMOVE_RGB, editor_value, marks_picture, strokes
     from demo_page.limits import UploadLimits
@@ -75,6 +76,12 @@ def files(tmp_path_factory):
 @pytest.fixture(scope="module")
 def model(files):
     return PageModel(resolve_config(Config.fromfile(CONFIG), {}), str(files / "weights.pth"))
+
+
+def test_the_page_listens_on_this_machine_only_unless_told_and_the_checkpoint_is_optional():
+    args = demo.parse_args([CONFIG])
+    assert (args.host, args.checkpoint) == ("127.0.0.1", None)
+    assert demo.parse_args([CONFIG, "w.pth", "--host", "0.0.0.0"]).host == "0.0.0.0"
 
 
 # ---- uploads: checked from their header, refused by name -----------------------------------------------------
