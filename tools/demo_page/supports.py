@@ -7,7 +7,7 @@ as ``tools/infer.py`` does. A mask file is read as ``tools/infer.py`` reads one 
 from __future__ import annotations
 
 import os.path as osp
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, List, Optional, Tuple
 
 import cv2
@@ -75,12 +75,10 @@ class Support:
     paint_base: Tuple[Optional[np.ndarray], str] = (None, "")
 
     @classmethod
-    def read(cls, image: UploadedImage, mask_path: Optional[str] = None) -> "Support":
-        """Decode the upload (a bad file: :class:`UploadProblem` naming it) and, when given, its mask file."""
-        support = cls(image, preview_of(_read(read_image, image.path, image.name)))
-        if mask_path is not None:
-            support.use_mask_file(mask_path)
-        return support
+    def read(cls, image: UploadedImage) -> "Support":
+        """Decode the upload (a bad file: :class:`UploadProblem` naming it); its size is the decoded one."""
+        decoded = _read(read_image, image.path, image.name)
+        return cls(replace(image, height=decoded.shape[0], width=decoded.shape[1]), preview_of(decoded))
 
     @property
     def scale(self) -> float:
@@ -176,8 +174,9 @@ class Support:
 def mask_partner(name: str) -> Optional[str]:
     """'cat_mask.png' -> 'cat' (the stem of the image it marks, as tools/infer.py's README names support masks)."""
     stem = osp.splitext(name)[0]
-    return stem[:-len(MASK_STEM_SUFFIX)] if stem.endswith(MASK_STEM_SUFFIX) and len(stem) > len(MASK_STEM_SUFFIX) \
-        else None
+    if stem.endswith(MASK_STEM_SUFFIX) and len(stem) > len(MASK_STEM_SUFFIX):
+        return stem[:-len(MASK_STEM_SUFFIX)]
+    return None
 
 
 def add_supports(supports: List[Support], uploads: List[str], folder: str, limits: UploadLimits) -> List[str]:
