@@ -415,6 +415,17 @@ def test_a_bad_query_is_named_and_the_others_are_still_segmented(files, model, t
         assert zipped.namelist() == ["q1_mask.png", "q3_mask.png"]
 
 
+def test_supports_that_cannot_be_prepared_are_named_as_the_user_knows_them(files, model, tmp_path):
+    store = SessionStore(str(tmp_path / "sessions"))
+    session = _session_with(files, store, "a")
+    os.remove(session.supports[0].image.path)  # the session's copy, gone
+    final = list(run_queries(model, session, RunSettings()))[-1]
+    assert final.zip_path is None and final.gallery == []
+    assert final.messages[0] == "Run 1: no query segmented"
+    assert final.messages[1].startswith("the supports could not be prepared: ") and "s1.jpg" in final.messages[1]
+    assert session.folder not in final.messages[1]
+
+
 def test_supports_with_nothing_marked_are_left_out_and_a_run_needs_one(files, model, tmp_path):
     store = SessionStore(str(tmp_path / "sessions"))
     session = _session_with(files, store, "a", mark=None)

@@ -99,8 +99,8 @@ def _run(model: PageModel, session: Session, settings: RunSettings, progress: Pr
         try:
             predictor.set_supports([(support.image.path, support.mask) for support in supports])
         except (OSError, ValueError, RuntimeError, MemoryError) as err:
-            update.messages += [f"Run {session.runs}: no query segmented", "the supports could not be prepared: "
-                                + named(err, {support.image.path: support.image.name for support in supports})]
+            update.messages[:0] = [f"Run {session.runs}: no query segmented", "the supports could not be prepared: "
+                                   + named(err, {support.image.path: support.image.name for support in supports})]
             yield update.copy()
             return
         for index, query in enumerate(queries):
