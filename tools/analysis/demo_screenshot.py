@@ -1,7 +1,7 @@
 """The README's picture of the page: tools/demo.py after a run on the generated data, in headless Chromium.
 
     python tools/analysis/demo_screenshot.py configs/crcnet_generated.py work_dirs/crcnet_generated/weights.pth \
-        [--out docs/demo_page.png] [--shots 2] [--queries 8] [--class-index 0] [--scale 3]
+        [--out docs/demo_page.jpg] [--shots 2] [--queries 8] [--class-index 3] [--scale 3]
 
 Renders scenes of one novel class of the config's generated test fold (its ``fold`` and ``data_seed``):
 ``--shots`` supports, each with its ``NAME_mask.png`` (the class's pixels), and ``--queries`` queries, at
@@ -16,12 +16,13 @@ import sys
 import tempfile
 
 import cv2
+import numpy as np
 from mmengine.config import Config
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, osp.join(ROOT, "tools"))
 
-from demo_page.browser import add_supports, open_browser, run, start_page, upload_queries  # noqa: E402
+from demo_page.browser import add_supports, open_browser, run, start_page, upload_queries, wait_for  # noqa: E402
 
 from integrations.mmseg.datasets.folds import fold_classes  # noqa: E402
 from integrations.mmseg.datasets.generated_scenes import (  # noqa: E402
@@ -56,10 +57,11 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("config")
     parser.add_argument("checkpoint")
-    parser.add_argument("--out", default=osp.join(ROOT, "docs", "demo_page.png"))
+    parser.add_argument("--out", default=osp.join(ROOT, "docs", "demo_page.jpg"), help=".jpg or .png")
     parser.add_argument("--shots", type=int, default=2)
     parser.add_argument("--queries", type=int, default=8)
-    parser.add_argument("--class-index", type=int, default=0, help="which of the fold's novel classes")
+    parser.add_argument("--class-index", type=int, default=3, help="which of the fold's novel classes (fold 0: "
+                                                                   "3 is the violet solid square)")
     parser.add_argument("--scale", type=int, default=3, help="scenes at this many times the config's image size")
     parser.add_argument("--width", type=int, default=1400, help="browser window width")
     args = parser.parse_args(argv)
@@ -73,10 +75,14 @@ def main(argv=None) -> None:
             add_supports(driver, supports, expect=f"{osp.basename(supports[-2])}: mask file")
             upload_queries(driver, queries, expect=f"{len(queries)} queries ready")
             run(driver, 1, len(queries))
-            height = driver.execute_script("return document.documentElement.scrollHeight")
-            driver.set_window_size(args.width, height)
+            for _ in range(3):  # the window's view as tall as the page (its gallery's pictures load once in view)
+                driver.set_window_size(args.width, driver.execute_script(
+                    "return document.documentElement.scrollHeight + window.outerHeight - window.innerHeight"))
+                wait_for(driver, lambda: driver.execute_script(
+                    "return [...document.images].every(image => image.complete)"), "the pictures")
             os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
-            driver.save_screenshot(args.out)
+            picture = cv2.imdecode(np.frombuffer(driver.get_screenshot_as_png(), np.uint8), cv2.IMREAD_COLOR)
+            cv2.imwrite(args.out, picture, [cv2.IMWRITE_JPEG_QUALITY, 88])  # .jpg: a tenth of the PNG's bytes
         finally:
             driver.quit()
             server.terminate()

@@ -30,6 +30,7 @@ CSS = """
 .gradio-container {max-width: 1500px !important}
 #messages-supports, #messages-queries, #messages-run {color: var(--body-text-color-subdued)}
 #messages-run p, #messages-supports p, #messages-queries p {margin: 0.1em 0}
+#results .grid-wrap.fixed-height {max-height: none}
 """
 
 
