@@ -45,7 +45,8 @@ def _distributions_imported_by(folder, module_level_only=False, leave_out=()):
                 top = module.split(".")[0]
                 if top in sys.stdlib_module_names or top in ("crc_modules", "integrations", "tests"):
                     continue
-                if os.path.isfile(os.path.join(os.path.dirname(path), f"{top}.py")):  # a tool's sibling script
+                if any(os.path.exists(os.path.join(folder, name)) for folder in (os.path.dirname(path),
+                       os.path.join(ROOT, "tools")) for name in (f"{top}.py", top)):  # a tool, the page's package
                     continue
                 for distribution in providers.get(top, [top]):
                     found.setdefault(distribution.lower(), set()).add(os.path.relpath(path, ROOT))
@@ -62,14 +63,15 @@ def test_crc_modules_imports_nothing_beyond_the_core_dependencies():
 
 def test_the_mmseg_extra_with_the_core_covers_what_the_hosts_and_tools_import_and_extras_the_rest():
     """The host and the tools import only [mmseg] when loaded; the foundation families (importing sam2, timm,
-    segment_anything when loaded) and the page (gradio) come with their extras; everything is in some extra."""
+    segment_anything when loaded) and the page (gradio; Selenium to drive it, in [test]) come with their extras;
+    everything is in some extra."""
     extras = _project()["optional-dependencies"]
     host = CORE | _names(extras["mmseg"])
     imported = {**_distributions_imported_by("integrations", True, OWN_EXTRA_FOLDERS),
                 **_distributions_imported_by("tools", True, OWN_EXTRA_FOLDERS)}
     assert not {name: files for name, files in imported.items() if name not in host}, "not in [mmseg]"
     optional = host | set().union(*(_names(extras[name]) for name in ("coco", "tensorboard", "convert", "foundation",
-                                                                      "demo")))
+                                                                      "demo", "test")))  # test: the page's driver
     imported = {**_distributions_imported_by("integrations"), **_distributions_imported_by("tools")}
     assert not {name: files for name, files in imported.items() if name not in optional}, "not in any extra"
 

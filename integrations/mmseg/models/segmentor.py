@@ -20,6 +20,14 @@ from ..engine.checkpoint import load_model_weights
 TEST_CFG_KEYS = ("kshot_mode", "kshot_fusion", "finetune", "scales", "precision", "threshold")
 
 
+def kshot_predictor(test_cfg: dict) -> KShotPredictor:
+    """The :class:`KShotPredictor` of a segmentor's ``test_cfg`` (k-shot mode, fusion, finetuning, scales,
+    precision)."""
+    return KShotPredictor(test_cfg.get("kshot_mode", "fusion"), test_cfg.get("kshot_fusion", "mean"),
+                          scales=test_cfg.get("scales", (1.0,)), precision=test_cfg.get("precision", "fp32"),
+                          **test_cfg.get("finetune", {}))
+
+
 class NonFiniteLossError(ValueError):
     """A training loss that is NaN or infinite: the run diverged."""
 
@@ -59,9 +67,7 @@ class FewShotSegmentor(BaseModel):
             raise ValueError(f"test_cfg has no setting {', '.join(map(repr, unknown))}; "
                              f"its settings are {', '.join(TEST_CFG_KEYS)}")
         self.threshold = float(test_cfg.get("threshold", 0.5))
-        self.kshot = KShotPredictor(test_cfg.get("kshot_mode", "fusion"), test_cfg.get("kshot_fusion", "mean"),
-                                    scales=test_cfg.get("scales", (1.0,)), precision=test_cfg.get("precision", "fp32"),
-                                    **test_cfg.get("finetune", {}))
+        self.kshot = kshot_predictor(test_cfg)
         self.kshot.check_model(self.model)
 
     @classmethod
