@@ -17,6 +17,7 @@ from typing import Dict, Sequence
 import torch
 from mmengine.logging import print_log
 from torch import nn
+from torch.overrides import TorchFunctionMode
 
 from crc_modules.checkpoint import load_weights_only, state_dict_in
 
@@ -35,15 +36,28 @@ SAM2_TRUNKS = {(96, 12): "tiny", (96, 16): "small", (112, 24): "base_plus", (144
 SAM2_SIZE_NAMES = {"tiny": "Hiera-T", "small": "Hiera-S", "base_plus": "Hiera-B+", "large": "Hiera-L"}
 
 
+class _LinspaceOnTheCPU(TorchFunctionMode):
+    """Hiera reads its drop-path rates with ``torch.linspace(...).item()``, which a meta tensor refuses: built under
+    ``with torch.device('meta')`` (the meta-device test), that one linspace is computed on the CPU."""
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = dict(kwargs or {})
+        if func is torch.linspace and kwargs.get("device") is None:
+            kwargs["device"] = "cpu"
+        return func(*args, **kwargs)
+
+
 def _build_sam2_model(size: str, hydra_overrides: Sequence[str] = ()) -> nn.Module:
     """An un-weighted ``SAM2Base`` of a released size through the package's own builder, without its post-processing
-    overrides. (Stands in for ``integrations.foundation.sam2_models.build_sam2_model`` until that lands.)"""
+    overrides, on the default device (the CPU, or meta under ``with torch.device('meta')``).
+    (Stands in for ``integrations.foundation.sam2_models.build_sam2_model`` until that lands.)"""
     from sam2.build_sam import build_sam2  # the sam2 package is imported only where SAM2 is built
 
     if size not in SAM2_CONFIGS:
         raise ValueError(f"SAM2 size must be one of {tuple(SAM2_CONFIGS)}, got {size!r}")
-    return build_sam2(SAM2_CONFIGS[size], ckpt_path=None, device="cpu", mode="eval",
-                      hydra_overrides_extra=list(hydra_overrides), apply_postprocessing=False)
+    with _LinspaceOnTheCPU():
+        return build_sam2(SAM2_CONFIGS[size], ckpt_path=None, device=torch.empty(0).device, mode="eval",
+                          hydra_overrides_extra=list(hydra_overrides), apply_postprocessing=False)
 
 
 def build_sansa_sam2(size: str, hydra_overrides: Sequence[str] = ()) -> nn.Module:
