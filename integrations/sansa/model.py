@@ -89,6 +89,8 @@ class SANSA(EpisodeModel):
         adapter_ratio (float): Adapter bottleneck over the block's input width (``--channel_factor``; 0.8 for the
             generalist adapter). Default: 0.3.
         sam2_overrides (Sequence[str]): Further Hydra overrides of the package's config (tests build tiny SAM2s).
+        freeze_sam2 (bool): SAM2 frozen, the adapters alone trained, as SANSA. False trains SAM2 with them (not SANSA:
+            for a SAM2 that starts from random weights, where frozen features have nothing to unlock). Default: True.
         ignore_index (int): Label of ignored pixels in the loss. Default: 255.
     """
 
@@ -98,10 +100,10 @@ class SANSA(EpisodeModel):
 
     def __init__(self, sam2_size: str = "large", sam2_weights: Optional[str] = None,
                  adapter_stages: Sequence[int] = ADAPTER_STAGES, adapter_ratio: float = ADAPTER_RATIO,
-                 sam2_overrides: Sequence[str] = (), ignore_index: int = IGNORE_INDEX):
+                 sam2_overrides: Sequence[str] = (), freeze_sam2: bool = True, ignore_index: int = IGNORE_INDEX):
         super().__init__()
         self.sam2_size, self.sam2_weights, self.ignore_index = sam2_size, sam2_weights, ignore_index
-        self.sam = build_sansa_sam2(sam2_size, sam2_overrides)
+        self.sam = build_sansa_sam2(sam2_size, sam2_overrides).requires_grad_(not freeze_sam2)
         insert_adapters(self.sam.image_encoder.trunk, tuple(adapter_stages), adapter_ratio)
 
     def frozen_weights(self):
