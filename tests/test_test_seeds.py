@@ -29,7 +29,7 @@ def weights(tmp_path_factory):
     cfg = Config.fromfile(CONFIG)
     cfg.merge_from_dict(MODEL)
     path = str(tmp_path_factory.mktemp("weights") / "weights.pth")
-    return export_weights(FewShotSegmentor.from_config(cfg), path)
+    return export_weights(FewShotSegmentor.build(cfg), path)
 
 
 def _test(weights, out, *extra):

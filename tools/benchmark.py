@@ -62,8 +62,8 @@ def build_case(name: str, size: int, precision: str, device: str, queries: int):
     config, overrides = CONFIGS[model_name]
     cfg = Config.fromfile(config)
     cfg.merge_from_dict(overrides)
-    segmentor = FewShotSegmentor.from_config(cfg, kshot_mode=mode,
-                                             scales=MULTI_SCALES if multi_scale else None, precision=precision)
+    segmentor = FewShotSegmentor.build(cfg, kshot_mode=mode,
+                                       scales=MULTI_SCALES if multi_scale else None, precision=precision)
     segmentor.to(device).eval()
     supports, labels, query = episode(shots, size, device)
     folder_queries = [episode(1, size, device, seed)[2] for seed in range(1, queries + 1)] if folder else [query]

@@ -1,9 +1,11 @@
 """Train a few-shot model with MMEngine's Runner: ``python tools/train.py configs/crcnet_pascal_fold0.py``."""
 import argparse
 import os.path as osp
+from typing import Optional
 
 import torch
 
+from crc_modules.registry import MODELS
 from integrations.mmseg.engine.checkpoint import EXPORTED_WEIGHTS, checkpoint_policy, export_weights
 from integrations.mmseg.engine.launch import (
     add_common_arguments,
@@ -24,9 +26,20 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv=None) -> str:
+def has_trainable_parameters(cfg) -> bool:
+    """Whether the config's model has a parameter to train (built on the meta device: no memory, no weights)."""
+    with torch.device("meta"):
+        model = MODELS.build(cfg.model)
+    return any(param.requires_grad for param in model.parameters())
+
+
+def main(argv=None) -> Optional[str]:
     args = parse_args(argv)
     cfg = load_config(args)
+    if not has_trainable_parameters(cfg):
+        print(f"{args.config}: {cfg.model.model.type} has nothing to train (every weight is frozen); test it with "
+              f"tools/test.py {args.config} (no checkpoint)")
+        return None
     if args.amp:
         on_gpu = torch.cuda.is_available()
         cfg.optim_wrapper.type = "AmpOptimWrapper" if on_gpu else "CPUAutocastOptimWrapper"

@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import inspect
 import logging
+import os
 from typing import Callable, Dict, Iterable
 
 from mmengine.config import Config
@@ -78,6 +79,29 @@ def _set_holdout_validation(cfg: Config) -> None:
     cfg.default_hooks.checkpoint.update(save_best="mIoU", rule="greater")
 
 
+FROZEN_WEIGHT_OPTIONS = ("sam2_weights", "dinov2_weights", "sam_weights")
+
+
+def _set_frozen_weight_files(cfg: Config) -> None:
+    """``sam2_weights``, ``dinov2_weights``, ``sam_weights``: a foundation model's released file.
+
+    The file must exist. It is written into the hosted model's argument of that name when the config's model
+    has one (its frozen part is then read from it, :class:`~crc_modules.episode_model.FrozenWeights`), and stays
+    at the top level, where the support prompt step reads ``sam2_weights`` for any model.
+    """
+    model = cfg.get("model", {}).get("model", {})
+    for option in FROZEN_WEIGHT_OPTIONS:
+        path = cfg.get(option)
+        if path is None:
+            continue
+        if not isinstance(path, str) or not os.path.isfile(path):
+            raise FileNotFoundError(f"{option}={path}: no such file")
+        if option in model:
+            model[option] = path
+        elif option != "sam2_weights":  # sam2_weights also serves the prompt step of every model
+            raise ValueError(f"{option}={path}: the config's model ({model.get('type')}) reads no {option}")
+
+
 RUN_OPTIONS: Dict[str, Callable[[Config], None]] = {
     "fold": _set_fold,
     "max_epochs": _set_max_epochs,
@@ -85,8 +109,10 @@ RUN_OPTIONS: Dict[str, Callable[[Config], None]] = {
     "released_lr_x10": _set_lr,
     "holdout_val": _set_holdout_validation,
     "holdout_seed": _set_holdout_validation,
+    **{option: _set_frozen_weight_files for option in FROZEN_WEIGHT_OPTIONS},
 }
-APPLIED_FROM_THE_FILE = ("released_lr_x10",)  # run options applied when the config file alone sets them
+# run options applied when the config file alone sets them
+APPLIED_FROM_THE_FILE = ("released_lr_x10", *FROZEN_WEIGHT_OPTIONS)
 
 
 def runner_keys() -> set:

@@ -58,17 +58,24 @@ class FewShotSegmentor(BaseModel):
         self.kshot = KShotPredictor(test_cfg.get("kshot_mode", "fusion"), test_cfg.get("kshot_fusion", "mean"),
                                     scales=test_cfg.get("scales", (1.0,)), precision=test_cfg.get("precision", "fp32"),
                                     **test_cfg.get("finetune", {}))
+        self.kshot.check_model(self.model)
 
     @classmethod
-    def from_config(cls, cfg: Config, checkpoint: Optional[str] = None, **test_options) -> "FewShotSegmentor":
-        """The config's segmentor with ``test_cfg`` entries overridden (those not None) and a checkpoint's
-        weights read weights-only (``weights.pth`` or an MMEngine checkpoint)."""
+    def build(cls, cfg: Config, **test_options) -> "FewShotSegmentor":
+        """The config's segmentor with ``test_cfg`` entries overridden (those not None), at its initial weights."""
         model_cfg = copy.deepcopy(cfg.model)
         test_cfg = model_cfg.setdefault("test_cfg", {})
         test_cfg.update({key: value for key, value in test_options.items() if value is not None})
-        segmentor = MODELS.build(model_cfg)
-        if checkpoint:
-            load_model_weights(segmentor, checkpoint)
+        return MODELS.build(model_cfg)
+
+    @classmethod
+    def from_config(cls, cfg: Config, checkpoint: Optional[str] = None, allow_full_pickle: bool = False,
+                    **test_options) -> "FewShotSegmentor":
+        """The config's segmentor (:meth:`build`) with its weights: the frozen files its run options name and a
+        checkpoint (``weights.pth``, an MMEngine or a released checkpoint), read weights-only
+        (:func:`~integrations.mmseg.engine.checkpoint.load_model_weights`); a model with nothing trained needs none."""
+        segmentor = cls.build(cfg, **test_options)
+        load_model_weights(segmentor, checkpoint, allow_full_pickle)
         return segmentor
 
     def forward(self, inputs: dict, data_samples: Optional[List[SegDataSample]] = None, mode: str = "tensor"):
