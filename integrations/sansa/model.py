@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from crc_modules.episode_model import EpisodeModel, EpisodeOutput
+from crc_modules.episode_model import EpisodeModel, EpisodeOutput, FrozenWeights
 from crc_modules.labels import IGNORE_INDEX
 from crc_modules.layers import resize_to
 from crc_modules.registry import MODELS
@@ -106,10 +106,8 @@ class SANSA(EpisodeModel):
         self.sam = build_sansa_sam2(sam2_size, sam2_overrides).requires_grad_(not freeze_sam2)
         insert_adapters(self.sam.image_encoder.trunk, tuple(adapter_stages), adapter_ratio)
 
-    def frozen_weights(self):
+    def frozen_weights(self) -> Tuple[FrozenWeights]:
         """SAM2 (``sam``) from Meta's file named by ``sam2_weights``; the adapters inside it are trained."""
-        from crc_modules.episode_model import FrozenWeights
-
         return (FrozenWeights("sam2_weights", "sam", self.sam2_weights, self.read_sam2_weights),)
 
     def read_sam2_weights(self, path: str) -> Dict[str, torch.Tensor]:

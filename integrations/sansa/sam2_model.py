@@ -20,6 +20,8 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 
 from crc_modules.checkpoint import load_weights_only, state_dict_in
+from integrations.foundation.sam2_models import build_sam2_model
+from integrations.foundation.weight_files import describe_weights
 
 SANSA_SAM2_OVERRIDES = (
     "++model.pred_obj_scores=false",
@@ -28,12 +30,7 @@ SANSA_SAM2_OVERRIDES = (
 )
 # Meta's file entries of the object-score head (pred_obj_scores, pred_obj_scores_mlp, fixed_no_obj_ptr)
 OBJECT_SCORE_KEYS = ("no_obj_ptr", "sam_mask_decoder.obj_score_token.", "sam_mask_decoder.pred_obj_score_head.")
-SAM2_CONFIGS = {"tiny": "configs/sam2/sam2_hiera_t.yaml", "small": "configs/sam2/sam2_hiera_s.yaml",
-                "base_plus": "configs/sam2/sam2_hiera_b+.yaml", "large": "configs/sam2/sam2_hiera_l.yaml"}
 TRUNK_PATCH_KEY = "image_encoder.trunk.patch_embed.proj.weight"
-# Hiera trunk (first width, blocks) -> size, and the sizes' names (configs/sam2/sam2_hiera_{t,s,b+,l}.yaml)
-SAM2_TRUNKS = {(96, 12): "tiny", (96, 16): "small", (112, 24): "base_plus", (144, 48): "large"}
-SAM2_SIZE_NAMES = {"tiny": "Hiera-T", "small": "Hiera-S", "base_plus": "Hiera-B+", "large": "Hiera-L"}
 
 
 class _LinspaceOnTheCPU(TorchFunctionMode):
@@ -47,41 +44,15 @@ class _LinspaceOnTheCPU(TorchFunctionMode):
         return func(*args, **kwargs)
 
 
-def _build_sam2_model(size: str, hydra_overrides: Sequence[str] = ()) -> nn.Module:
-    """An un-weighted ``SAM2Base`` of a released size through the package's own builder, without its post-processing
-    overrides, on the default device (the CPU, or meta under ``with torch.device('meta')``).
-    (Stands in for ``integrations.foundation.sam2_models.build_sam2_model`` until that lands.)"""
-    from sam2.build_sam import build_sam2  # the sam2 package is imported only where SAM2 is built
-
-    if size not in SAM2_CONFIGS:
-        raise ValueError(f"SAM2 size must be one of {tuple(SAM2_CONFIGS)}, got {size!r}")
-    with _LinspaceOnTheCPU():
-        return build_sam2(SAM2_CONFIGS[size], ckpt_path=None, device=torch.empty(0).device, mode="eval",
-                          hydra_overrides_extra=list(hydra_overrides), apply_postprocessing=False)
-
-
 def build_sansa_sam2(size: str, hydra_overrides: Sequence[str] = ()) -> nn.Module:
     """SAM2 as SANSA builds it: the package's config of ``size`` with the object-score head off, every weight frozen.
 
     ``hydra_overrides`` change the package's config further (tests build tiny variants with them).
     """
-    sam = _build_sam2_model(size, (*SANSA_SAM2_OVERRIDES, *hydra_overrides))
+    with _LinspaceOnTheCPU():
+        sam = build_sam2_model(size, hydra_overrides=(*SANSA_SAM2_OVERRIDES, *hydra_overrides),
+                               apply_postprocessing=False)
     return sam.requires_grad_(False)
-
-
-def trunk_geometry(state: Dict[str, torch.Tensor]) -> tuple:
-    """(Hiera's first width, its number of blocks) of a SAM2 state dict, or None when it has no Hiera trunk."""
-    patch = state.get(TRUNK_PATCH_KEY)
-    if patch is None:
-        return None
-    blocks = {key.split(".")[3] for key in state if key.startswith("image_encoder.trunk.blocks.")}
-    return patch.shape[0], len(blocks)
-
-
-def describe_geometry(geometry: tuple) -> str:
-    """'SAM2 Hiera-L (width 144, 48 blocks)', or 'SAM2 of no released size (width 8, 5 blocks)'."""
-    name = SAM2_SIZE_NAMES.get(SAM2_TRUNKS.get(geometry), "of no released size")
-    return f"SAM2 {name} (Hiera width {geometry[0]}, {geometry[1]} blocks)"
 
 
 def read_sam2_for_sansa(path: str, sam: nn.Module, size: str, option: str = "sam2_weights") -> Dict[str, torch.Tensor]:
@@ -91,18 +62,16 @@ def read_sam2_for_sansa(path: str, sam: nn.Module, size: str, option: str = "sam
     once in the log. Adapters are not in Meta's files; they come from the checkpoint.
 
     Raises:
-        ValueError: the file holds no SAM2 (the message says what it holds), or a SAM2 of another size than the
-            model's (both sizes named).
+        ValueError: the file holds no SAM2 (the message says what it holds), or a SAM2 of another size or version
+            than the model's (both named).
     """
     state = state_dict_in(load_weights_only(path), path)
-    found, built = trunk_geometry(state), trunk_geometry(sam.state_dict())
-    if found is None:
-        raise ValueError(f"{path} (given as {option}) is not a SAM2 model: it has no {TRUNK_PATCH_KEY} "
-                         f"({len(state)} tensors, first keys {', '.join(list(state)[:3])})")
+    if TRUNK_PATCH_KEY not in state:
+        raise ValueError(f"{path} (given as {option}) is not a SAM2 model: it holds {describe_weights(state)}")
+    found, built = describe_weights(state), describe_weights(sam.state_dict())
     if found != built:
-        raise ValueError(f"{path} (given as {option}) holds {describe_geometry(found)}, but the config builds "
-                         f"{describe_geometry(built)} (sam2_size='{size}'): give that size's file, or set the config's "
-                         f"sam2_size to the file's")
+        raise ValueError(f"{path} (given as {option}) holds {found}, but the config builds {built} "
+                         f"(sam2_size='{size}'): give that model's file, or set the config's sam2_size to the file's")
     dropped = [key for key in state if key.startswith(OBJECT_SCORE_KEYS)]
     if dropped:
         print_log(f"{path}: SANSA builds no object-score head; leaving out {len(dropped)} entries of the file: "
