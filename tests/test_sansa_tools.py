@@ -155,4 +155,4 @@ def test_sansa_configs_state_sansas_settings():
             assert loader.dataset.eval_label == "transformed"
     assert Config.fromfile(os.path.join(ROOT, "configs", "sansa_coco_fold2.py")).test_dataloader.dataset.fold == 2
     generalist = Config.fromfile(os.path.join(ROOT, "configs", "sansa_generalist_coco.py"))
-    assert generalist.model.model.adapter_ratio == 0.8 and generalist.train_dataloader is None
+    assert generalist.model.model.adapter_ratio == 0.8 and generalist.test_dataloader.dataset.num_episodes == 1000
