@@ -1,7 +1,9 @@
-# SANSA on the generated data: a CPU run of the SANSA host (no download). SAM2 here is a small variant of Hiera-T
-# built through the sam2 package's own config (128 px input, narrower and shallower: the overrides below) at its
-# random initialisation, frozen as in SANSA, and only the adapters (stages 2 and 3, ratio 0.3) train: the procedure
-# of SANSA, not its result (a random SAM2 has no knowledge to unlock). AdamW as SANSA, at lr 1e-3 for so short a run.
+# SANSA on the generated data: a CPU run of the SANSA host (no download). No SAM2 weights exist here, and a frozen
+# random SAM2 leaves its adapters nothing to unlock (adapters alone: the loss stays flat), so a small SAM2 (Hiera-T's
+# config at 128 px, narrower and shallower: the overrides below; 1.41M parameters) trains from scratch together with
+# the adapters (stages 2 and 3, ratio 0.3): freeze_sam2=False, which is not SANSA. AdamW with SANSA's betas, clipping
+# and cosine schedule, at lr 1e-3 for a from-scratch run; 24 epochs of 984 episodes take about what the CRCNet
+# default takes on 2 cores (README, SANSA). SANSA's procedure, SAM2 frozen: --cfg-options model.model.freeze_sam2=True
 _base_ = ['./crcnet_generated.py']
 custom_imports = dict(imports=['integrations.mmseg', 'integrations.sansa'], allow_failed_imports=False)
 sam2_small = [
