@@ -19,7 +19,7 @@ from PIL import Image
 import integrations.mmseg  # noqa: F401
 from crc_modules.checkpoint import UnsafeCheckpointError
 from integrations.mmseg.datasets import FSS1000Dataset, PascalFewShotDataset, load_plain_pickle, read_image
-from integrations.mmseg.datasets.files import read_binary_mask, read_drawn_mask
+from integrations.mmseg.datasets.images import read_binary_mask, read_drawn_mask
 from integrations.mmseg.engine.checkpoint import UNSAFE_PICKLE_FLAG, export_weights, load_checkpoint_file
 from integrations.mmseg.visualization.visualization import overlay
 from tests.datasets_fixtures import voc_labels, write_fss, write_voc

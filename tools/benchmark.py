@@ -29,6 +29,7 @@ import integrations.pfenet  # noqa: F401
 import integrations.sansa  # noqa: F401
 from crc_modules import MULTI_SCALES
 from crc_modules.precision import PRECISIONS, resolve_precision
+from integrations.cli import run_tool
 from integrations.mmseg.models.segmentor import FewShotSegmentor
 
 # model -> (paper config, overrides): ResNet-50 everywhere (HSNet's PASCAL config defaults to ResNet-101)
@@ -203,4 +204,4 @@ def print_folder_cost(rows: dict, size: int, precision: str, queries: int) -> No
 
 
 if __name__ == "__main__":
-    main()
+    run_tool(main)

@@ -31,6 +31,7 @@ from tqdm import tqdm
 from crc_modules import FUSIONS, MULTI_SCALES
 from crc_modules.kshot import KSHOT_MODES
 from crc_modules.precision import PRECISIONS
+from integrations.cli import run_tool
 from integrations.mmseg.apis.predictor import SCRIBBLE_PREFIX, FewShotPredictor, load_image
 from integrations.mmseg.engine.checkpoint import UNSAFE_PICKLE_FLAG
 from integrations.mmseg.visualization.visualization import PREDICTION_COLOUR, overlay
@@ -239,4 +240,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_tool(main)

@@ -14,6 +14,7 @@ from mmengine.config import Config
 from crc_modules import FUSIONS, MULTI_SCALES
 from crc_modules.kshot import KSHOT_MODES
 from crc_modules.precision import PRECISIONS
+from integrations.cli import run_tool
 from integrations.mmseg.engine.checkpoint import checkpoint_policy, load_model_weights
 from integrations.mmseg.engine.launch import (
     add_common_arguments,
@@ -22,7 +23,7 @@ from integrations.mmseg.engine.launch import (
     load_config,
     prepare_distributed,
 )
-from integrations.mmseg.evaluation.seed_summary import format_seed_table, summarize_seeds
+from integrations.mmseg.evaluation.seed_summary import format_seed_table, require_distinct_seeds, summarize_seeds
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -85,6 +86,8 @@ def test_once(runner, cfg: Config, seed=None) -> dict:
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
+    if args.seeds:
+        require_distinct_seeds(args.seeds)
     cfg = load_config(args)
     if args.checkpoint and not osp.isfile(args.checkpoint):
         raise FileNotFoundError(f"checkpoint not found: {args.checkpoint}")
@@ -139,4 +142,4 @@ def main(argv=None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    run_tool(main)

@@ -6,6 +6,7 @@ from typing import Optional
 import torch
 
 from crc_modules.registry import MODELS
+from integrations.cli import run_tool
 from integrations.mmseg.engine.checkpoint import EXPORTED_WEIGHTS, checkpoint_policy, export_weights
 from integrations.mmseg.engine.launch import (
     add_common_arguments,
@@ -14,6 +15,7 @@ from integrations.mmseg.engine.launch import (
     load_config,
     prepare_distributed,
 )
+from integrations.mmseg.models.segmentor import NonFiniteLossError
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -24,6 +26,16 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--amp", action="store_true",
                         help="mixed precision: fp16 with loss scaling on CUDA, bf16 autocast on the CPU")
     return parser.parse_args(argv)
+
+
+def divergence_message(runner, error: NonFiniteLossError) -> str:
+    """Where training stopped (1-based iteration and epoch), what is kept, and what to try."""
+    last = runner.message_hub.get_info("last_ckpt")
+    kept = (f"the last checkpoint before it is kept: {last} (continue from it with --resume {last})" if last
+            else "no checkpoint was saved before it")
+    return (f"training diverged at iteration {runner.iter + 1} (epoch {runner.epoch + 1}): {error}. It stopped "
+            f"there and exported no weights; {kept}. Try a lower learning rate (--cfg-options base_lr=...), "
+            f"gradient clipping (clip_grad=dict(max_norm=10) in the config's optim_wrapper), or fp32 instead of --amp")
 
 
 def has_trainable_parameters(cfg) -> bool:
@@ -52,7 +64,10 @@ def main(argv=None) -> Optional[str]:
     prepare_distributed(cfg)
     with checkpoint_policy(allow_full_pickle=args.unsafe_load_full_pickle):
         runner = build_runner(cfg, verbose=args.verbose)
-        runner.train()  # pretrained weights are applied here (init_weights), then load_from / resume
+        try:
+            runner.train()  # pretrained weights are applied here (init_weights), then load_from / resume
+        except NonFiniteLossError as err:
+            raise NonFiniteLossError(divergence_message(runner, err)) from None
     weights = osp.join(cfg.work_dir, EXPORTED_WEIGHTS)
     if runner.rank == 0:
         export_weights(runner.model, weights, args.config)
@@ -62,4 +77,4 @@ def main(argv=None) -> Optional[str]:
 
 
 if __name__ == "__main__":
-    main()
+    run_tool(main)

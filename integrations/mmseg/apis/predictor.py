@@ -18,7 +18,7 @@ from crc_modules import MultiScaleSupportSet, SupportSet
 from integrations.foundation.prompt_masks import PromptMasker, prompt_masker_for
 from integrations.foundation.prompts import SupportPrompt, is_prompt_text, parse_prompt
 
-from ..datasets.files import read_drawn_mask, read_image
+from ..datasets.images import read_drawn_mask, read_image
 from ..datasets.transforms import LongerSideResizePad
 from ..engine.run_options import resolve_config
 from ..models.segmentor import FewShotSegmentor

@@ -188,11 +188,18 @@ def checkpoint_policy(allow_full_pickle: bool = False):
 def export_weights(model: torch.nn.Module, path: str, config_path: Optional[str] = None) -> str:
     """Save the model's weights alone (tensors and strings), loadable with ``torch.load(weights_only=True)``.
 
+    Weights holding a NaN or an infinity (a diverged run) are refused (:func:`non_finite_tensors`), naming them.
+
     Written under a temporary name in the same folder, then renamed: ``path`` is the old file or the whole
     new one, never a partial write.
     """
     model = getattr(model, "module", model)
     state = {key: value.detach().cpu() for key, value in model.state_dict().items()}
+    non_finite = non_finite_tensors(state)
+    if non_finite:
+        raise ValueError(f"refused to export {path}: {len(non_finite)} weights hold NaN or infinite values "
+                         f"({', '.join(non_finite[:3])}{', ...' if len(non_finite) > 3 else ''}); the training "
+                         f"diverged, and a model with them predicts nothing useful")
     folder, name = os.path.split(os.path.abspath(path))
     temporary = os.path.join(folder, f".{name}.{os.getpid()}.tmp")
     try:

@@ -152,16 +152,35 @@ def _child(node, key: str):
     return node.get(key, _MISSING) if isinstance(node, (dict, Config)) else _MISSING
 
 
+def shared_evaluator_paths(cfg: Config, paths: Dict[str, object]) -> Dict[str, object]:
+    """``val_evaluator`` key paths repeated for ``test_evaluator`` where the config's test evaluator is its
+    validation one (mmseg's ``test_evaluator = val_evaluator``, a copy once the file is read), so that
+    ``val_evaluator.bootstrap_samples=0`` reaches tools/test.py too; a ``test_evaluator`` path given as well wins.
+    """
+    if not cfg.get("val_evaluator") or cfg.get("test_evaluator") != cfg.get("val_evaluator"):
+        return {}
+    shared = {}
+    for key, value in paths.items():
+        test_key = "test_evaluator" + key[len("val_evaluator"):]
+        if (key == "val_evaluator" or key.startswith("val_evaluator.")) and test_key not in paths:
+            shared[test_key] = value
+            print_log(f"--cfg-options {key} also sets {test_key} (the config's test evaluator is its validation "
+                      f"evaluator)", logger="current")
+    return shared
+
+
 def resolve_config(cfg: Config, overrides: Dict[str, object]) -> Config:
     """Merge ``--cfg-options``: run options first (then applied to their fields), explicit key paths last.
 
     Only the run options on the command line are applied (and ``released_lr_x10`` wherever it is set): a
     config file's own values were expanded where the file uses them, and its explicit fields (its own ``lr``,
-    ``max_epochs``) stay as written.
+    ``max_epochs``) stay as written. A ``val_evaluator`` path also sets the test evaluator that is the same
+    (:func:`shared_evaluator_paths`).
     """
     options = {key: value for key, value in overrides.items() if key in RUN_OPTIONS}
     paths = {key: value for key, value in overrides.items() if key not in RUN_OPTIONS}
     check_key_paths(cfg, paths)
+    paths.update(shared_evaluator_paths(cfg, paths))
     cfg.merge_from_dict(options)
     given = [name for name in RUN_OPTIONS if name in options or (name in APPLIED_FROM_THE_FILE and cfg.get(name))]
     for apply in dict.fromkeys(RUN_OPTIONS[name] for name in given):

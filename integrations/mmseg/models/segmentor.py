@@ -20,6 +20,10 @@ from ..engine.checkpoint import load_model_weights
 TEST_CFG_KEYS = ("kshot_mode", "kshot_fusion", "finetune", "scales", "precision", "threshold")
 
 
+class NonFiniteLossError(ValueError):
+    """A training loss that is NaN or infinite: the run diverged."""
+
+
 @MODELS.register_module()
 class FewShotSegmentor(BaseModel):
     """Hosts any registered :class:`~crc_modules.EpisodeModel` (CRCNet, PFENet, a user's own) in MMEngine's Runner.
@@ -96,6 +100,18 @@ class FewShotSegmentor(BaseModel):
                 [query, query_labels], [supports, support_labels])
         output = self.model(query, supports, binary_mask(support_labels), binary_mask(query_labels))
         return self.model.loss(output, query_labels, support_labels)
+
+    def parse_losses(self, losses: Dict[str, torch.Tensor]) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
+        """MMEngine's total of the loss terms, refused when it is NaN or infinite (a diverged run).
+
+        MMEngine's ``train_step`` calls this before the optimiser step, so the weights stay those of the last
+        finite step; :class:`NonFiniteLossError` names the terms (tools/train.py adds the iteration).
+        """
+        total, log_vars = super().parse_losses(losses)
+        if not bool(torch.isfinite(total)):
+            terms = ", ".join(f"{name} {float(value.detach()):g}" for name, value in log_vars.items() if name != "loss")
+            raise NonFiniteLossError(f"the loss is {float(total.detach()):g} ({terms})")
+        return total, log_vars
 
     def prepare_supports(self, images: torch.Tensor,
                          labels: torch.Tensor) -> Union[SupportSet, MultiScaleSupportSet]:
