@@ -7,9 +7,10 @@ import torchvision
 
 import integrations.mmseg  # noqa: F401  (the host: registers the segmentor, lets mmseg import on mmcv-lite)
 from crc_modules import EpisodeOutput
+from integrations.foundation.sam2_models import build_sam2_model
 from integrations.sansa import SANSA, Adapter, SupportMemory, insert_adapters
 from integrations.sansa.losses import sansa_mask_loss
-from integrations.sansa.sam2_model import _build_sam2_model, read_sam2_for_sansa
+from integrations.sansa.sam2_model import _LinspaceOnTheCPU, read_sam2_for_sansa
 
 # A tiny SAM2 through the package's own config (Hiera-T's, narrowed): 128 px input, 5 Hiera blocks in 4 stages.
 TINY = ["++model.image_size=128",
@@ -67,8 +68,8 @@ def released_adapter_shapes(stages, width, adapted=(2, 3), ratio=0.3):
 
 
 def test_hiera_l_sansa_has_metas_sam2_names_without_the_object_score_head_and_sansas_adapter_names():
-    with torch.device("meta"):
-        meta_sam2 = _build_sam2_model("large")  # Meta's config: what sam2_hiera_large.pt holds
+    with torch.device("meta"), _LinspaceOnTheCPU():  # Hiera reads a linspace with .item()
+        meta_sam2 = build_sam2_model("large")  # Meta's config: what sam2_hiera_large.pt holds
         sansa = SANSA("large")
     metas = {key: tuple(value.shape) for key, value in meta_sam2.state_dict().items()}
     assert OBJECT_SCORE_HEAD <= set(metas)
@@ -85,7 +86,7 @@ def _meta_layout_file(path, overrides=TINY, shift=0.5):
     """A SAM2 file in Meta's layout ({'model': state_dict}, object-score head included) of a tiny SAM2."""
     torch.manual_seed(1)
     state = {key: value + shift if value.is_floating_point() else value
-             for key, value in _build_sam2_model("tiny", overrides).state_dict().items()}
+             for key, value in build_sam2_model("tiny", hydra_overrides=overrides).state_dict().items()}
     torch.save({"model": state}, path)
     return state
 
@@ -112,11 +113,17 @@ def test_a_sam2_file_of_another_size_or_kind_is_refused_naming_the_file_and_both
     large_trunk = {"image_encoder.trunk.patch_embed.proj.weight": torch.zeros(144, 3, 7, 7),
                    **{f"image_encoder.trunk.blocks.{i}.norm1.weight": torch.zeros(1) for i in range(48)}}
     torch.save({"model": large_trunk}, tmp_path / "sam2_hiera_large.pt")
-    with pytest.raises(ValueError, match=r"holds SAM2 Hiera-L \(Hiera width 144, 48 blocks\).*sam2_size='tiny'"):
+    with pytest.raises(ValueError, match=r"holds SAM2 Hiera-L, but the config builds SAM2 of no released size "
+                                         r"\(Hiera width 8, 5 blocks\) \(sam2_size='tiny'\)"):
         read_sam2_for_sansa(str(tmp_path / "sam2_hiera_large.pt"), model.sam, "tiny")
+    sam21 = {**_meta_layout_file(tmp_path / "sam2.pt"), "no_obj_embed_spatial": torch.zeros(1, 16)}
+    torch.save({"model": sam21}, tmp_path / "sam2.1.pt")  # SAM 2.1: another model than SANSA's 2024-07 SAM2
+    with pytest.raises(ValueError, match=r"sam2\.1\.pt \(given as sam2_weights\) holds SAM2\.1 of no released size"):
+        read_sam2_for_sansa(str(tmp_path / "sam2.1.pt"), model.sam, "tiny")
     torch.save({"model": {key: value for key, value in model.state_dict().items() if ".adapter." in key}},
                tmp_path / "adapters.pth")
-    with pytest.raises(ValueError, match=r"adapters\.pth \(given as sam2_weights\) is not a SAM2 model"):
+    with pytest.raises(ValueError, match=r"adapters\.pth \(given as sam2_weights\) is not a SAM2 model: it holds SANSA "
+                                         r"adapters"):
         read_sam2_for_sansa(str(tmp_path / "adapters.pth"), model.sam, "tiny")
 
 
@@ -151,7 +158,7 @@ def test_an_adapted_hiera_block_adds_the_adapter_of_its_residual_stream_beside_i
 
 def test_fresh_adapters_change_nothing_and_bad_insertions_are_refused():
     torch.manual_seed(3)
-    plain = _build_sam2_model("tiny", TINY).eval()
+    plain = build_sam2_model("tiny", hydra_overrides=TINY)
     adapted = SANSA("tiny", sam2_overrides=TINY).eval()
     adapted.sam.load_state_dict(plain.state_dict(), strict=False)
     images = torch.randn(1, 3, 128, 128)
