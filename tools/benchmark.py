@@ -1,4 +1,4 @@
-"""Per-episode latency and peak memory of CRCNet, PFENet and HSNet, each case in a fresh process.
+"""Per-episode latency and peak memory of CRCNet, PFENet, HSNet and SANSA, each case in a fresh process.
 
     python tools/benchmark.py [--sizes 321 473] [--repeats 3] [--precisions fp32 auto] [--queries 8] [--device cpu]
 
@@ -26,6 +26,7 @@ from mmengine.config import Config
 import integrations.hsnet  # noqa: F401
 import integrations.mmseg  # noqa: F401  (registers the host's types)
 import integrations.pfenet  # noqa: F401
+import integrations.sansa  # noqa: F401
 from crc_modules import MULTI_SCALES
 from crc_modules.precision import PRECISIONS, resolve_precision
 from integrations.cli import run_tool
@@ -33,7 +34,10 @@ from integrations.mmseg.models.segmentor import FewShotSegmentor
 
 # model -> (paper config, overrides): ResNet-50 everywhere (HSNet's PASCAL config defaults to ResNet-101)
 CONFIGS = {"CRCNet": ("configs/crcnet_pascal_fold0.py", {}), "PFENet": ("configs/pfenet_pascal_fold0.py", {}),
-           "HSNet": ("configs/hsnet_pascal_fold0.py", {"model.model.backbone": "resnet50"})}
+           "HSNet": ("configs/hsnet_pascal_fold0.py", {"model.model.backbone": "resnet50"}),
+           # SANSA: SAM2 Hiera-T or Hiera-L with adapters; any input is resized to SAM2's 1024 (``--sizes 1024``)
+           "SANSA Hiera-T": ("configs/sansa_coco_fold0.py", {"model.model.sam2_size": "tiny"}),
+           "SANSA Hiera-L": ("configs/sansa_coco_fold0.py", {})}
 FOLDER_CASE = "CRCNet folder: 5-shot finetune + N queries"
 # case -> (model, shots, k-shot mode, multi-scale, folder)
 CASES = {
@@ -46,6 +50,10 @@ CASES = {
     "PFENet 5-shot": ("PFENet", 5, "fusion", False, False),
     "HSNet 1-shot": ("HSNet", 1, "fusion", False, False),
     "HSNet 5-shot vote": ("HSNet", 5, "fusion", False, False),  # the config's k-shot fusion: HSNet's vote
+    "SANSA Hiera-T 1-shot": ("SANSA Hiera-T", 1, "fusion", False, False),
+    "SANSA Hiera-T 5-shot": ("SANSA Hiera-T", 5, "fusion", False, False),  # five memory frames
+    "SANSA Hiera-L 1-shot": ("SANSA Hiera-L", 1, "fusion", False, False),
+    "SANSA Hiera-L 5-shot": ("SANSA Hiera-L", 5, "fusion", False, False),
 }
 
 

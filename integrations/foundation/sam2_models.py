@@ -39,8 +39,9 @@ def build_sam2_model(size: str, version: str = "2", hydra_overrides: Sequence[st
 
     if version not in SAM2_CONFIGS:
         raise ValueError(f"SAM2 version must be one of {tuple(SAM2_CONFIGS)}, got {version!r}")
-    return build_sam2(SAM2_CONFIGS[version][check_sam2_size(size)], ckpt_path=None, device="cpu", mode="eval",
-                      hydra_overrides_extra=list(hydra_overrides), **kwargs)
+    return build_sam2(SAM2_CONFIGS[version][check_sam2_size(size)], ckpt_path=None,
+                      device=torch.get_default_device(), mode="eval", hydra_overrides_extra=list(hydra_overrides),
+                      **kwargs)
 
 
 def sam2_version_of(state: Dict[str, torch.Tensor]) -> str:
