@@ -106,7 +106,7 @@ class GFSAM(EpisodeModel):
         else:
             from .sam2_masks import build_sam2, read_sam2_weights, sam2_image_embedding, sam2_point_masks
 
-            self.sam2 = build_sam2(sam2, **(sam2_args or {}))
+            self.sam2 = build_sam2(sam2, **(sam2_args or {}))  # sam2_args: dict(hydra_overrides=[...])
             self.mask_model_name, self._embed, self._point_masks = "sam2", sam2_image_embedding, sam2_point_masks
             self._read_masks_weights = partial(read_sam2_weights, size=sam2)
         self.requires_grad_(False)
