@@ -14,7 +14,7 @@ support_labels)`` (the order of PFENet's and HSNet's own forward).
 from __future__ import annotations
 
 import contextlib
-from typing import Callable, ClassVar, Dict, Iterator, NamedTuple, Optional, Sequence, Tuple
+from typing import ClassVar, Dict, Iterator, NamedTuple, Optional, Tuple
 
 import torch
 from torch import nn
@@ -43,15 +43,6 @@ class EpisodeOutput(NamedTuple):
     side_logits: Tuple[torch.Tensor, ...] = ()
 
 
-class FrozenWeights(NamedTuple):
-    """TEMPORARY stand-in for the coordinator's FrozenWeights (reverted when main has it)."""
-
-    option: str
-    module: str
-    path: Optional[str]
-    read: Callable[[str], Dict[str, torch.Tensor]]
-
-
 class EpisodeModel(nn.Module):
     """Base class of the few-shot models the hosts run: encode once, predict per query, loss, finetuning scope.
 
@@ -72,9 +63,6 @@ class EpisodeModel(nn.Module):
     fuses_shots: ClassVar[bool] = False
     encodes_support_masks: ClassVar[bool] = False
     align_corners: ClassVar[bool] = False
-
-    def frozen_weights(self) -> Sequence[FrozenWeights]:
-        return ()
 
     def encode(self, images: torch.Tensor, masks: Optional[torch.Tensor] = None) -> Features:
         """Features of (N, 3, H, W) images; ``masks`` (N, 1, H, W) are given when the images are supports."""
