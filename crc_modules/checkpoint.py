@@ -11,6 +11,7 @@ import os
 import pickle
 import pickletools
 import re
+import zipfile
 from typing import Callable, Dict, Optional, Sequence
 
 import torch
@@ -64,23 +65,39 @@ def load_weights_only(path: str, map_location="cpu", safe_globals: Sequence = ()
     Raises:
         FileNotFoundError: ``path`` is not a file.
         UnsafeCheckpointError: the file's pickle needs a type outside the allow-list; the message names it.
-        ValueError: the file is not a torch checkpoint.
+        ValueError: the file is corrupt (a damaged or cut-short archive) or is not a torch checkpoint.
     """
     if not os.path.isfile(path):
         raise FileNotFoundError(f"checkpoint not found: {path}")
     with torch.serialization.safe_globals(list(safe_globals)):
         try:
             return torch.load(path, map_location=map_location, weights_only=True)
-        except pickle.UnpicklingError as err:
-            if not any(refusal in str(err) for refusal in WEIGHTS_ONLY_REFUSALS):
-                raise ValueError(f"{path} is not a readable torch checkpoint: {err}") from err
+        except Exception as err:  # a damaged file makes torch raise almost any type
+            damage = archive_damage(path)
+            if damage:
+                raise ValueError(f"{path} is corrupt: {damage}. Copy or download it again.") from err
+            if not (isinstance(err, pickle.UnpicklingError) and any(refusal in str(err)
+                                                                    for refusal in WEIGHTS_ONLY_REFUSALS)):
+                raise ValueError(f"{path} is not a readable torch checkpoint: {err!r}") from err
             reason = _refusal_reason(path, err)
-        except (RuntimeError, KeyError, EOFError) as err:  # what torch raises for files it cannot parse
-            raise ValueError(f"{path} is not a readable torch checkpoint: {err!r}") from err
     raise UnsafeCheckpointError(
         f"refused to load {path}: a weights-only load stopped at {reason}. Use a checkpoint saved by this "
         f"project's tools, or re-save the weights alone (a dict of tensors)."
     )
+
+
+def archive_damage(path: str) -> Optional[str]:
+    """What is wrong with a zip archive (torch's format since 1.6) that is damaged or cut short, else None (an
+    intact archive, or a file of another format)."""
+    with open(path, "rb") as handle:
+        if handle.read(4) != b"PK\x03\x04":
+            return None
+    try:
+        with zipfile.ZipFile(path) as archive:
+            broken = archive.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as err:
+        return f"its zip archive is cut short or damaged ({err})"
+    return f"the entry {broken} of its zip archive fails its checksum" if broken else None
 
 
 def resolve_weights_source(source: str) -> str:
@@ -143,6 +160,57 @@ def describe_key_mismatch(missing: Sequence[str], unexpected: Sequence[str], tar
     return "; ".join(f"{len(keys)} {what} ({', '.join(keys[:3])}{', ...' if len(keys) > 3 else ''})"
                      for what, keys in (("weights missing from the file", missing),
                                         (f"weights {target} does not have", unexpected)) if keys)
+
+
+def shape_mismatch(module: nn.Module, state: StateDict) -> list:
+    """[(key, shape in the file, shape in the module)] of the entries both have with different shapes, in order."""
+    expected = module.state_dict()
+    return [(key, tuple(value.shape), tuple(expected[key].shape)) for key, value in state.items()
+            if key in expected and hasattr(value, "shape") and tuple(value.shape) != tuple(expected[key].shape)]
+
+
+def describe_shape_mismatch(mismatch: Sequence, target: str = "the model") -> str:
+    """'3 weights of other shapes than in the model (a: (64, 3) in the file, (32, 3) in the model; ...)'."""
+    shown = "; ".join(f"{key}: {tuple(file_shape)} in the file, {tuple(model_shape)} in {target}"
+                      for key, file_shape, model_shape in mismatch[:3])
+    return f"{len(mismatch)} weights of other shapes than in {target} ({shown}{'; ...' if len(mismatch) > 3 else ''})"
+
+
+def non_finite_tensors(state: StateDict) -> list:
+    """Names of the floating-point tensors of ``state`` holding a NaN or an infinity (a diverged run's weights)."""
+    return [key for key, value in state.items()
+            if torch.is_tensor(value) and value.is_floating_point() and value.device.type != "meta"
+            and not torch.isfinite(value).all()]
+
+
+def load_frozen_weights(model: nn.Module) -> list:
+    """Fill each frozen part of an :class:`~crc_modules.EpisodeModel` that names a file, from that file.
+
+    The part's reader (``FrozenWeights.read``) reads the file weights-only and checks what it is; every entry of
+    the part must then be in the file, except the part's trainable parameters (adapters, which a checkpoint
+    gives), and have the part's shape. Returns the files read.
+
+    Raises:
+        ValueError: the file lacks entries of the part, has entries it lacks, or has other shapes; the message
+            names the file, its run option and the first keys.
+    """
+    read = []
+    for part in model.frozen_weights():
+        if not part.path:
+            continue
+        module = model.get_submodule(part.module)
+        state = part.read(part.path)
+        trainable = {name for name, param in module.named_parameters(remove_duplicate=False) if param.requires_grad}
+        missing, unexpected = key_mismatch(module, state, optional=trainable.__contains__)
+        mismatch = shape_mismatch(module, state)
+        if missing or unexpected or mismatch:
+            problems = [describe_key_mismatch(missing, unexpected, f"the model's {part.module}")] if (
+                missing or unexpected) else []
+            problems += [describe_shape_mismatch(mismatch, f"the model's {part.module}")] if mismatch else []
+            raise ValueError(f"{part.path} (given as {part.option}) does not fit the model: {'; '.join(problems)}")
+        module.load_state_dict(state, strict=False)
+        read.append(part.path)
+    return read
 
 
 def read_state_dict(source: str, strip_prefixes: Sequence[str] = ("module.", "backbone.")) -> StateDict:

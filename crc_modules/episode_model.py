@@ -14,11 +14,12 @@ support_labels)`` (the order of PFENet's and HSNet's own forward).
 from __future__ import annotations
 
 import contextlib
-from typing import ClassVar, Dict, Iterator, NamedTuple, Optional, Tuple
+from typing import Callable, ClassVar, Dict, Iterator, NamedTuple, Optional, Sequence, Tuple
 
 import torch
 from torch import nn
 
+from .checkpoint import load_frozen_weights
 from .features import Features, map_features, stack_features
 from .weight_init import init_submodule_weights
 
@@ -43,6 +44,38 @@ class EpisodeOutput(NamedTuple):
     side_logits: Tuple[torch.Tensor, ...] = ()
 
 
+class FrozenWeights(NamedTuple):
+    """A frozen part of a model whose weights come from a file named by a run option (a foundation model's release).
+
+    While ``path`` is set, the part's weights are the file's: checkpoints leave them out (they hold only what was
+    trained, e.g. adapters inserted into the part) and loading a checkpoint keeps them.
+
+    Attributes:
+        option: The run option, and the model's constructor argument, naming the file (e.g. ``'sam2_weights'``).
+        module: Attribute path of the submodule the file fills (e.g. ``'sam'``).
+        path: The file; None until the run option gives it (the part is then saved and loaded like any other).
+        read: ``read(path)`` -> the submodule's state dict (keys relative to it); raises naming the file when it
+            holds another kind or size of model.
+    """
+
+    option: str
+    module: str
+    path: Optional[str]
+    read: Callable[[str], Dict[str, torch.Tensor]]
+
+
+def _leave_out_file_weights(model: "EpisodeModel", state_dict: dict, prefix: str, local_metadata: dict) -> None:
+    """State-dict hook: the weights that come from frozen files are not the model's to save."""
+    for key in model.file_weights():
+        state_dict.pop(prefix + key, None)
+
+
+def _keep_file_weights(model: "EpisodeModel", state_dict: dict, prefix: str, *args) -> None:
+    """Load pre-hook: a state dict without the file weights (a checkpoint) leaves them as they are."""
+    for key, value in model.file_weights().items():
+        state_dict.setdefault(prefix + key, value.detach())
+
+
 class EpisodeModel(nn.Module):
     """Base class of the few-shot models the hosts run: encode once, predict per query, loss, finetuning scope.
 
@@ -58,11 +91,35 @@ class EpisodeModel(nn.Module):
         encodes_support_masks (bool): :meth:`encode` uses the masks of support images (PFENet masks
             layer3 before layer4), so an image used both as support and as query is encoded twice.
         align_corners (bool): How logits are upsampled to an image or label (mmseg's decode-head flag).
+
+    A model built on frozen released weights (a foundation model) lists them in :meth:`frozen_weights`.
     """
 
     fuses_shots: ClassVar[bool] = False
     encodes_support_masks: ClassVar[bool] = False
     align_corners: ClassVar[bool] = False
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_state_dict_post_hook(_leave_out_file_weights)
+        self.register_load_state_dict_pre_hook(_keep_file_weights)
+
+    def frozen_weights(self) -> Sequence[FrozenWeights]:
+        """The model's parts whose weights come from files named by run options; none by default."""
+        return ()
+
+    def file_weights(self) -> Dict[str, torch.Tensor]:
+        """State-dict entries (keys relative to the model) that come from frozen files: every entry of a part
+        whose file is given, except the part's trainable parameters (adapters inserted into it)."""
+        weights = {}
+        for part in self.frozen_weights():
+            if part.path:
+                module = self.get_submodule(part.module)
+                trainable = {name for name, param in module.named_parameters(remove_duplicate=False)
+                             if param.requires_grad}
+                weights.update((f"{part.module}.{key}", value)
+                               for key, value in module.state_dict(keep_vars=True).items() if key not in trainable)
+        return weights
 
     def encode(self, images: torch.Tensor, masks: Optional[torch.Tensor] = None) -> Features:
         """Features of (N, 3, H, W) images; ``masks`` (N, 1, H, W) are given when the images are supports."""
@@ -83,8 +140,10 @@ class EpisodeModel(nn.Module):
         raise NotImplementedError
 
     def init_weights(self) -> None:
-        """Apply submodules' pretrained weights; MMEngine's Runner calls this when training starts."""
+        """Apply submodules' pretrained weights and the frozen files; MMEngine's Runner calls this when training
+        starts (the tools load the frozen files themselves to test and infer)."""
         init_submodule_weights(self)
+        load_frozen_weights(self)
 
     def finetune_parameters(self) -> Dict[str, nn.Parameter]:
         """What k-shot finetuning may change: by default every trainable parameter. A model whose :meth:`encode`

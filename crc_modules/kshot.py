@@ -55,9 +55,16 @@ class KShotPredictor:
         """One episode: supports (K,3,H,W), labels (K,H,W) in {0,1,255}, query (1,3,H',W') -> (1,1,H',W')."""
         return self.prepare(model, support_imgs, support_labels).predict(query_img)
 
+    def check_model(self, model: EpisodeModel) -> None:
+        """Refuse a finetuning mode for a model with nothing to finetune (a frozen foundation model)."""
+        if self.mode != "fusion" and not model.finetune_parameters():
+            raise ValueError(f"k-shot mode {self.mode!r} finetunes, but {type(model).__name__} has no trainable "
+                             f"parameters to finetune: use the 'fusion' mode")
+
     def prepare(self, model: EpisodeModel, support_imgs: torch.Tensor,
                 support_labels: torch.Tensor) -> Union[SupportSet, MultiScaleSupportSet]:
         """Check the supports, finetune once when the mode asks for it and k > 1, and bind them to ``model``."""
+        self.check_model(model)
         if support_imgs.dim() != 4 or support_labels.shape != (support_imgs.shape[0], *support_imgs.shape[-2:]):
             raise ValueError(f"supports must be (K, 3, H, W) with labels (K, H, W), got "
                              f"{tuple(support_imgs.shape)} and {tuple(support_labels.shape)}")

@@ -120,3 +120,59 @@ def write_coco_json(root: str, image_classes: Dict[str, Sequence[int]], size=(40
         json.dump(dict(images=images, annotations=annotations,
                        categories=[dict(id=i, name=f"c{i}") for i in category_ids]), handle)
     return path
+
+
+def _write_mask(path: str, size, seed: int) -> None:
+    """A grey mask: a random rectangle at 200 (object, >= 128), a patch at 100 (background), 0 elsewhere."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    rng = np.random.default_rng(seed)
+    mask = np.zeros(size, np.uint8)
+    y0, x0 = rng.integers(0, size[0] // 2), rng.integers(0, size[1] // 2)
+    mask[y0:y0 + size[0] // 3, x0:x0 + size[1] // 3] = 200
+    mask[-3:, -3:] = 100
+    Image.fromarray(mask).save(path)
+
+
+def write_deepglobe(root: str, per_class: Sequence[int], size=(24, 24)) -> List[List[str]]:
+    """PATNet's ``Deepglobe/{k}/test/{origin/x.jpg, groundtruth/x.png}``; returns each class's image names."""
+    names = []
+    for k, count in enumerate(per_class, 1):
+        folder = os.path.join(root, "Deepglobe", str(k), "test")
+        names.append([f"{100 + i}_sat_{k}{i % 6}.jpg" for i in range(count)])
+        for i, name in enumerate(names[-1]):
+            write_image(os.path.join(folder, "origin", name), size, 10 * k + i)
+            _write_mask(os.path.join(folder, "groundtruth", name.split(".")[0] + ".png"), size, 10 * k + i)
+    return names
+
+
+def write_isic(root: str, per_class: Sequence[int], size=(20, 28)) -> List[List[str]]:
+    """PATNet's ``ISIC/ISIC2018_Task1-2_Training_Input/{1,2,3}/x.jpg`` and ``..._GroundTruth/x_segmentation.png``."""
+    names, serial = [], 0
+    for k, count in enumerate(per_class, 1):
+        names.append([])
+        for _ in range(count):
+            stem = f"ISIC_{serial:07d}"
+            serial += 1
+            names[-1].append(f"{stem}.jpg")
+            write_image(os.path.join(root, "ISIC", "ISIC2018_Task1-2_Training_Input", str(k), f"{stem}.jpg"), size,
+                        serial)
+            _write_mask(os.path.join(root, "ISIC", "ISIC2018_Task1_Training_GroundTruth", f"{stem}_segmentation.png"),
+                        size, serial)
+    return names
+
+
+def write_chest_xray(root: str, shenzhen: int, montgomery: int = 0, size=(32, 26)) -> List[str]:
+    """Kaggle's ``LungSegmentation/{CXR_png, masks}``: Shenzhen masks ``CHNCXR_x_mask.png``, Montgomery masks named
+    like their image; returns the Shenzhen mask names."""
+    folder = os.path.join(root, "LungSegmentation")
+    names = []
+    for i in range(shenzhen + montgomery):
+        stem = f"CHNCXR_{i:04d}_{i % 2}" if i < shenzhen else f"MCUCXR_{i:04d}_0"
+        os.makedirs(os.path.join(folder, "CXR_png"), exist_ok=True)
+        grey = np.random.default_rng(i).integers(0, 255, size=size, dtype=np.uint8)
+        Image.fromarray(grey).save(os.path.join(folder, "CXR_png", f"{stem}.png"))  # X-rays are grey PNGs
+        mask_name = f"{stem}_mask.png" if i < shenzhen else f"{stem}.png"
+        _write_mask(os.path.join(folder, "masks", mask_name), size, i)
+        if i < shenzhen:
+            names.append(mask_name)
+    return names

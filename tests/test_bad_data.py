@@ -83,9 +83,12 @@ def test_a_label_value_that_is_no_class_nor_255_is_named(voc):
 
 
 @pytest.mark.parametrize("content, problem", [(b"", "is empty"), (b"\n  \n", "is empty"),
-                                              (b"\xef\xbb\xbfJPEGImages/a.jpg SegmentationClassAug/a.png\n",
-                                               "starts with a UTF-8 byte-order mark")])
-def test_an_empty_or_bom_prefixed_list_is_named(voc, content, problem):
+                                              ("a.jpg b.png\n".encode("utf-16-le"),
+                                               "is not UTF-8 text .*looks like UTF-16 little-endian without a "
+                                               "byte-order mark"),
+                                              ("caf\xe9.jpg b.png\n".encode("cp1252"),
+                                               "is not UTF-8 text .*Windows-1252")])
+def test_an_empty_list_or_one_in_another_encoding_is_named(voc, content, problem):
     root, list_file = voc
     with open(list_file, "wb") as handle:
         handle.write(content)
@@ -93,12 +96,15 @@ def test_an_empty_or_bom_prefixed_list_is_named(voc, content, problem):
         PascalFewShotDataset(root, fold=0, list_file=list_file)
 
 
-def test_fss_split_file_with_a_bom_is_named(tmp_path):
-    split = write_fss(str(tmp_path), ["abacus"], images=2)
-    with open(split, "wb") as handle:
-        handle.write(b"\xef\xbb\xbfabacus\n")
-    with pytest.raises(ValueError, match=r"FSS-1000 split file .*test.txt starts with a UTF-8 byte-order mark"):
-        FSS1000Dataset(str(tmp_path), split, mode="test")
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16", "utf-32"])  # each writes its byte-order mark
+def test_a_list_saved_with_a_byte_order_mark_reads_as_without_it(tmp_path, encoding):
+    split = write_fss(str(tmp_path), ["abacus", "bee"], images=2)
+    plain = FSS1000Dataset(str(tmp_path), split, mode="test")
+    with open(split, "w", encoding=encoding) as handle:
+        handle.write("abacus\r\nbee\r\n")  # as a Windows editor saves it
+    marked = FSS1000Dataset(str(tmp_path), split, mode="test")
+    assert marked.class_names == plain.class_names == ("abacus", "bee")
+    assert marked.samples == plain.samples
 
 
 def test_a_coco_category_outside_the_file_and_a_corrupt_json_are_named(tmp_path):

@@ -6,6 +6,7 @@ tools/infer.py never writing over an input and writing atomically; the overlay's
 """
 import os
 import pickle
+import re
 import subprocess
 import sys
 
@@ -18,7 +19,7 @@ from PIL import Image
 import integrations.mmseg  # noqa: F401
 from crc_modules.checkpoint import UnsafeCheckpointError
 from integrations.mmseg.datasets import FSS1000Dataset, PascalFewShotDataset, load_plain_pickle, read_image
-from integrations.mmseg.datasets.files import read_binary_mask, read_drawn_mask
+from integrations.mmseg.datasets.images import read_binary_mask, read_drawn_mask
 from integrations.mmseg.engine.checkpoint import UNSAFE_PICKLE_FLAG, export_weights, load_checkpoint_file
 from integrations.mmseg.visualization.visualization import overlay
 from tests.datasets_fixtures import voc_labels, write_fss, write_voc
@@ -194,7 +195,8 @@ def test_infer_writes_its_outputs_under_a_temporary_name_then_renames(tmp_path, 
     infer.write_image_atomically(target, np.zeros((4, 5), np.uint8))
     ((source, destination),) = renames
     assert destination == target and os.path.dirname(source) == str(tmp_path) and source != target
-    assert cv2.imread(target, cv2.IMREAD_GRAYSCALE).min() == 255 and os.listdir(tmp_path) == ["a_mask.png"]
+    assert cv2.imread(target, cv2.IMREAD_GRAYSCALE).min() == 255
+    assert sorted(os.listdir(tmp_path)) == [".infer_outputs", "a_mask.png"]
 
 
 # ---- tools/infer.py: inputs are never outputs -----------------------------------------------------
@@ -235,8 +237,8 @@ def test_infer_into_the_query_folder_never_reads_its_outputs_back_and_skips_an_e
         assert result.returncode == 1  # the empty photo, reported by name and skipped
         assert f"skipped {photos / 'c_empty.jpg'}: image {photos / 'c_empty.jpg'} is an empty file" in result.stderr
         assert "2 of 3 queries segmented" in result.stdout, (run, result.stdout)
-    assert sorted(os.listdir(photos)) == ["a.jpg", "a_mask.png", "a_overlay.png", "b.jpg", "b_mask.png",
-                                          "b_overlay.png", "c_empty.jpg"]
+    assert sorted(os.listdir(photos)) == [".infer_outputs", "a.jpg", "a_mask.png", "a_overlay.png", "b.jpg",
+                                          "b_mask.png", "b_overlay.png", "c_empty.jpg"]
 
 
 def test_infer_refuses_to_write_over_a_support_mask_named_like_an_output(weights, tmp_path):
@@ -251,6 +253,57 @@ def test_infer_refuses_to_write_over_a_support_mask_named_like_an_output(weights
     assert result.returncode != 0
     assert f"--out would write over input files: {photos / 'cat1_mask.png'}" in result.stderr
     assert (photos / "cat1_mask.png").read_bytes() == before and not (photos / "q_mask.png").exists()
+
+
+def test_infer_never_writes_over_a_hand_drawn_mask_of_a_query_that_is_no_support(weights, tmp_path):
+    photos = tmp_path / "photos"
+    _photos(photos, ["cat1.jpg", "cat2.jpg"])
+    hand_drawn = np.zeros((40, 56), np.uint8)
+    hand_drawn[5:20, 5:20] = 255
+    cv2.imwrite(str(photos / "cat2_mask.png"), hand_drawn)
+    before = (photos / "cat2_mask.png").read_bytes()
+    result = _infer(weights, "--support", str(photos / "cat1.jpg"), "5,5,30,25", "--query", str(photos),
+                    "--out", str(photos))
+    assert result.returncode != 0
+    assert f"--out holds files this tool did not write, which the run would replace: {photos / 'cat2_mask.png'}" in (
+        result.stderr)
+    assert (photos / "cat2_mask.png").read_bytes() == before and not (photos / "cat1_mask.png").exists()
+
+
+def test_a_killed_runs_temporary_is_never_a_query_and_is_removed(weights, tmp_path):
+    photos = tmp_path / "photos"
+    _photos(photos, ["a.jpg"])
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale = photos / f".a_mask.png.{int(finished.stdout)}.tmp"  # the process that wrote it is gone
+    stale.write_bytes(cv2.imencode(".png", np.zeros((8, 8), np.uint8))[1].tobytes())
+    cv2.imwrite(str(photos / ".hidden.png"), np.zeros((8, 8, 3), np.uint8))
+    result = _infer(weights, "--support", str(photos / "a.jpg"), "5,5,30,25", "--query", str(photos),
+                    "--out", str(photos))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "1 of 1 queries segmented" in result.stdout and not stale.exists()
+    assert sorted(os.listdir(photos)) == [".hidden.png", ".infer_outputs", "a.jpg", "a_mask.png", "a_overlay.png"]
+
+
+def test_a_support_whose_object_vanishes_at_the_working_size_is_refused_naming_the_size_that_keeps_it(tmp_path):
+    from mmengine.config import Config
+
+    from integrations.mmseg.apis.predictor import FewShotPredictor
+    from integrations.mmseg.models.segmentor import FewShotSegmentor
+
+    predictor = FewShotPredictor(FewShotSegmentor.build(Config.fromfile(CONFIG)), size=473)
+    photo = str(tmp_path / "speck.png")
+    cv2.imwrite(photo, np.random.default_rng(0).integers(0, 255, (900, 1200, 3), dtype=np.uint8))
+    speck = np.zeros((900, 1200), np.uint8)
+    speck[409, 609] = 1  # kept by neither row nor column of the nearest-neighbour resize to 473
+    with pytest.raises(ValueError, match=r"the object of .*speck.png \(1 pixels of its 1200x900 image\) vanishes "
+                                         r"when the image is resized to the working size 473: use a working size of "
+                                         r"at least \d+ \(--size\)") as refused:
+        predictor.set_supports([(photo, speck)])
+    keeping = int(re.search(r"at least (\d+)", str(refused.value)).group(1))
+    assert 473 < keeping <= 1200
+    predictor.size = keeping
+    predictor.set_supports([(photo, speck)])
+    assert predictor.support_set is not None
 
 
 # ---- the overlay of a large photo -----------------------------------------------------------------

@@ -6,7 +6,15 @@ import re
 import numpy as np
 import pytest
 
-from tests.datasets_fixtures import voc_labels, write_coco_json, write_palette_png, write_voc
+from tests.datasets_fixtures import (
+    voc_labels,
+    write_chest_xray,
+    write_coco_json,
+    write_deepglobe,
+    write_isic,
+    write_palette_png,
+    write_voc,
+)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -123,7 +131,7 @@ def test_an_empty_image_is_a_problem_line_and_the_split_is_still_checked(tree, c
 
 
 def test_collecting_records_what_class_pixel_counts_would_raise_and_only_inside_the_context(tmp_path):
-    from integrations.mmseg.datasets.files import class_pixel_counts, collecting_data_problems
+    from integrations.mmseg.datasets.checks import class_pixel_counts, collecting_data_problems
 
     bad, empty = str(tmp_path / "bad.png"), tmp_path / "empty.png"
     label = np.zeros((8, 10), np.uint8)
@@ -137,3 +145,43 @@ def test_collecting_records_what_class_pixel_counts_would_raise_and_only_inside_
     assert list(problems.unreadable) == [str(empty)] and "empty file (0 bytes)" in problems.unreadable[str(empty)]
     with pytest.raises(ValueError, match=r"label .*bad.png holds values \[30\]"):
         class_pixel_counts([bad], 20, "labels")
+
+
+# ---- the cross-domain targets in PATNet's layouts (issue 27) ---------------------------------------
+
+def _cross_domain_config(tmp_path, target, root):
+    """A target config as the family configs write it (the target's test set beside a training config's)."""
+    config = tmp_path / f"{target}.py"
+    config.write_text(
+        f"_base_ = [{os.path.join(ROOT, 'configs', 'crcnet_pascal_fold4.py')!r}, "
+        f"{os.path.join(ROOT, 'configs', '_base_', 'datasets', f'cdfss_{target}.py')!r}]\n"
+        f"test_dataloader = {{{{_base_.{target}_test_dataloader}}}}\n")
+    return [str(config), "--split", "test", "--cfg-options", f"test_dataloader.dataset.data_root={root}"]
+
+
+@pytest.mark.parametrize("target, write, rows, missing", [
+    ("deepglobe", lambda root: write_deepglobe(root, [3, 2, 4, 2, 2, 3]),
+     {1: "3", 2: "2", 3: "4", 4: "2", 5: "2", 6: "3"}, os.path.join("Deepglobe", "3", "test", "groundtruth")),
+    ("isic", lambda root: write_isic(root, [4, 2, 3]), {1: "4", 2: "2", 3: "3"},
+     os.path.join("ISIC", "ISIC2018_Task1_Training_GroundTruth")),
+    ("chest_xray", lambda root: write_chest_xray(root, shenzhen=5, montgomery=2), {1: "5"},
+     os.path.join("LungSegmentation", "CXR_png")),
+])
+def test_a_cross_domain_target_is_checked_per_class_and_a_missing_file_is_named(tmp_path, capsys, target, write,
+                                                                                 rows, missing):
+    root = str(tmp_path / "cdfss")
+    write(root)
+    config = _cross_domain_config(tmp_path, target, root)
+    assert _tool().main(config) == []
+    output = capsys.readouterr().out
+    assert "patnet's protocol" in output and "600 episodes (the number a test runs)" in output
+    assert "== train" not in output
+    # every image of a class is in its pool and may be a query; each mask holds one object of known size
+    assert {c: cells[:3] for c, cells in _rows(output, "test").items()} == {c: (n, n, n) for c, n in rows.items()}
+    folder = os.path.join(root, missing)
+    os.remove(os.path.join(folder, sorted(os.listdir(folder))[0]))
+    with pytest.raises(SystemExit) as exit_info:
+        _tool().main(config)
+    assert exit_info.value.code == 1
+    problems = capsys.readouterr().out.split("problem(s):")[1]
+    assert re.search(rf"1 files listed by .* are missing: {re.escape(folder)}", problems), problems

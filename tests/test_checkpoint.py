@@ -1,10 +1,12 @@
 """Checkpoints never run code: weights-only loading with MMEngine's exact allow-list, refusals naming file and type."""
+import copy
 import os
 import pickle
 import re
 import subprocess
 import sys
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -18,6 +20,7 @@ from crc_modules.registry import MODELS
 from integrations.mmseg.engine.checkpoint import (
     UNSAFE_PICKLE_FLAG,
     checkpoint_policy,
+    export_weights,
     load_checkpoint_file,
     load_model_weights,
 )
@@ -153,7 +156,7 @@ def test_every_entry_point_refuses_the_marker_pickle_before_it_runs(tmp_path, en
 
 
 def test_the_tools_opt_in_flag_loads_a_full_pickle_with_a_warning(tmp_path):
-    weights = FewShotSegmentor.from_config(Config.fromfile(CONFIG)).state_dict()
+    weights = FewShotSegmentor.build(Config.fromfile(CONFIG)).state_dict()
     path, marker = marker_checkpoint(tmp_path, state_dict=weights)
     result = _tool(["tools/test.py", CONFIG, path, "--work-dir", str(tmp_path / "work"), UNSAFE_PICKLE_FLAG,
                     "--cfg-options", "test_dataloader.dataset.num_episodes=1", "test_dataloader.dataset.image_size=32"],
@@ -185,3 +188,44 @@ def test_a_released_data_parallel_state_dict_loads_strictly_into_the_hosted_mode
                                          r"file \(hpn_learner\.bias\); 1 weights the model does not have "
                                          r"\(hpn_learner\.scale\)"):
         load_model_weights(segmentor, str(tmp_path / "best_model.pt"))
+
+
+def test_a_corrupt_checkpoint_is_called_corrupt_not_unsafe(tmp_path):
+    path = tmp_path / "weights.pth"
+    torch.save({"state_dict": {"w": torch.randn(64, 64)}}, path)
+    data = path.read_bytes()
+    (tmp_path / "cut.pth").write_bytes(data[: len(data) // 2])
+    damaged = bytearray(data)
+    damaged[120:126] = b"\x00" * 6  # inside the pickle of the archive
+    (tmp_path / "damaged.pth").write_bytes(bytes(damaged))
+    with pytest.raises(ValueError, match=r"cut\.pth is corrupt: its zip archive is cut short or damaged"):
+        load_weights_only(str(tmp_path / "cut.pth"))
+    with pytest.raises(ValueError, match=r"damaged\.pth is corrupt: the entry .*data\.pkl of its zip archive fails "
+                                         r"its checksum\. Copy or download it again"):
+        load_weights_only(str(tmp_path / "damaged.pth"))
+
+
+def test_weights_of_other_shapes_are_refused_naming_the_file_the_keys_and_the_likely_cause(tmp_path):
+    cfg = Config.fromfile(CONFIG)
+    narrow = copy.deepcopy(cfg)
+    narrow.model.model.channels = 32
+    path = str(tmp_path / "narrow.pth")
+    export_weights(FewShotSegmentor.build(narrow), path)
+    with pytest.raises(ValueError, match=r"narrow\.pth does not fit the config's model: \d+ weights of other shapes "
+                                         r"than in the model \(model\.[\w.]+: \(32, .*\) in the file, \(64, .*\) "
+                                         r"in the model; .*\)\. Was it trained with other model options"):
+        load_model_weights(FewShotSegmentor.build(cfg), path)
+
+
+def test_infer_takes_the_opt_in_flag_its_refusals_name(tmp_path):
+    marker, ran = marker_checkpoint(tmp_path)
+    photo = str(tmp_path / "photo.png")
+    cv2.imwrite(photo, np.zeros((20, 20, 3), np.uint8))
+    result = subprocess.run([sys.executable, "tools/infer.py", "--config", CONFIG, "--checkpoint", marker,
+                             "--support", photo, "2,2,10,10", "--query", photo, "--out", str(tmp_path / "out")],
+                            cwd=ROOT, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode != 0 and "--unsafe-load-full-pickle loads it fully" in result.stderr
+    assert not ran.exists()
+    help_text = subprocess.run([sys.executable, "tools/infer.py", "--help"], cwd=ROOT, capture_output=True,
+                               text=True).stdout
+    assert "--unsafe-load-full-pickle" in help_text

@@ -33,8 +33,9 @@ def test_pascal_folds_follow_table_10():
     assert fold_classes(3, 4, 20)[1] == (16, 17, 18, 19, 20)
     base, novel = fold_classes(2, 4, 20)
     assert set(base).isdisjoint(novel) and set(base) | set(novel) == set(range(1, 21))
-    with pytest.raises(ValueError, match="fold"):
-        fold_classes(4, 4, 20)
+    assert fold_classes(4, 4, 20) == (tuple(range(1, 21)), ())  # PATNet's --fold 4: no class held out
+    with pytest.raises(ValueError, match=r"fold must be in 0..3, or 4 for no class held out; got 5"):
+        fold_classes(5, 4, 20)
 
 
 def test_coco_fold_novel_classes_are_4k_plus_fold_plus_1():

@@ -14,7 +14,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # HSNet data/fss.py: one episode per test image (num_episodes None: the dataset counts them)
 PEER_COUNTS = {("PascalFewShotDataset", "pfenet"): 5000, ("CocoFewShotDataset", "pfenet"): 20000,
                ("PascalFewShotDataset", "hsnet"): 1000, ("CocoFewShotDataset", "hsnet"): 1000,
-               ("FSS1000Dataset", "hsnet"): None}
+               ("FSS1000Dataset", "hsnet"): None,
+               # PATNet data/{deepglobe,isic,lung}.py: num=600; data/fss.py (HSNet's): one per test image
+               ("DeepglobeDataset", "patnet"): 600, ("ISICDataset", "patnet"): 600, ("ChestXrayDataset", "patnet"): 600,
+               ("FSS1000Dataset", "patnet"): None}
 PAPER_CONFIGS = [c for c in sorted(glob.glob(os.path.join(ROOT, "configs", "*.py"))) if "generated" not in c]
 
 
@@ -27,7 +30,9 @@ def test_every_paper_config_tests_as_many_episodes_as_its_peer(config):
 
 def test_the_dataset_configs_name_the_source_of_their_counts():
     for name, source in (("pascal_5i", "`test_num = 5000`"), ("coco_20i", "`test_num = 20000`"),
-                         ("fss1000", "HSNet's data/fss.py")):
+                         ("fss1000", "HSNet's data/fss.py"), ("cdfss_deepglobe", "PATNet's data/deepglobe.py"),
+                         ("cdfss_isic", "PATNet's data/isic.py"), ("cdfss_chest_xray", "PATNet's data/lung.py"),
+                         ("cdfss_fss1000", "PATNet's data/fss.py")):
         with open(os.path.join(ROOT, "configs", "_base_", "datasets", f"{name}.py")) as handle:
             assert source in handle.read(), name
 

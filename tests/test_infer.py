@@ -7,11 +7,13 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from mmengine.config import Config
 
 import integrations.mmseg  # noqa: F401
 from crc_modules.registry import MODELS
 from integrations.mmseg.apis.predictor import FewShotPredictor
 from integrations.mmseg.engine.checkpoint import export_weights
+from integrations.mmseg.models.segmentor import FewShotSegmentor
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIG = os.path.join(ROOT, "configs", "crcnet_generated.py")
@@ -21,8 +23,6 @@ CONFIG = os.path.join(ROOT, "configs", "crcnet_generated.py")
 def files(tmp_path_factory):
     """A config-built model's exported weights, two supports (mask image, box) and a folder of queries."""
     root = tmp_path_factory.mktemp("infer")
-    from mmengine.config import Config
-
     torch.manual_seed(0)
     export_weights(MODELS.build(Config.fromfile(CONFIG).model), str(root / "weights.pth"))
     rng = np.random.default_rng(0)
@@ -75,11 +75,11 @@ def test_support_errors_name_the_file(files, tmp_path):
         predictor.set_supports([(str(tmp_path / "nope.jpg"), "0,0,9,9")])
     with pytest.raises(FileNotFoundError, match=r"mask file of .*s1.jpg not found: .*missing_mask.png"):
         predictor.set_supports([(str(files / "s1.jpg"), str(tmp_path / "missing_mask.png"))])
-    with pytest.raises(ValueError, match=r"box \(5, 5, 5, 20\) of .*s1.jpg is empty or reversed"):
+    with pytest.raises(ValueError, match=r"box \(5, 5, 5, 20\) of .*s1.jpg has zero area or is reversed"):
         predictor.set_supports([(str(files / "s1.jpg"), "5,5,5,20")])
-    with pytest.raises(ValueError, match=r"box \(30, 5, 10, 20\) of .*s1.jpg is empty or reversed"):
+    with pytest.raises(ValueError, match=r"box \(30, 5, 10, 20\) of .*s1.jpg has zero area or is reversed"):
         predictor.set_supports([(str(files / "s1.jpg"), (30, 5, 10, 20))])
-    with pytest.raises(ValueError, match=r"whole-pixel coordinates, got \(1.5, 2, 30, 20\)"):
+    with pytest.raises(ValueError, match=r"whole-pixel coordinates, got '1.5,2,30,20'"):
         predictor.set_supports([(str(files / "s1.jpg"), (1.5, 2, 30, 20))])
     with pytest.raises(ValueError, match=r"whole-pixel coordinates, got '1.5,2,30,20'"):
         predictor.set_supports([(str(files / "s1.jpg"), "1.5,2,30,20")])
@@ -87,7 +87,7 @@ def test_support_errors_name_the_file(files, tmp_path):
 
 def test_api_on_arrays_matches_the_segmentor():
     torch.manual_seed(0)
-    predictor = FewShotPredictor.from_config(CONFIG, size=48)  # the arrays' own size: no resizing
+    predictor = FewShotPredictor(FewShotSegmentor.build(Config.fromfile(CONFIG)), size=48)  # arrays' own size
     rng = np.random.default_rng(1)
     support, query = rng.integers(0, 255, (48, 48, 3), dtype=np.uint8), rng.integers(0, 255, (48, 48, 3),
                                                                                        dtype=np.uint8)
@@ -175,8 +175,8 @@ def test_colliding_query_names_keep_both_outputs(files, tmp_path):
     result = _infer(files, "--support", str(files / "s1.jpg"), str(files / "s1_mask.png"), "--query", str(folder),
                     "--out", str(tmp_path / "out"))
     assert result.returncode == 0, result.stderr[-2000:]
-    assert sorted(os.listdir(tmp_path / "out")) == ["a_jpg_mask.png", "a_jpg_overlay.png", "a_png_mask.png",
-                                                    "a_png_overlay.png"]
+    assert sorted(os.listdir(tmp_path / "out")) == [".infer_outputs", "a_jpg_mask.png", "a_jpg_overlay.png",
+                                                    "a_png_mask.png", "a_png_overlay.png"]
 
 
 def test_a_file_named_twice_is_segmented_once_and_distinct_files_get_distinct_names(tmp_path, monkeypatch):

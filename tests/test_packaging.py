@@ -12,6 +12,8 @@ import tomllib
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CORE = {"torch", "torchvision", "numpy", "mmengine"}
 HOST_ONLY_MODULES = ("mmseg", "mmcv", "ftfy", "regex", "prettytable", "tqdm", "integrations")
+# folders whose modules import their own extra's packages when loaded ([foundation], [demo])
+OWN_EXTRA_FOLDERS = ("integrations/sansa", "integrations/gfsam", "tools/demo")
 
 
 def _project():
@@ -23,14 +25,17 @@ def _names(requirements):
     return {re.split(r"[<>=!\[ ;]", requirement, maxsplit=1)[0].lower() for requirement in requirements}
 
 
-def _distributions_imported_by(folder, module_level_only=False):
+def _distributions_imported_by(folder, module_level_only=False, leave_out=()):
     """Distributions (not the standard library, not this project) whose modules the files under ``folder`` import.
 
-    With ``module_level_only``, imports inside functions (optional features such as COCO's json) are left out.
+    With ``module_level_only``, imports inside functions (optional features such as COCO's json) are left out;
+    files under the ``leave_out`` folders are not read.
     """
     providers = importlib.metadata.packages_distributions()
     found = {}
     for path in glob.glob(os.path.join(ROOT, folder, "**", "*.py"), recursive=True):
+        if os.path.relpath(path, ROOT).startswith(tuple(leave_out)):
+            continue
         tree = ast.parse(open(path).read())
         nodes = tree.body if module_level_only else ast.walk(tree)
         for node in nodes:
@@ -56,11 +61,15 @@ def test_crc_modules_imports_nothing_beyond_the_core_dependencies():
 
 
 def test_the_mmseg_extra_with_the_core_covers_what_the_hosts_and_tools_import_and_extras_the_rest():
+    """The host and the tools import only [mmseg] when loaded; the foundation families (importing sam2, timm,
+    segment_anything when loaded) and the page (gradio) come with their extras; everything is in some extra."""
     extras = _project()["optional-dependencies"]
     host = CORE | _names(extras["mmseg"])
-    imported = {**_distributions_imported_by("integrations", True), **_distributions_imported_by("tools", True)}
+    imported = {**_distributions_imported_by("integrations", True, OWN_EXTRA_FOLDERS),
+                **_distributions_imported_by("tools", True, OWN_EXTRA_FOLDERS)}
     assert not {name: files for name, files in imported.items() if name not in host}, "not in [mmseg]"
-    optional = host | _names(extras["coco"]) | _names(extras["tensorboard"]) | _names(extras["convert"])
+    optional = host | set().union(*(_names(extras[name]) for name in ("coco", "tensorboard", "convert", "foundation",
+                                                                      "demo")))
     imported = {**_distributions_imported_by("integrations"), **_distributions_imported_by("tools")}
     assert not {name: files for name, files in imported.items() if name not in optional}, "not in any extra"
 
@@ -80,5 +89,7 @@ def test_the_core_package_imports_and_runs_without_mmseg_or_the_host_dependencie
     assert result.returncode == 0, result.stderr[-3000:]
 
 
-def test_ci_installs_the_host_and_the_test_extras():
-    assert "-e '.[mmseg,test]'" in open(os.path.join(ROOT, ".ci", "run")).read()
+def test_ci_installs_what_the_readme_installs():
+    extras = "-e '.[mmseg,foundation,demo,test]'"
+    for path in (".ci/run", "README.md"):
+        assert extras in open(os.path.join(ROOT, path)).read(), path

@@ -11,6 +11,7 @@ from mmengine.config import Config
 
 import integrations.mmseg  # noqa: F401
 from integrations.mmseg.engine.checkpoint import export_weights
+from integrations.mmseg.engine.run_options import resolve_config
 from integrations.mmseg.evaluation.metric import FewShotIoUMetric, bootstrap_interval
 from integrations.mmseg.evaluation.seed_summary import summarize_seeds
 from integrations.mmseg.models.segmentor import FewShotSegmentor
@@ -29,7 +30,7 @@ def weights(tmp_path_factory):
     cfg = Config.fromfile(CONFIG)
     cfg.merge_from_dict(MODEL)
     path = str(tmp_path_factory.mktemp("weights") / "weights.pth")
-    return export_weights(FewShotSegmentor.from_config(cfg), path)
+    return export_weights(FewShotSegmentor.build(cfg), path)
 
 
 def _test(weights, out, *extra):
@@ -118,3 +119,25 @@ def test_metric_reports_the_interval_around_its_point_estimate_and_the_class_iou
     assert metric.class_iou == pytest.approx(expected, abs=0.006)
     assert result["mIoU"] == pytest.approx(np.mean(list(expected.values())), abs=0.006)
     assert "mIoU_ci95" not in FewShotIoUMetric(bootstrap_samples=0).compute_metrics(rows.tolist())
+
+
+def test_a_seed_given_twice_is_refused_before_anything_runs(weights, tmp_path):
+    with pytest.raises(ValueError, match=r"--seeds 0 0 1: seed 0 is given more than once, so its episodes would count "
+                                         r"twice"):
+        _test(weights, tmp_path / "dup.json", "--seeds", "0", "0", "1")
+    assert not (tmp_path / "dup.json").exists()
+    with pytest.raises(ValueError, match="seed 2 is given more than once"):
+        summarize_seeds([dict(seed=2, metrics={"mIoU": 1.0, "FB-IoU": 1.0}, class_IoU={})] * 2)
+
+
+def test_val_evaluator_bootstrap_samples_reaches_the_test_as_the_readme_writes_it(weights, tmp_path, monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", str(torch.get_num_threads()))
+    result = _test(weights, tmp_path / "no_ci.json", "--cfg-options", *TINY, "val_evaluator.bootstrap_samples=0")
+    assert "mIoU" in result["metrics"] and "mIoU_ci95" not in result["metrics"]
+    cfg = resolve_config(Config.fromfile(CONFIG), {"val_evaluator.bootstrap_samples": 0,
+                                                   "test_evaluator.bootstrap_seed": 3})
+    assert cfg.test_evaluator.bootstrap_samples == 0 and cfg.test_evaluator.bootstrap_seed == 3
+    assert "bootstrap_seed" not in cfg.val_evaluator
+    separate = Config.fromfile(CONFIG)
+    separate.test_evaluator = dict(type="FewShotIoUMetric", bootstrap_samples=50)  # not the validation one
+    assert resolve_config(separate, {"val_evaluator.bootstrap_samples": 0}).test_evaluator.bootstrap_samples == 50

@@ -77,7 +77,7 @@ def test_test_tool_without_a_checkpoint_says_it_needs_one(tmp_path):
     result = subprocess.run([sys.executable, "tools/test.py", CONFIG, "--work-dir", str(tmp_path)], cwd=ROOT,
                             capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert result.returncode != 0
-    assert "the following arguments are required: checkpoint" in result.stderr
+    assert "CRCNet needs a checkpoint of its trained weights" in result.stderr
 
 
 def test_training_is_reproducible_from_the_seed_and_the_seed_matters(trained, tmp_path):

@@ -168,3 +168,83 @@ def test_missing_or_malformed_input_is_refused_naming_the_file(trees, breaker, n
     assert result.returncode != 0
     assert str(path) in result.stderr and re.search(message, result.stderr), result.stderr
     assert "Traceback" not in result.stderr
+
+
+# ---- ids that leave the dataset, earlier output, text encodings (issue 27, faults 8, 9, 11) ----------
+
+@pytest.mark.parametrize("bad_id", ["../../escaped", "/tmp/absolute_id", "sub/dir", ".."])
+def test_an_id_that_is_not_a_plain_file_name_is_refused_and_nothing_is_written(trees, bad_id):
+    root, voc, sbd, _, _ = trees
+    _write_ids(str(sbd / "val.txt"), SBD_VAL + [bad_id])
+    result = _run(root / "VOCdevkit", root / "benchmark_RELEASE", "--list-dir", root / "lists")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert f"id list {sbd / 'val.txt'} line 3: {bad_id!r} is not a plain image id" in result.stderr
+    assert not (voc / "SegmentationClassAug").exists() and not (root / "lists").exists()
+    assert not os.path.exists(os.path.normpath(voc / "SegmentationClassAug" / f"{bad_id}.png"))
+
+
+def test_earlier_output_is_kept_unless_overwrite_is_given_and_then_what_it_replaced_is_said(trees):
+    root, voc, _, _, _ = trees
+    args = [root / "VOCdevkit", root / "benchmark_RELEASE", "--list-dir", root / "lists"]
+    assert _run(*args).returncode == 0
+    label = voc / "SegmentationClassAug" / "2007_000001.png"
+    label.write_bytes(b"an earlier run's file")
+    refused = _run(*args)
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert re.search(r"8 files of the SegmentationClassAug labels and lists already exist \(first: .*\.png.*\): "
+                     r"pass --overwrite", refused.stderr), refused.stderr
+    assert label.read_bytes() == b"an earlier run's file"  # untouched
+    replaced = _run(*args, "--overwrite")
+    assert replaced.returncode == 0, replaced.stderr
+    assert "replaced 8 existing files (first: " in replaced.stdout
+    with Image.open(label) as image:
+        assert image.mode == "L" and image.size == (SIZE[1], SIZE[0])
+    leftovers = [name for folder, _, names in os.walk(root) for name in names if ".partial-" in name]
+    assert leftovers == []
+
+
+def _conversion():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        "conversion", os.path.join(ROOT, "tools", "dataset_converters", "conversion.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("failure", [OSError("disk full"), KeyboardInterrupt()])
+def test_a_write_that_fails_midway_leaves_the_old_file_whole_and_no_temporary(tmp_path, failure):
+    conversion = _conversion()
+    path = tmp_path / "label.png"
+    path.write_bytes(b"old")
+
+    def write_half(temporary):
+        with open(temporary, "wb") as handle:
+            handle.write(b"ne")
+        raise failure
+
+    with pytest.raises(type(failure)):
+        conversion.write_atomically(str(path), write_half)
+    assert path.read_bytes() == b"old" and os.listdir(tmp_path) == ["label.png"]
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16"])  # each writes a byte-order mark (Windows editors)
+def test_an_id_list_with_a_byte_order_mark_converts_as_without_it(trees, encoding):
+    root, voc, _, _, _ = trees
+    path = voc / "ImageSets" / "Segmentation" / "val.txt"
+    path.write_text("\r\n".join(VOC_VAL) + "\r\n", encoding=encoding)
+    result = _run(root / "VOCdevkit", root / "benchmark_RELEASE", "--list-dir", root / "lists")
+    assert result.returncode == 0, result.stderr
+    assert _read_list(root / "lists" / "val.txt") == [
+        [f"JPEGImages/{i}.jpg", f"SegmentationClassAug/{i}.png"] for i in VOC_VAL]
+
+
+@pytest.mark.parametrize("encoding, named", [("utf-16-le", "UTF-16 little-endian without a byte-order mark"),
+                                             ("cp1252", "Windows-1252")])
+def test_an_id_list_in_another_encoding_is_named_with_its_file(trees, encoding, named):
+    root, voc, _, _, _ = trees
+    path = voc / "ImageSets" / "Segmentation" / "train.txt"
+    path.write_bytes("\n".join(VOC_TRAIN + ["caf\xe9"]).encode(encoding))
+    result = _run(root / "VOCdevkit", root / "benchmark_RELEASE", "--list-dir", root / "lists")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert f"id list {path} is not UTF-8 text" in result.stderr and named in result.stderr

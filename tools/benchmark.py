@@ -28,6 +28,7 @@ import integrations.mmseg  # noqa: F401  (registers the host's types)
 import integrations.pfenet  # noqa: F401
 from crc_modules import MULTI_SCALES
 from crc_modules.precision import PRECISIONS, resolve_precision
+from integrations.cli import run_tool
 from integrations.mmseg.models.segmentor import FewShotSegmentor
 
 # model -> (paper config, overrides): ResNet-50 everywhere (HSNet's PASCAL config defaults to ResNet-101)
@@ -62,8 +63,8 @@ def build_case(name: str, size: int, precision: str, device: str, queries: int):
     config, overrides = CONFIGS[model_name]
     cfg = Config.fromfile(config)
     cfg.merge_from_dict(overrides)
-    segmentor = FewShotSegmentor.from_config(cfg, kshot_mode=mode,
-                                             scales=MULTI_SCALES if multi_scale else None, precision=precision)
+    segmentor = FewShotSegmentor.build(cfg, kshot_mode=mode,
+                                       scales=MULTI_SCALES if multi_scale else None, precision=precision)
     segmentor.to(device).eval()
     supports, labels, query = episode(shots, size, device)
     folder_queries = [episode(1, size, device, seed)[2] for seed in range(1, queries + 1)] if folder else [query]
@@ -195,4 +196,4 @@ def print_folder_cost(rows: dict, size: int, precision: str, queries: int) -> No
 
 
 if __name__ == "__main__":
-    main()
+    run_tool(main)

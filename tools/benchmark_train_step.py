@@ -20,6 +20,7 @@ from mmseg.registry import MODELS
 
 import integrations.mmseg  # noqa: F401  (registers the host's types)
 import integrations.pfenet  # noqa: F401
+from integrations.cli import run_tool
 
 PAPER_CONFIGS = ["configs/crcnet_pascal_fold0.py", "configs/crcnet_coco_fold0.py", "configs/crcnet_fss1000.py",
                  "configs/pfenet_pascal_fold0.py", "configs/pfenet_coco_fold0.py"]
@@ -87,4 +88,4 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_tool(main)

@@ -1,4 +1,8 @@
-"""Test a few-shot model: ``python tools/test.py CONFIG CHECKPOINT [--shot 5 --kshot-mode finetune --multi-scale]``."""
+"""Test a few-shot model: ``python tools/test.py CONFIG [CHECKPOINT] [--shot 5 --kshot-mode finetune --multi-scale]``.
+
+The checkpoint is needed where the model has trained weights; a model with nothing trained (GF-SAM) runs from
+the frozen files its run options name (``--cfg-options dinov2_weights=PATH sam_weights=PATH``).
+"""
 import argparse
 import copy
 import json
@@ -10,6 +14,7 @@ from mmengine.config import Config
 from crc_modules import FUSIONS, MULTI_SCALES
 from crc_modules.kshot import KSHOT_MODES
 from crc_modules.precision import PRECISIONS
+from integrations.cli import run_tool
 from integrations.mmseg.engine.checkpoint import checkpoint_policy, load_model_weights
 from integrations.mmseg.engine.launch import (
     add_common_arguments,
@@ -18,15 +23,16 @@ from integrations.mmseg.engine.launch import (
     load_config,
     prepare_distributed,
 )
-from integrations.mmseg.evaluation.seed_summary import format_seed_table, summarize_seeds
+from integrations.mmseg.evaluation.seed_summary import format_seed_table, require_distinct_seeds, summarize_seeds
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Test a few-shot segmentation model on episodes")
     add_common_arguments(parser)
-    parser.add_argument("checkpoint",
+    parser.add_argument("checkpoint", nargs="?",
                         help="weights exported by tools/train.py, an MMEngine checkpoint, or a hosted model's released "
-                             "checkpoint (PFENet's train_epoch_200.pth)")
+                             "checkpoint (PFENet's train_epoch_200.pth, SANSA's adapters); none for a model with "
+                             "nothing trained")
     parser.add_argument("--shot", type=int, help="supports per episode (1, 5, 10)")
     parser.add_argument("--kshot-mode", choices=KSHOT_MODES, help="k-shot inference (Table 4)")
     parser.add_argument("--kshot-fusion", choices=FUSIONS,
@@ -80,8 +86,10 @@ def test_once(runner, cfg: Config, seed=None) -> dict:
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
+    if args.seeds:
+        require_distinct_seeds(args.seeds)
     cfg = load_config(args)
-    if not osp.isfile(args.checkpoint):
+    if args.checkpoint and not osp.isfile(args.checkpoint):
         raise FileNotFoundError(f"checkpoint not found: {args.checkpoint}")
     cfg.load_from, cfg.resume = None, False  # loaded strictly below, not by the Runner's lenient load_from
     dataset = cfg.test_dataloader.dataset
@@ -109,7 +117,7 @@ def main(argv=None) -> dict:
     with checkpoint_policy(allow_full_pickle=args.unsafe_load_full_pickle):
         runner = build_runner(cfg, verbose=args.verbose)
         load_model_weights(runner.model, args.checkpoint, allow_full_pickle=args.unsafe_load_full_pickle)
-        runner.logger.info(f"weights loaded from {args.checkpoint}")
+        runner.logger.info(f"weights loaded from {args.checkpoint or 'the frozen weight files alone'}")
         # never calls init_weights: no pretrained file or network is needed
         runs = [test_once(runner, cfg, seed) for seed in (args.seeds or [None])]
     results = dict(metrics=runs[0]["metrics"], class_IoU=runs[0]["class_IoU"])
@@ -134,4 +142,4 @@ def main(argv=None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    run_tool(main)

@@ -1,9 +1,12 @@
 """Train a few-shot model with MMEngine's Runner: ``python tools/train.py configs/crcnet_pascal_fold0.py``."""
 import argparse
 import os.path as osp
+from typing import Optional
 
 import torch
 
+from crc_modules.registry import MODELS
+from integrations.cli import run_tool
 from integrations.mmseg.engine.checkpoint import EXPORTED_WEIGHTS, checkpoint_policy, export_weights
 from integrations.mmseg.engine.launch import (
     add_common_arguments,
@@ -12,6 +15,7 @@ from integrations.mmseg.engine.launch import (
     load_config,
     prepare_distributed,
 )
+from integrations.mmseg.models.segmentor import NonFiniteLossError
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -24,9 +28,30 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv=None) -> str:
+def divergence_message(runner, error: NonFiniteLossError) -> str:
+    """Where training stopped (1-based iteration and epoch), what is kept, and what to try."""
+    last = runner.message_hub.get_info("last_ckpt")
+    kept = (f"the last checkpoint before it is kept: {last} (continue from it with --resume {last})" if last
+            else "no checkpoint was saved before it")
+    return (f"training diverged at iteration {runner.iter + 1} (epoch {runner.epoch + 1}): {error}. It stopped "
+            f"there and exported no weights; {kept}. Try a lower learning rate (--cfg-options base_lr=...), "
+            f"gradient clipping (clip_grad=dict(max_norm=10) in the config's optim_wrapper), or fp32 instead of --amp")
+
+
+def has_trainable_parameters(cfg) -> bool:
+    """Whether the config's model has a parameter to train (built on the meta device: no memory, no weights)."""
+    with torch.device("meta"):
+        model = MODELS.build(cfg.model)
+    return any(param.requires_grad for param in model.parameters())
+
+
+def main(argv=None) -> Optional[str]:
     args = parse_args(argv)
     cfg = load_config(args)
+    if not has_trainable_parameters(cfg):
+        print(f"{args.config}: {cfg.model.model.type} has nothing to train (every weight is frozen); test it with "
+              f"tools/test.py {args.config} (no checkpoint)")
+        return None
     if args.amp:
         on_gpu = torch.cuda.is_available()
         cfg.optim_wrapper.type = "AmpOptimWrapper" if on_gpu else "CPUAutocastOptimWrapper"
@@ -39,7 +64,10 @@ def main(argv=None) -> str:
     prepare_distributed(cfg)
     with checkpoint_policy(allow_full_pickle=args.unsafe_load_full_pickle):
         runner = build_runner(cfg, verbose=args.verbose)
-        runner.train()  # pretrained weights are applied here (init_weights), then load_from / resume
+        try:
+            runner.train()  # pretrained weights are applied here (init_weights), then load_from / resume
+        except NonFiniteLossError as err:
+            raise NonFiniteLossError(divergence_message(runner, err)) from None
     weights = osp.join(cfg.work_dir, EXPORTED_WEIGHTS)
     if runner.rank == 0:
         export_weights(runner.model, weights, args.config)
@@ -49,4 +77,4 @@ def main(argv=None) -> str:
 
 
 if __name__ == "__main__":
-    main()
+    run_tool(main)

@@ -1,11 +1,12 @@
-"""Check a config's data before training: ``python tools/analysis/check_dataset.py CONFIG [--fold N]``.
+"""Check a config's data before training: ``python tools/analysis/check_dataset.py CONFIG [--fold N] [--split test]``.
 
 ``--cfg-options`` takes the tools' overrides (e.g. another list, or COCO's instances json with
 ``ann_file=``).
 
-Builds the config's training and test datasets (no model, no training) and prints, per split: the
-protocol and the list / split files read, the number of test episodes, and per class of the split the
-images holding it, its support pool, its queries and its mean object pixels. Every problem found (missing
+Builds the config's training and test datasets (no model, no training; ``--split`` one of them, e.g. a
+cross-domain target alone) and prints, per split: the protocol and the list / split files read, the number
+of test episodes, and per class of the split the images holding it, its support pool, its queries and its
+mean object pixels. Every problem found (missing
 files, label values that are no class of the dataset nor 255, a class of the split without any episode,
 empty, truncated or unreadable images and labels, a dataset that cannot be built) is listed on one line
 each at the end; the exit status is then 1.
@@ -25,7 +26,9 @@ from prettytable import PrettyTable
 from tqdm import tqdm
 
 import integrations.mmseg  # noqa: F401  (registers the host's types)
-from integrations.mmseg.datasets.files import DataProblems, collecting_data_problems, read_binary_mask
+from integrations.cli import run_tool
+from integrations.mmseg.datasets.checks import DataProblems, collecting_data_problems
+from integrations.mmseg.datasets.images import read_binary_mask
 from integrations.mmseg.engine.run_options import resolve_config
 
 IGNORE = 255
@@ -107,9 +110,9 @@ def class_table(dataset, counts: List[Dict[int, int]]) -> PrettyTable:
 
 
 def check_split(cfg: Config, split: str, loader: str, problems: DataProblems, other: List[str]) -> None:
-    dataset_cfg = cfg.get(loader, {}).get("dataset")
+    dataset_cfg = (cfg.get(loader) or {}).get("dataset")
     if not dataset_cfg:
-        other.append(f"{split}: the config has no {loader}.dataset")
+        print(f"\n== {split}: the config has no {loader}.dataset (not checked)")
         return
     try:
         with collecting_data_problems(problems):
@@ -134,6 +137,8 @@ def main(argv=None) -> List[str]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("config")
     parser.add_argument("--fold", type=int, help="check this fold (default: the config's)")
+    parser.add_argument("--split", choices=[split for split, _ in SPLITS],
+                        help="check this split alone (default: both)")
     parser.add_argument("--cfg-options", nargs="+", action=DictAction, default={},
                         help="override config entries as tools/train.py does, e.g. "
                              "train_dataloader.dataset.list_file=lists/pascal/train_aug.txt")
@@ -143,7 +148,10 @@ def main(argv=None) -> List[str]:
     options = {**args.cfg_options, **({} if args.fold is None else {"fold": args.fold})}
     cfg = resolve_config(Config.fromfile(args.config), options)
     problems, other = DataProblems(), []
-    for split, loader in SPLITS:
+    splits = [(split, loader) for split, loader in SPLITS if args.split in (None, split)]
+    if not any((cfg.get(loader) or {}).get("dataset") for _, loader in splits):
+        other.append(f"the config has no {' nor '.join(loader for _, loader in splits)} dataset to check")
+    for split, loader in splits:
         check_split(cfg, split, loader, problems, other)
     lines = problem_lines(problems, other)
     if lines:
@@ -154,4 +162,4 @@ def main(argv=None) -> List[str]:
 
 
 if __name__ == "__main__":
-    main()
+    run_tool(main)

@@ -17,6 +17,8 @@ import numpy as np
 import torch
 from mmengine.config import Config
 
+from integrations.cli import run_tool
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
@@ -57,4 +59,4 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_tool(main)

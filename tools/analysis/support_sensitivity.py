@@ -15,6 +15,7 @@ from mmengine.config import Config, DictAction
 from mmseg.registry import DATASETS
 
 import integrations.mmseg  # noqa: F401  (registers the host's types)
+from integrations.cli import run_tool
 from integrations.mmseg.apis.support_sensitivity import format_table, support_sensitivity
 from integrations.mmseg.engine.launch import default_run_name
 from integrations.mmseg.engine.run_options import resolve_config
@@ -55,4 +56,4 @@ def main(argv=None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    run_tool(main)

@@ -1,6 +1,7 @@
 """PASCAL VOC 2012 + SBD -> ``SegmentationClassAug`` class-index PNGs and PFENet-format lists.
 
-``python tools/dataset_converters/voc_aug.py data/VOCdevkit data/benchmark_RELEASE [--nproc 4] [--prefer sbd]``
+``python tools/dataset_converters/voc_aug.py data/VOCdevkit data/benchmark_RELEASE [--nproc 4] [--prefer sbd]
+[--overwrite]``
 
 Inputs, as the official archives unpack:
   - VOC: ``VOCdevkit/VOC2012/{JPEGImages, SegmentationClass, ImageSets/Segmentation/{train,val}.txt}``
@@ -19,19 +20,32 @@ Outputs:
 Precedence: an image VOC labels (a ``SegmentationClass`` PNG exists) gets VOC's label, every other image
 SBD's; ``--prefer sbd`` gives SBD's label wherever SBD has one. The usual archive holds 10582 train-aug +
 1449 val = 12031 labels.
+
+Refusals (``conversion.py``): an id that is not one plain file name (``../x``, an absolute path), output that
+exists already (unless ``--overwrite``, which then says what it replaced); every file is written atomically.
+Id lists are read whatever their byte-order mark (``integrations/text_files.py``).
 """
 from __future__ import annotations
 
 import argparse
 import os
-import sys
 from collections import Counter
-from multiprocessing import Pool
 from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
+from conversion import (
+    ConversionError,
+    describe_replaced,
+    existing_outputs,
+    require_plain_name,
+    run_jobs,
+    write_atomically,
+    write_text_atomically,
+)
 from PIL import Image
-from tqdm import tqdm
+
+from integrations.cli import run_tool
+from integrations.text_files import read_text
 
 NUM_CLASSES = 20
 BOUNDARY = 255
@@ -40,10 +54,6 @@ REPRODUCE_NOTE = (
     "To reproduce PFENet / CRCNet numbers, train on PFENet's own list (lists/pascal/voc_sbd_merge_noduplicate.txt: "
     "VOC train + SBD's train_noval.txt, 5953 images, the configs' default; a subset of train_aug.txt, so these "
     "labels cover it) and test on lists/pascal/val.txt (VOC val); train_aug.txt is the usual 10582-image list.")
-
-
-class ConversionError(ValueError):
-    """A missing or malformed input; the message names the file."""
 
 
 class LabelJob(NamedTuple):
@@ -57,16 +67,17 @@ class LabelJob(NamedTuple):
 # ---- reading the two datasets ---------------------------------------------------------------------
 
 def read_id_list(path: str) -> List[str]:
-    """Image ids, one per line (VOC's ImageSets and SBD's train/val lists), in file order."""
-    if not os.path.isfile(path):
-        raise ConversionError(f"id list not found: {path}")
-    with open(path, encoding="utf-8") as handle:
-        ids = [line.strip() for line in handle if line.strip()]
-    bad = [i for i in ids if len(i.split()) != 1]
-    if not ids or bad:
+    """Image ids, one per line (VOC's ImageSets and SBD's train/val lists), in file order; each a plain file name."""
+    try:
+        text = read_text(path, "id list")
+    except (FileNotFoundError, ValueError) as err:
+        raise ConversionError(str(err)) from err
+    lines = [(number, line.strip()) for number, line in enumerate(text.splitlines(), 1) if line.strip()]
+    bad = [line for _, line in lines if len(line.split()) != 1]
+    if not lines or bad:
         raise ConversionError(f"id list {path} " + (f"has lines that are not one image id: {bad[:3]}" if bad
                                                      else "is empty"))
-    return ids
+    return [require_plain_name(line, f"id list {path} line {number}") for number, line in lines]
 
 
 def read_voc_label(path: str) -> np.ndarray:
@@ -83,12 +94,18 @@ def read_voc_label(path: str) -> np.ndarray:
     return check_values(indices, path, allowed_boundary=True)
 
 
-def read_sbd_label(path: str) -> np.ndarray:
-    """SBD's ``cls/x.mat`` (MATLAB v5, struct ``GTcls``, field ``Segmentation``) -> (H, W) uint8 class indices."""
+def require_scipy():
+    """scipy's ``loadmat``, or an error saying how to install it (scipy is an optional dependency: ``[convert]``)."""
     try:
         from scipy.io import loadmat
-    except ImportError as err:  # scipy comes with mmsegmentation's dependencies, but is not one of ours
-        raise ImportError("reading SBD's .mat labels needs scipy: pip install scipy") from err
+    except ImportError as err:
+        raise ImportError("reading SBD's .mat labels needs scipy: pip install scipy (or the [convert] extra)") from err
+    return loadmat
+
+
+def read_sbd_label(path: str) -> np.ndarray:
+    """SBD's ``cls/x.mat`` (MATLAB v5, struct ``GTcls``, field ``Segmentation``) -> (H, W) uint8 class indices."""
+    loadmat = require_scipy()
     try:
         content = loadmat(path)
     except Exception as err:  # scipy raises ValueError, TypeError, OSError... for a broken file
@@ -131,7 +148,7 @@ def convert_one(job: LabelJob) -> Tuple[str, str]:
     if label.shape != (height, width):
         raise ConversionError(f"label {job.label_path} is {label.shape[1]}x{label.shape[0]} but its image "
                               f"{job.image_path} is {width}x{height}")
-    Image.fromarray(label, mode="L").save(job.out_path)
+    write_atomically(job.out_path, Image.fromarray(label, mode="L").save)
     return job.image_id, job.source
 
 
@@ -187,31 +204,32 @@ def plan(voc: str, sbd: str, prefer: str = "voc") -> Tuple[List[LabelJob], List[
 
 
 def write_list(path: str, ids: Sequence[str]) -> None:
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path, "w") as handle:
-        handle.writelines(f"JPEGImages/{i}.jpg SegmentationClassAug/{i}.png\n" for i in ids)
+    write_text_atomically(path, "".join(f"JPEGImages/{i}.jpg SegmentationClassAug/{i}.png\n" for i in ids))
 
 
 def convert(voc_root: str, sbd_root: str, list_dir: Optional[str] = None, prefer: str = "voc",
-            nproc: int = 1) -> dict:
-    """Write the labels and the two lists; returns the summary (counts per list and per label source)."""
+            nproc: int = 1, overwrite: bool = False) -> dict:
+    """Write the labels and the two lists; returns the summary (counts per list and per label source).
+
+    Raises:
+        ConversionError: a missing or malformed input, or existing output without ``overwrite``.
+    """
     voc, sbd = find_voc(voc_root), find_sbd(sbd_root)
     jobs, train, val = plan(voc, sbd, prefer)
-    os.makedirs(os.path.join(voc, "SegmentationClassAug"), exist_ok=True)
-    progress = dict(total=len(jobs), desc="SegmentationClassAug", unit="label", mininterval=1)
-    if nproc > 1:
-        with Pool(nproc) as pool:
-            done = list(tqdm(pool.imap_unordered(convert_one, jobs, chunksize=16), **progress))
-    else:
-        done = [convert_one(job) for job in tqdm(jobs, **progress)]
+    if any(job.source == "sbd" for job in jobs):
+        require_scipy()  # here rather than in every worker process
     list_dir = list_dir or os.path.join(voc, "lists")
     train_list, val_list = os.path.join(list_dir, "train_aug.txt"), os.path.join(list_dir, "val.txt")
+    replaced = existing_outputs([job.out_path for job in jobs] + [train_list, val_list], overwrite,
+                                "SegmentationClassAug labels and lists")
+    os.makedirs(os.path.join(voc, "SegmentationClassAug"), exist_ok=True)
+    done = run_jobs(convert_one, jobs, nproc, "SegmentationClassAug", "label")
     write_list(train_list, train)
     write_list(val_list, val)
     by_source = Counter(source for _, source in done)
     return dict(labels=len(done), from_voc=by_source["voc"], from_sbd=by_source["sbd"], train=len(train),
                 val=len(val), train_list=train_list, val_list=val_list,
-                label_dir=os.path.join(voc, "SegmentationClassAug"))
+                label_dir=os.path.join(voc, "SegmentationClassAug"), replaced=replaced)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -227,15 +245,16 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--prefer", choices=PRECEDENCE, default="voc",
                         help="whose label wins where both label an image (default: voc)")
     parser.add_argument("--nproc", type=int, default=1, help="worker processes (default: 1)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace labels and lists of an earlier run (without it, existing output stops the run)")
     return parser.parse_args(argv)
 
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
-    try:
-        summary = convert(args.voc_root, args.sbd_root, args.list_dir, args.prefer, max(1, args.nproc))
-    except ConversionError as err:
-        sys.exit(f"voc_aug.py: {err}")
+    summary = convert(args.voc_root, args.sbd_root, args.list_dir, args.prefer, max(1, args.nproc), args.overwrite)
+    if summary["replaced"]:
+        print(describe_replaced(summary["replaced"]))
     print(f"{summary['labels']} labels in {summary['label_dir']} ({summary['from_voc']} from VOC, "
           f"{summary['from_sbd']} from SBD)\n{summary['train']} train-aug images -> {summary['train_list']}\n"
           f"{summary['val']} val images -> {summary['val_list']}\n"
@@ -244,4 +263,4 @@ def main(argv=None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    run_tool(main, always=(ConversionError,))

@@ -6,7 +6,7 @@ query then costs one query encoding and the model's head.
 from __future__ import annotations
 
 import os
-import re
+import warnings
 from dataclasses import dataclass
 from typing import Optional, Sequence, Tuple, Union
 
@@ -15,15 +15,18 @@ import torch
 from mmengine.config import Config
 
 from crc_modules import MultiScaleSupportSet, SupportSet
+from integrations.foundation.prompt_masks import PromptMasker, prompt_masker_for
+from integrations.foundation.prompts import SupportPrompt, is_prompt_text, parse_prompt
 
-from ..datasets.files import read_drawn_mask, read_image
+from ..datasets.images import read_drawn_mask, read_image
 from ..datasets.transforms import LongerSideResizePad
+from ..engine.run_options import resolve_config
 from ..models.segmentor import FewShotSegmentor
 
 ImageLike = Union[str, np.ndarray]
-MaskLike = Union[str, np.ndarray, Sequence[int]]
+MaskLike = Union[str, np.ndarray, Sequence[int], SupportPrompt]
 DEFAULT_WORKING_SIZE = 473  # PFENet's test size, for configs that name none
-_BOX = re.compile(r"^\s*-?[\d.]+\s*(,\s*-?[\d.]+\s*){3}$")
+SCRIBBLE_PREFIX = "scribble:"
 
 
 @dataclass
@@ -32,26 +35,6 @@ class Prediction:
 
     mask: np.ndarray
     probability: np.ndarray
-
-
-def check_box(box: Sequence, name: str = "support") -> Tuple[int, int, int, int]:
-    """(x0, y0, x1, y1) in whole pixels with x1 > x0 and y1 > y0 (x1, y1 exclusive); errors say what is wrong."""
-    if len(box) != 4:
-        raise ValueError(f"box of {name} must be 'x0,y0,x1,y1' in pixels, got {tuple(box)}")
-    if not all(isinstance(value, (int, np.integer)) for value in box):
-        raise ValueError(f"box of {name} must have whole-pixel coordinates, got {tuple(box)}")
-    x0, y0, x1, y1 = (int(value) for value in box)
-    if x1 <= x0 or y1 <= y0:
-        raise ValueError(f"box {(x0, y0, x1, y1)} of {name} is empty or reversed: it needs x1 > x0 and y1 > y0")
-    return x0, y0, x1, y1
-
-
-def parse_box(text: str, name: str = "support") -> Tuple[int, int, int, int]:
-    """'x0,y0,x1,y1' -> a checked box (see :func:`check_box`)."""
-    parts = [part.strip() for part in text.split(",")]
-    if not all(part.lstrip("-").isdigit() for part in parts):
-        raise ValueError(f"box of {name} must have whole-pixel coordinates, got {text!r}")
-    return check_box([int(part) for part in parts], name)
 
 
 def load_image(image: ImageLike, name: str = "image") -> Tuple[np.ndarray, str]:
@@ -64,32 +47,40 @@ def load_image(image: ImageLike, name: str = "image") -> Tuple[np.ndarray, str]:
     return np.ascontiguousarray(array[..., ::-1]), name
 
 
-def load_mask(mask: MaskLike, shape: Tuple[int, int], name: str) -> np.ndarray:
-    """A binary (H, W) uint8 mask from a mask file or array (any nonzero pixel = object) or a box; checked.
-
-    A mask file that uses transparency is its painted pixels (alpha >= 128); a file's EXIF orientation is
-    applied as to images. A string is a box when it reads ``x0,y0,x1,y1``, else the path of a mask image.
-    """
-    if isinstance(mask, str) and _BOX.match(mask):
-        mask = parse_box(mask, name)
-    elif isinstance(mask, str):
-        if not os.path.isfile(mask):
-            raise FileNotFoundError(f"mask file of {name} not found: {mask}")
-        mask, name = read_drawn_mask(mask), mask
-    if isinstance(mask, (tuple, list)):
-        x0, y0, x1, y1 = check_box(mask, name)
-        if not (0 <= x0 and 0 <= y0 and x1 <= shape[1] and y1 <= shape[0]):
-            raise ValueError(f"box {(x0, y0, x1, y1)} of {name} is not inside its {shape[1]}x{shape[0]} image")
-        box = np.zeros(shape, np.uint8)
-        box[y0:y1, x0:x1] = 1
-        return box
+def binary(mask: np.ndarray) -> np.ndarray:
+    """(H, W) uint8 in {0, 1} from a mask array of any channels: any nonzero value is the object."""
     mask = np.asarray(mask)
-    if mask.shape[:2] != tuple(shape):
-        raise ValueError(f"mask of {name} is {mask.shape[1]}x{mask.shape[0]} but its image is {shape[1]}x{shape[0]}")
-    binary = (mask.reshape(mask.shape[0], mask.shape[1], -1).max(axis=2) > 0).astype(np.uint8)
-    if not binary.any():
-        raise ValueError(f"mask of {name} is empty: annotate at least one object pixel")
-    return binary
+    return (mask.reshape(mask.shape[0], mask.shape[1], -1).max(axis=2) > 0).astype(np.uint8)
+
+
+def support_prompt(mark: MaskLike, shape: Tuple[int, int], name: str) -> SupportPrompt:
+    """How a support of (H, W) ``shape`` is marked, checked: a :class:`SupportPrompt`, a mask array (any nonzero
+    pixel = object), a box (x0, y0, x1, y1), or a string: the prompt syntax (:mod:`integrations.foundation.prompts`:
+    ``x0,y0,x1,y1``, ``+x,y;-x,y``), ``scribble:FILE`` (a picture of strokes) or the path of a mask image.
+
+    A mask or scribble file that uses transparency is its painted pixels (alpha >= 128); a file's EXIF orientation
+    is applied as to images.
+    """
+    if isinstance(mark, str) and mark.startswith(SCRIBBLE_PREFIX):
+        path = mark[len(SCRIBBLE_PREFIX):]
+        prompt, name = SupportPrompt(scribble=binary(_read_mask_file(path, "scribble", name))), path
+    elif isinstance(mark, str) and is_prompt_text(mark):
+        prompt = parse_prompt(mark, name)
+    elif isinstance(mark, str):
+        prompt, name = SupportPrompt(mask=binary(_read_mask_file(mark, "mask", name))), mark
+    elif isinstance(mark, SupportPrompt):
+        prompt = mark
+    elif isinstance(mark, (tuple, list)):
+        prompt = parse_prompt(",".join(str(value) for value in mark), name)
+    else:
+        prompt = SupportPrompt(mask=binary(mark))
+    return prompt.checked(shape, name)
+
+
+def _read_mask_file(path: str, what: str, name: str) -> np.ndarray:
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{what} file of {name} not found: {path}")
+    return read_drawn_mask(path)
 
 
 def working_size(cfg: Config) -> int:
@@ -105,38 +96,74 @@ def working_size(cfg: Config) -> int:
 
 
 class FewShotPredictor:
-    """Masks for new images from k annotated supports, with a trained model (Section 4.6 for k > 1).
+    """Masks for new images from k marked supports, with a hosted model (Section 4.6 for k > 1).
 
     Example::
 
         predictor = FewShotPredictor.from_config('configs/crcnet_generated.py', 'work_dirs/.../weights.pth')
-        predictor.set_supports([('cat1.jpg', 'cat1.png'), ('cat2.jpg', (10, 20, 200, 180))])
+        predictor.set_supports([('cat1.jpg', 'cat1.png'), ('cat2.jpg', (10, 20, 200, 180)), ('cat3.jpg', '+40,60')])
         result = predictor.predict('query.jpg')   # result.mask, result.probability
 
-    Every image (supports and queries) is resized so its longer side is ``size`` and padded (PFENet's
-    test protocol); a query's result is mapped back to its own size, so memory does not grow with it.
+    A support is marked by a mask, a box, clicks or a scribble (:func:`support_prompt`); a box, clicks or a
+    scribble become its mask through SAM2 (the model's own, or one from ``sam2_weights``); without SAM2 a box is
+    a filled rectangle, and clicks and scribbles are refused. Every image (supports and queries) is resized so
+    its longer side is ``size`` and padded (PFENet's test protocol); a query's result is mapped back to its own
+    size, so memory does not grow with it.
 
     Args:
         segmentor (nn.Module): A :class:`FewShotSegmentor` (any model it hosts); its ``test_cfg`` sets the
             k-shot mode and fusion, scales and precision.
         size (int): The working size (longer side). Default: :data:`DEFAULT_WORKING_SIZE`.
         device (str): 'cpu' or 'cuda'.
+        sam2_weights (str, optional): Meta's SAM2 file, for supports marked by prompts (the ``sam2_weights``
+            run option).
     """
 
-    def __init__(self, segmentor: torch.nn.Module, size: int = DEFAULT_WORKING_SIZE, device: str = "cpu"):
+    def __init__(self, segmentor: torch.nn.Module, size: int = DEFAULT_WORKING_SIZE, device: str = "cpu",
+                 sam2_weights: Optional[str] = None):
         self.segmentor = segmentor.to(device).eval()
-        self.size, self.device = size, device
+        self.size, self.device, self.sam2_weights = size, device, sam2_weights
         self.support_set: Optional[Union[SupportSet, MultiScaleSupportSet]] = None
+        self._masker: Optional[PromptMasker] = None
 
     @classmethod
     def from_config(cls, config: str, checkpoint: Optional[str] = None, device: str = "cpu",
                     kshot_mode: Optional[str] = None, kshot_fusion: Optional[str] = None, size: Optional[int] = None,
-                    precision: Optional[str] = None, scales: Optional[Sequence[float]] = None) -> "FewShotPredictor":
-        """A predictor of a config's model with a checkpoint's weights (read weights-only)."""
-        cfg = Config.fromfile(config)
-        segmentor = FewShotSegmentor.from_config(cfg, checkpoint, kshot_mode=kshot_mode, kshot_fusion=kshot_fusion,
-                                                 precision=precision, scales=scales)
-        return cls(segmentor, size=size or working_size(cfg), device=device)
+                    precision: Optional[str] = None, scales: Optional[Sequence[float]] = None,
+                    cfg_options: Optional[dict] = None, allow_full_pickle: bool = False) -> "FewShotPredictor":
+        """A predictor of a config's model with its weights: the frozen files named by its run options (in
+        ``cfg_options``, as ``--cfg-options``) and a checkpoint, read weights-only; a model with nothing trained
+        needs no checkpoint."""
+        cfg = resolve_config(Config.fromfile(config), dict(cfg_options or {}))
+        segmentor = FewShotSegmentor.from_config(cfg, checkpoint, allow_full_pickle, kshot_mode=kshot_mode,
+                                                 kshot_fusion=kshot_fusion, precision=precision, scales=scales)
+        return cls(segmentor, size=size or working_size(cfg), device=device, sam2_weights=cfg.get("sam2_weights"))
+
+    @property
+    def prompt_masker(self) -> Optional[PromptMasker]:
+        """SAM2 for supports marked by prompts, built on first use (:func:`prompt_masker_for`); None without SAM2."""
+        if self._masker is None:
+            self._masker = prompt_masker_for(self.segmentor.model, self.sam2_weights)
+        return self._masker
+
+    def support_mask(self, image: ImageLike, mark: MaskLike, name: Optional[str] = None) -> np.ndarray:
+        """The (H, W) uint8 mask of a support image marked by ``mark`` (see :func:`support_prompt`).
+
+        Raises:
+            ValueError: the marking is invalid, or needs SAM2 where there is none.
+        """
+        image, name = load_image(image, name or "support")
+        prompt = support_prompt(mark, image.shape[:2], name)
+        if prompt.mask is not None:
+            return prompt.mask
+        if prompt.needs_sam2 or self.prompt_masker is not None:
+            if self.prompt_masker is None:
+                raise ValueError(f"{name} is marked by clicks or a scribble, which need SAM2: give Meta's SAM2 file "
+                                 f"with --cfg-options sam2_weights=PATH (sam2_weights= in the API)")
+            return self.prompt_masker.mask(np.ascontiguousarray(image[..., ::-1]), prompt, name)
+        warnings.warn(f"the box of {name} is used as a filled rectangle: give sam2_weights (Meta's SAM2 file) to turn "
+                      f"boxes into object masks", stacklevel=2)
+        return prompt.rectangle(image.shape[:2])
 
     def _to_input(self, image: np.ndarray,
                   mask: Optional[np.ndarray] = None) -> Tuple[torch.Tensor, Optional[torch.Tensor], Tuple[int, int]]:
@@ -153,16 +180,26 @@ class FewShotPredictor:
 
     @torch.no_grad()
     def set_supports(self, supports: Sequence[Tuple[ImageLike, MaskLike]]) -> None:
-        """Read, check and prepare the k annotated examples once: ``[(image, mask or box), ...]``.
+        """Read, check and prepare the k marked examples once: ``[(image, mask, box, clicks or scribble), ...]``.
 
         With k-shot finetuning (``finetune`` / ``both``) the model is finetuned here, once for all queries.
+
+        Raises:
+            ValueError: a support is badly marked, or its object vanishes at the working size (the message names
+                the size that keeps it).
         """
         if not supports:
-            raise ValueError("give at least one support: an image and its mask or box")
+            raise ValueError("give at least one support: an image and its mask, box, clicks or scribble")
         images, labels = [], []
-        for index, (image, mask) in enumerate(supports):
+        for index, (image, mark) in enumerate(supports):
             image, name = load_image(image, f"support {index + 1}")
-            support_img, support_label, _ = self._to_input(image, load_mask(mask, image.shape[:2], name))
+            mask = self.support_mask(image[..., ::-1], mark, name)
+            support_img, support_label, _ = self._to_input(image, mask)
+            if not (support_label == 1).any():
+                raise ValueError(f"the object of {name} ({int(mask.sum())} pixels of its {mask.shape[1]}x"
+                                 f"{mask.shape[0]} image) vanishes when the image is resized to the working size "
+                                 f"{self.size}: use a working size of at least {size_keeping(mask, self.size)} "
+                                 f"(--size), or crop the image around the object")
             images.append(support_img)
             labels.append(support_label)
         self.support_set = self.segmentor.prepare_supports(torch.cat(images), torch.cat(labels))
@@ -180,3 +217,15 @@ class FewShotPredictor:
         del query_img  # a full-size copy: not kept while the full-size probability is made
         probability, mask = self.segmentor.postprocess(self.support_set.predict(query_in), (height, width), valid_shape)
         return Prediction(mask=mask[0].to(torch.uint8).cpu().numpy(), probability=probability[0].float().cpu().numpy())
+
+
+def size_keeping(mask: np.ndarray, size: int) -> int:
+    """The first working size above ``size``, in steps of about 1.5%, at which the resized (H, W) ``mask`` keeps an
+    object pixel; at most the image's longer side, which keeps every pixel."""
+    longer, candidate = max(mask.shape[:2]), size
+    while candidate < longer:
+        candidate = min(longer, candidate + max(1, candidate // 64))
+        resized = LongerSideResizePad(candidate)(dict(img=mask, seg_fields=["label"], label=mask))
+        if (resized["label"] == 1).any():
+            break
+    return candidate

@@ -15,9 +15,10 @@ from mmseg.registry import TRANSFORMS
 from mmseg.structures import SegDataSample
 
 from ..models.data_preprocessor import stack_same_size
-from .files import check_files_exist, check_image_files, read_label
+from .checks import check_files_exist, check_image_files
+from .images import read_label
 from .loading import LoadEpisodeImage, LoadEpisodeLabel
-from .protocols import PROTOCOLS, EpisodePlan, draw_episode, keep_drawable, restrict_plan
+from .protocols import PROTOCOLS, EpisodePlan, draw_episode, keep_drawable, replay_patnet_draws, restrict_plan
 from .sampler import EpisodeKey
 from .transforms import box_label
 
@@ -26,6 +27,8 @@ ANNOTATIONS = ("mask", "box")
 EVAL_LABELS = ("original", "transformed")
 EPISODE_ADVICE = "add a Resize/Pad to the pipeline so every image of an episode has one size"
 HSNET_TEST_EPISODES = 1000  # HSNet data/pascal.py, data/coco.py: __len__ is 1000 outside training
+PATNET_TEST_EPISODES = 600  # PATNet data/{deepglobe,isic,lung}.py: num=600
+REPLAYED_PROTOCOLS = ("patnet",)  # whose test draws are replayed exactly (protocols.replay_patnet_draws)
 HOLDOUT_ROLES = ("exclude", "only")
 
 
@@ -88,12 +91,14 @@ class FewShotDataset(torch.utils.data.Dataset):
             independently drawn, to every support.
         num_episodes (int, optional): Episodes per epoch; default: one per query of the protocol in
             training; in testing the peer's count: PFENet's ``test.py`` (``PFENET_TEST_EPISODES``: PASCAL
-            5000, COCO 20000), HSNet's 1000, one per test image for FSS-1000.
-        seed (int): Seed of the test episodes (and of training episodes indexed by integers).
+            5000, COCO 20000), HSNet's 1000, PATNet's 600, one per test image for FSS-1000.
+        seed (int): Seed of the test episodes (and of training episodes indexed by integers). PATNet's
+            protocol replays its test draws from this seed (0: PATNet's own episodes).
         annotation (str): 'mask', or 'box' for supports annotated by object boxes (Table 14).
         eval_label (str): Test label the metric reads: 'original' (PFENet: the label at the image's
             original size; predictions are resized back) or 'transformed' (HSNet: after the pipeline).
-        protocol (str): 'pfenet' or 'hsnet': whose rules draw the episodes (see ``protocols.py``).
+        protocol (str): 'pfenet', 'hsnet' or, for its layouts, 'patnet' (test only): whose rules draw the
+            episodes (see ``protocols.py``).
         backend_args (dict, optional): MMEngine file backend arguments for images and labels.
         holdout_fraction (float): Fraction of the images held out (0: none), drawn by
             :func:`held_out_samples`, for checkpoint selection on the training classes without test classes.
@@ -122,6 +127,9 @@ class FewShotDataset(torch.utils.data.Dataset):
                              f"holdout='only'), got {holdout_fraction}")
         if shot < 1:
             raise ValueError(f"{type(self).__name__}: shot must be >= 1, got {shot}")
+        if protocol in REPLAYED_PROTOCOLS and mode != "test":
+            raise ValueError(f"{type(self).__name__}: protocol '{protocol}' draws test episodes only (PATNet trains "
+                             f"on PASCAL with no class held out: PascalFewShotDataset, fold=4), got mode={mode!r}")
         self.mode, self.shot, self.seed, self.protocol = mode, shot, seed, protocol
         self.annotation, self.eval_label, self.backend_args = annotation, eval_label, backend_args
         self.holdout = holdout if holdout_fraction else None
@@ -153,9 +161,12 @@ class FewShotDataset(torch.utils.data.Dataset):
             raise ValueError(f"{type(self).__name__}: no episode can be drawn from {self.source} "
                              f"for the classes {self.classes}")
         one_per_image = mode == "train" or self.ONE_TEST_EPISODE_PER_IMAGE
-        peer_count = self.PFENET_TEST_EPISODES if protocol == "pfenet" else HSNET_TEST_EPISODES
+        peer_count = dict(pfenet=self.PFENET_TEST_EPISODES, hsnet=HSNET_TEST_EPISODES,
+                          patnet=PATNET_TEST_EPISODES)[protocol]
         self.num_episodes = num_episodes if num_episodes is not None else (
             self.plan.length if one_per_image else peer_count)
+        self.replayed = (replay_patnet_draws(self.plan, self.num_episodes, seed, shot)
+                         if protocol in REPLAYED_PROTOCOLS else None)
         print_log(f"{type(self).__name__} ({mode}, {shot}-shot, {protocol}'s protocol): {self.plan.length} "
                   f"queries of {len(self.plan.episode_classes)} classes, {self.num_episodes} episodes",
                   logger="current")
@@ -210,6 +221,8 @@ class FewShotDataset(torch.utils.data.Dataset):
 
     def _draw(self, key: Union[int, EpisodeKey]) -> Tuple[int, np.random.Generator, Tuple[int, int, List[int]]]:
         index, rng = self._generator(key)
+        if self.replayed is not None:
+            return index, rng, self.replayed[index]
         return index, rng, draw_episode(self.plan, index, rng, self.shot)
 
     def episode(self, key: Union[int, EpisodeKey]) -> Tuple[int, int, List[int]]:

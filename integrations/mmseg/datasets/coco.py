@@ -11,8 +11,9 @@ from mmseg.registry import DATASETS
 from crc_modules.labels import IGNORE_INDEX
 
 from .base import FewShotDataset, Sample
-from .files import class_pixel_counts, read_hsnet_coco_split, read_json, read_pair_list, require_dir
+from .checks import class_pixel_counts, require_dir
 from .folds import fold_classes
+from .lists import read_hsnet_coco_split, read_json, read_pair_list
 from .loading import binary_label
 from .pascal import require_source
 from .protocols import MIN_CLASS_PIXELS, EpisodePlan, hsnet_class_pool_plan, pfenet_plan

@@ -14,7 +14,8 @@ from mmseg.registry import TRANSFORMS
 
 from crc_modules.labels import IGNORE_INDEX
 
-from .files import check_label_values, decode_binary_mask, decode_class_label, decode_image, read_bytes
+from .checks import check_label_values
+from .images import decode_binary_mask, decode_class_label, decode_image, read_bytes
 
 LABEL_FORMATS = ("class_index", "mask")
 

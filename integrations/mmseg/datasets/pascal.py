@@ -7,8 +7,9 @@ from typing import List, Optional, Sequence, Tuple, Union
 from mmseg.registry import DATASETS
 
 from .base import FewShotDataset, Sample
-from .files import class_pixel_counts, read_hsnet_split, read_pair_list, require_dir
+from .checks import class_pixel_counts, require_dir
 from .folds import fold_classes
+from .lists import read_hsnet_split, read_pair_list
 from .protocols import MIN_CLASS_PIXELS, EpisodePlan, hsnet_line_plan, pfenet_plan
 
 PASCAL_CLASSES = ("aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
@@ -50,7 +51,8 @@ class PascalFewShotDataset(FewShotDataset):
 
     Args:
         data_root (str): Folder with ``JPEGImages/`` and ``SegmentationClassAug/``.
-        fold (int): 0..3.
+        fold (int): 0..3, or 4: no class held out (PATNet's ``--fold 4``, the source of the cross-domain
+            benchmark: training on all 20 classes; HSNet's splits then read every ``trn/fold*.txt``).
         list_file (str, optional): PFENet list (``lists/pascal/voc_sbd_merge_noduplicate.txt`` for training,
             ``lists/pascal/val.txt`` for testing); its paths are relative to ``data_root``.
         split_file (str | list[str], optional): HSNet split file(s), or a template such as

@@ -20,6 +20,17 @@ HSNet (``data/pascal.py``, ``data/fss.py``, ``data/coco.py``):
     k-shot episode may repeat a support;
   - COCO: the index is ignored; the class is uniform over the fold's classes, the query uniform over the
     class's images in the split file, the supports drawn as above.
+PATNet (``data/deepglobe.py``, ``data/isic.py``, ``data/lung.py``, ``data/fss.py``, ``test.py``), the
+cross-domain benchmark:
+  - Deepglobe, ISIC, Chest X-ray: a pool of files per category, categories in their listed order; episode
+    i is of category i mod C, its query drawn from the category's pool, then its supports;
+  - FSS-1000 (``data/fss.py``, HSNet's own): episode i is image i of the split's sorted class folders; its
+    supports are drawn among ``1.jpg .. 10.jpg`` of the query's folder (``range(1, 11)``);
+  - every draw is ``np.random.choice(pool, 1, replace=False)`` from numpy's global generator, which
+    ``test.py`` seeds once (``fix_randseed(0)``) before the episodes run in order (no shuffle, no worker):
+    the first entry of a permutation of the pool; a support equal to the query is drawn again, so a k-shot
+    episode may repeat a support. Unlike the others, these draws can be replayed exactly
+    (:func:`replay_patnet_draws`); the option ``support_rule='distinct'`` also redraws a repeated support.
 """
 from __future__ import annotations
 
@@ -30,7 +41,8 @@ from typing import AbstractSet, Dict, List, Mapping, Sequence, Tuple
 import numpy as np
 from mmengine.logging import print_log
 
-PROTOCOLS = ("pfenet", "hsnet")
+PROTOCOLS = ("pfenet", "hsnet")  # the PASCAL / COCO layouts'; PATNet's ("patnet") belongs to its own layouts
+SUPPORT_RULES = ("independent", "distinct")  # PATNet's draws: supports may repeat, or are redrawn until distinct
 MIN_CLASS_PIXELS = 2 * 32 * 32  # PFENet: a class counts in an image (image list, support pools) from 2048 pixels
 
 
@@ -51,12 +63,15 @@ class EpisodePlan:
         pools: Class -> sample indices its supports are drawn from (repeated entries count twice).
         supports_may_repeat: HSNet's independent draws (True) or PFENet's distinct draws (False).
         query_from_class_pool: HSNet's COCO rule: a uniform class, then a uniform query from its pool.
+        class_cycle: With ``query_from_class_pool``, PATNet's rule: episode i's class is the i-th of the
+            pool classes in turn (i mod C), not a uniform one.
     """
 
     queries: List[Query]
     pools: Dict[int, List[int]]
     supports_may_repeat: bool
     query_from_class_pool: bool = False
+    class_cycle: bool = False
     pool_classes: Tuple[int, ...] = field(init=False)
 
     def __post_init__(self):
@@ -104,6 +119,12 @@ def hsnet_class_pool_plan(pools: Mapping[int, List[int]]) -> EpisodePlan:
                        query_from_class_pool=True)
 
 
+def patnet_class_cycle_plan(pools: Mapping[int, List[int]], support_rule: str) -> EpisodePlan:
+    """PATNet's Deepglobe / ISIC / Chest X-ray rule from each category's pool (class ids in the categories' order)."""
+    return EpisodePlan([], {c: list(p) for c, p in pools.items()}, supports_may_repeat=support_rule == "independent",
+                       query_from_class_pool=True, class_cycle=True)
+
+
 def restrict_plan(plan: EpisodePlan, samples: AbstractSet[int]) -> EpisodePlan:
     """The plan on ``samples`` alone: other samples leave the queries and every support pool.
 
@@ -112,7 +133,7 @@ def restrict_plan(plan: EpisodePlan, samples: AbstractSet[int]) -> EpisodePlan:
     """
     pools = {c: [s for s in pool if s in samples] for c, pool in plan.pools.items()}
     queries = [q for q in plan.queries if q.sample in samples]
-    return EpisodePlan(queries, pools, plan.supports_may_repeat, plan.query_from_class_pool)
+    return EpisodePlan(queries, pools, plan.supports_may_repeat, plan.query_from_class_pool, plan.class_cycle)
 
 
 def keep_drawable(plan: EpisodePlan, shot: int, owner: str) -> EpisodePlan:
@@ -130,7 +151,8 @@ def keep_drawable(plan: EpisodePlan, shot: int, owner: str) -> EpisodePlan:
     if plan.query_from_class_pool:
         dropped = [c for c in plan.pool_classes if not all(enough(q, c) for q in set(plan.pools[c]))]
         pools = {c: p for c, p in plan.pools.items() if c not in dropped}
-        kept = EpisodePlan([], pools, plan.supports_may_repeat, query_from_class_pool=True)
+        kept = EpisodePlan([], pools, plan.supports_may_repeat, query_from_class_pool=True,
+                           class_cycle=plan.class_cycle)
     else:
         queries = [Query(q.sample, tuple(c for c in q.classes if enough(q.sample, c))) for q in plan.queries]
         dropped = sorted(set(plan.episode_classes) - {c for q in queries for c in q.classes})
@@ -146,7 +168,8 @@ def keep_drawable(plan: EpisodePlan, shot: int, owner: str) -> EpisodePlan:
 def draw_episode(plan: EpisodePlan, index: int, rng: np.random.Generator, shot: int) -> Tuple[int, int, List[int]]:
     """(query sample, class, support samples) of episode ``index``, drawing from ``rng``."""
     if plan.query_from_class_pool:
-        category = plan.pool_classes[rng.integers(len(plan.pool_classes))]
+        cycle = index % len(plan.pool_classes) if plan.class_cycle else rng.integers(len(plan.pool_classes))
+        category = plan.pool_classes[cycle]
         pool = plan.pools[category]
         query = pool[rng.integers(len(pool))]
     else:
@@ -155,3 +178,34 @@ def draw_episode(plan: EpisodePlan, index: int, rng: np.random.Generator, shot: 
     candidates = [s for s in plan.pools[category] if s != query]
     picks = rng.choice(len(candidates), size=shot, replace=plan.supports_may_repeat)
     return query, int(category), [candidates[i] for i in picks]
+
+
+def replay_patnet_draws(plan: EpisodePlan, count: int, seed: int, shot: int) -> List[Tuple[int, int, List[int]]]:
+    """(query sample, class, support samples) of episodes 0..count-1, drawn as PATNet's ``test.py`` draws them.
+
+    numpy's legacy generator seeded with ``seed`` stands for the global one that ``fix_randseed(seed)`` seeds;
+    the episodes are drawn in order, each draw ``choice(len(pool), 1, replace=False)`` (the numbers
+    ``np.random.choice(pool, 1, replace=False)`` consumes, whatever the pool holds). So with PATNet's pools in
+    its order and seed 0, these are its test episodes; an episode is still a function of (seed, index). With
+    ``plan.supports_may_repeat`` False a support already drawn is drawn again too.
+    """
+    stream = np.random.RandomState(seed)
+
+    def draw(pool: List[int]) -> int:
+        return pool[stream.choice(len(pool), 1, replace=False)[0]]
+
+    episodes = []
+    for index in range(count):
+        if plan.class_cycle:
+            category = plan.pool_classes[index % len(plan.pool_classes)]
+            query = draw(plan.pools[category])
+        else:
+            chosen = plan.queries[index % len(plan.queries)]
+            query, category = chosen.sample, chosen.classes[0]
+        supports: List[int] = []
+        while len(supports) < shot:  # keep_drawable left only pools that end this loop
+            support = draw(plan.pools[category])
+            if support != query and (plan.supports_may_repeat or support not in supports):
+                supports.append(support)
+        episodes.append((query, int(category), supports))
+    return episodes

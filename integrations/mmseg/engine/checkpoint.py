@@ -25,11 +25,16 @@ from mmengine.runner.checkpoint import CheckpointLoader
 from crc_modules.checkpoint import (
     UnsafeCheckpointError,
     describe_key_mismatch,
+    describe_shape_mismatch,
     download_to_cache,
     key_mismatch,
+    load_frozen_weights,
     load_weights_only,
+    non_finite_tensors,
+    shape_mismatch,
     state_dict_in,
 )
+from crc_modules.episode_model import EpisodeModel
 
 EXPORTED_WEIGHTS = "weights.pth"
 UNSAFE_PICKLE_FLAG = "--unsafe-load-full-pickle"
@@ -79,29 +84,69 @@ def load_checkpoint_file(path: str, map_location=None, allow_full_pickle: bool =
                                     f"its code.") from None
 
 
-def load_model_weights(model: torch.nn.Module, path: str, allow_full_pickle: bool = False) -> None:
-    """Load every weight of a segmentor strictly from ``path``, read weights-only with the allow-list.
+def load_model_weights(model: torch.nn.Module, path: Optional[str] = None, allow_full_pickle: bool = False) -> None:
+    """Fill a segmentor's model from the frozen files its run options name, then load a checkpoint strictly.
 
-    ``path`` is this project's ``weights.pth``, an MMEngine checkpoint (``epoch_N.pth``), or a checkpoint as a
-    hosted model's authors released it: a state dict, bare or under ``state_dict`` (PFENet's
-    ``{'epoch', 'state_dict', 'optimizer'}``), whose keys after a leading ``module.`` (DataParallel; HSNet's
-    ``best_model.pt``) are those of the hosted model (the segmentor's ``model``), which then receives them.
-    A weight the file lacks, or one it has that the model lacks, is an error naming the file and the keys:
-    a checkpoint trained with other model options (an ablation's ``--cfg-options``) would otherwise test
-    with some modules at their random initial weights.
+    The frozen files (a foundation model's release, :meth:`EpisodeModel.frozen_weights`) are read first. ``path``
+    is this project's ``weights.pth``, an MMEngine checkpoint (``epoch_N.pth``), or a checkpoint as a hosted
+    model's authors released it: a state dict, bare or under ``state_dict`` / ``model`` (PFENet's
+    ``{'epoch', 'state_dict', 'optimizer'}``, SANSA's adapters), whose keys after a leading ``module.``
+    (DataParallel; HSNet's ``best_model.pt``) are those of the hosted model (the segmentor's ``model``), which
+    then receives them. A weight the file lacks, one it has that the model lacks, or one of another shape is an
+    error naming the file and the keys: a checkpoint trained with other model options (an ablation's
+    ``--cfg-options``) would otherwise test with some modules at their random initial weights. Without ``path``,
+    every weight must come from the frozen files (a model with nothing trained, such as GF-SAM).
+
+    Raises:
+        ValueError: the weights do not fit, hold NaN or infinite values (a diverged run), or a checkpoint or a run
+            option is needed; the message says which.
     """
-    state = state_dict_in(load_checkpoint_file(path, "cpu", allow_full_pickle), path, strip_prefixes=("module.",))
     segmentor = getattr(model, "module", model)
     hosted = getattr(segmentor, "model", None)
+    frozen = hosted.frozen_weights() if isinstance(hosted, EpisodeModel) else ()
+    if frozen:
+        load_frozen_weights(hosted)
+    unset = [part for part in frozen if not part.path]
+    if path is None:
+        if unset or segmentor.state_dict():
+            raise ValueError(_weights_needed(segmentor, unset))
+        return
+    state = state_dict_in(load_checkpoint_file(path, "cpu", allow_full_pickle), path, strip_prefixes=("module.",))
     target = segmentor
     if isinstance(hosted, torch.nn.Module) and len(state.keys() & hosted.state_dict().keys()) > len(
             state.keys() & segmentor.state_dict().keys()):
         target = hosted  # a released checkpoint: the hosted model's own keys
     missing, unexpected = key_mismatch(target, state)
-    if missing or unexpected:
-        raise ValueError(f"{path} does not fit the config's model: {describe_key_mismatch(missing, unexpected)}. "
-                         f"Was it trained with other model options? Pass the same --cfg-options to this tool.")
+    prefix = "" if target is hosted else "model."
+    for part in unset:
+        if any(key.startswith(f"{prefix}{part.module}.") for key in missing):
+            raise ValueError(f"{path} holds no weights for the model's {part.module}, which come from a file: give it "
+                             f"with --cfg-options {part.option}=PATH")
+    mismatch = shape_mismatch(target, state)
+    if missing or unexpected or mismatch:
+        problems = [describe_key_mismatch(missing, unexpected)] if missing or unexpected else []
+        problems += [describe_shape_mismatch(mismatch)] if mismatch else []
+        raise ValueError(f"{path} does not fit the config's model: {'; '.join(problems)}. Was it trained with other "
+                         f"model options (pass the same --cfg-options to this tool), or for another model or config?")
+    non_finite = non_finite_tensors(state)
+    if non_finite:
+        raise ValueError(f"{path} holds NaN or infinite weights ({len(non_finite)} tensors, e.g. "
+                         f"{', '.join(non_finite[:3])}): the run that wrote it diverged. Use an earlier checkpoint.")
     target.load_state_dict(state)
+
+
+def _weights_needed(segmentor: torch.nn.Module, unset: list) -> str:
+    """Why a segmentor cannot run without a checkpoint: what a checkpoint would give, which run options are unset."""
+    frozen_prefixes = tuple(f"model.{part.module}." for part in unset)
+    trainable = {name for name, param in segmentor.named_parameters(remove_duplicate=False) if param.requires_grad}
+    trained = [key for key in segmentor.state_dict() if key in trainable or not key.startswith(frozen_prefixes)]
+    name = type(getattr(segmentor, "model", segmentor)).__name__
+    needs = []
+    if trained:
+        needs.append(f"a checkpoint of its trained weights ({len(trained)} tensors, e.g. {', '.join(trained[:2])})")
+    if unset:
+        needs.append("its frozen weight files: " + " ".join(f"--cfg-options {part.option}=PATH" for part in unset))
+    return f"{name} needs " + " and ".join(needs)
 
 
 @contextmanager
@@ -143,11 +188,18 @@ def checkpoint_policy(allow_full_pickle: bool = False):
 def export_weights(model: torch.nn.Module, path: str, config_path: Optional[str] = None) -> str:
     """Save the model's weights alone (tensors and strings), loadable with ``torch.load(weights_only=True)``.
 
+    Weights holding a NaN or an infinity (a diverged run) are refused (:func:`non_finite_tensors`), naming them.
+
     Written under a temporary name in the same folder, then renamed: ``path`` is the old file or the whole
     new one, never a partial write.
     """
     model = getattr(model, "module", model)
     state = {key: value.detach().cpu() for key, value in model.state_dict().items()}
+    non_finite = non_finite_tensors(state)
+    if non_finite:
+        raise ValueError(f"refused to export {path}: {len(non_finite)} weights hold NaN or infinite values "
+                         f"({', '.join(non_finite[:3])}{', ...' if len(non_finite) > 3 else ''}); the training "
+                         f"diverged, and a model with them predicts nothing useful")
     folder, name = os.path.split(os.path.abspath(path))
     temporary = os.path.join(folder, f".{name}.{os.getpid()}.tmp")
     try:

@@ -1,7 +1,9 @@
-"""What tools/train.py and tools/test.py share: flags, config, CPU threads and distributed set-up, a quiet Runner."""
+"""What tools/train.py and tools/test.py share: flags, config, hook settings checked, CPU threads, distributed set-up,
+a quiet Runner."""
 from __future__ import annotations
 
 import argparse
+import difflib
 import inspect
 import logging
 import os
@@ -11,7 +13,9 @@ import re
 import torch
 import torch.distributed as dist
 from mmengine.config import Config, DictAction
+from mmengine.hooks import CheckpointHook
 from mmengine.runner import Runner
+from mmseg.registry import HOOKS
 from torch.nn.parallel import DistributedDataParallel
 
 from .checkpoint import UNSAFE_PICKLE_FLAG
@@ -146,8 +150,41 @@ class QuietRunner(Runner):
         return logger
 
 
+def check_hook_settings(cfg: Config) -> None:
+    """Refuse a hook setting its hook does not take, when the run is built (``default_hooks``, ``custom_hooks``).
+
+    MMEngine's ``CheckpointHook`` keeps settings it does not know (``**kwargs``) and passes them to
+    ``Runner.save_checkpoint`` at the end of the first epoch, which fails there and saves nothing: a misspelt
+    ``intervall`` cost a whole epoch. Every hook's settings are checked against its constructor's named
+    arguments (``priority`` is the Runner's); a hook that takes ``**kwargs`` for its own use is left alone.
+
+    Raises:
+        ValueError: names the setting (``default_hooks.checkpoint.intervall``), the close names and the hook's settings.
+    """
+    hooks = [(f"default_hooks.{name}", hook) for name, hook in (cfg.get("default_hooks") or {}).items()]
+    hooks += [(f"custom_hooks.{index}", hook) for index, hook in enumerate(cfg.get("custom_hooks") or [])]
+    for where, hook in hooks:
+        if not isinstance(hook, dict) or "type" not in hook:
+            continue  # None turns a default hook off; a built hook object is already checked
+        hook_class = hook["type"] if isinstance(hook["type"], type) else HOOKS.get(hook["type"])
+        if hook_class is None:
+            raise ValueError(f"{where}: no hook is registered as {hook['type']!r}")
+        parameters = inspect.signature(hook_class.__init__).parameters.values()
+        swallows = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
+        if swallows and not issubclass(hook_class, CheckpointHook):
+            continue
+        named = [p.name for p in parameters if p.name != "self" and p.kind not in (inspect.Parameter.VAR_KEYWORD,
+                                                                                  inspect.Parameter.VAR_POSITIONAL)]
+        for key in sorted(set(hook) - set(named) - {"type", "priority"}):
+            close = difflib.get_close_matches(key, named, n=2)
+            hint = f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""
+            raise ValueError(f"{where}.{key}: {hook_class.__name__} has no setting {key!r}{hint}; its settings are "
+                             f"{', '.join(named)}")
+
+
 def build_runner(cfg: Config, verbose: bool = False) -> Runner:
     """A Runner for the tools: CPU threads chosen and logged; a quiet console unless ``verbose``."""
+    check_hook_settings(cfg)
     threads = configure_threads()
     runner = (Runner if verbose else QuietRunner).from_cfg(cfg)
     runner.logger.info(threads)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import inspect
 import logging
+import os
 from typing import Callable, Dict, Iterable
 
 from mmengine.config import Config
@@ -78,6 +79,29 @@ def _set_holdout_validation(cfg: Config) -> None:
     cfg.default_hooks.checkpoint.update(save_best="mIoU", rule="greater")
 
 
+FROZEN_WEIGHT_OPTIONS = ("sam2_weights", "dinov2_weights", "sam_weights")
+
+
+def _set_frozen_weight_files(cfg: Config) -> None:
+    """``sam2_weights``, ``dinov2_weights``, ``sam_weights``: a foundation model's released file.
+
+    The file must exist. It is written into the hosted model's argument of that name when the config's model
+    has one (its frozen part is then read from it, :class:`~crc_modules.episode_model.FrozenWeights`), and stays
+    at the top level, where the support prompt step reads ``sam2_weights`` for any model.
+    """
+    model = cfg.get("model", {}).get("model", {})
+    for option in FROZEN_WEIGHT_OPTIONS:
+        path = cfg.get(option)
+        if path is None:
+            continue
+        if not isinstance(path, str) or not os.path.isfile(path):
+            raise FileNotFoundError(f"{option}={path}: no such file")
+        if option in model:
+            model[option] = path
+        elif option != "sam2_weights":  # sam2_weights also serves the prompt step of every model
+            raise ValueError(f"{option}={path}: the config's model ({model.get('type')}) reads no {option}")
+
+
 RUN_OPTIONS: Dict[str, Callable[[Config], None]] = {
     "fold": _set_fold,
     "max_epochs": _set_max_epochs,
@@ -85,8 +109,10 @@ RUN_OPTIONS: Dict[str, Callable[[Config], None]] = {
     "released_lr_x10": _set_lr,
     "holdout_val": _set_holdout_validation,
     "holdout_seed": _set_holdout_validation,
+    **{option: _set_frozen_weight_files for option in FROZEN_WEIGHT_OPTIONS},
 }
-APPLIED_FROM_THE_FILE = ("released_lr_x10",)  # run options applied when the config file alone sets them
+# run options applied when the config file alone sets them
+APPLIED_FROM_THE_FILE = ("released_lr_x10", *FROZEN_WEIGHT_OPTIONS)
 
 
 def runner_keys() -> set:
@@ -126,16 +152,35 @@ def _child(node, key: str):
     return node.get(key, _MISSING) if isinstance(node, (dict, Config)) else _MISSING
 
 
+def shared_evaluator_paths(cfg: Config, paths: Dict[str, object]) -> Dict[str, object]:
+    """``val_evaluator`` key paths repeated for ``test_evaluator`` where the config's test evaluator is its
+    validation one (mmseg's ``test_evaluator = val_evaluator``, a copy once the file is read), so that
+    ``val_evaluator.bootstrap_samples=0`` reaches tools/test.py too; a ``test_evaluator`` path given as well wins.
+    """
+    if not cfg.get("val_evaluator") or cfg.get("test_evaluator") != cfg.get("val_evaluator"):
+        return {}
+    shared = {}
+    for key, value in paths.items():
+        test_key = "test_evaluator" + key[len("val_evaluator"):]
+        if (key == "val_evaluator" or key.startswith("val_evaluator.")) and test_key not in paths:
+            shared[test_key] = value
+            print_log(f"--cfg-options {key} also sets {test_key} (the config's test evaluator is its validation "
+                      f"evaluator)", logger="current")
+    return shared
+
+
 def resolve_config(cfg: Config, overrides: Dict[str, object]) -> Config:
     """Merge ``--cfg-options``: run options first (then applied to their fields), explicit key paths last.
 
     Only the run options on the command line are applied (and ``released_lr_x10`` wherever it is set): a
     config file's own values were expanded where the file uses them, and its explicit fields (its own ``lr``,
-    ``max_epochs``) stay as written.
+    ``max_epochs``) stay as written. A ``val_evaluator`` path also sets the test evaluator that is the same
+    (:func:`shared_evaluator_paths`).
     """
     options = {key: value for key, value in overrides.items() if key in RUN_OPTIONS}
     paths = {key: value for key, value in overrides.items() if key not in RUN_OPTIONS}
     check_key_paths(cfg, paths)
+    paths.update(shared_evaluator_paths(cfg, paths))
     cfg.merge_from_dict(options)
     given = [name for name in RUN_OPTIONS if name in options or (name in APPLIED_FROM_THE_FILE and cfg.get(name))]
     for apply in dict.fromkeys(RUN_OPTIONS[name] for name in given):

@@ -18,6 +18,15 @@ def _std(values: Sequence[float]) -> Optional[float]:
     return round(statistics.stdev(values), 2) if len(values) > 1 else None
 
 
+def require_distinct_seeds(seeds: Sequence[int]) -> None:
+    """Refuse a seed given twice: its run would count twice in the mean and the standard deviation."""
+    repeated = sorted({seed for seed in seeds if list(seeds).count(seed) > 1})
+    if repeated:
+        raise ValueError(f"--seeds {' '.join(map(str, seeds))}: seed {', '.join(map(str, repeated))} is given more "
+                         f"than once, so its episodes would count twice in the mean and standard deviation; give each "
+                         f"seed once")
+
+
 def summarize_seeds(runs: Sequence[dict]) -> dict:
     """Mean and sample standard deviation of each score over runs, and each class's IoU averaged over runs.
 
@@ -30,6 +39,7 @@ def summarize_seeds(runs: Sequence[dict]) -> dict:
     """
     if not runs:
         raise ValueError("no test run to summarize")
+    require_distinct_seeds([run["seed"] for run in runs])
     summary: Dict[str, object] = {"seeds": [run["seed"] for run in runs]}
     for score in SCORES:
         values = [run["metrics"][score] for run in runs]

@@ -20,6 +20,10 @@ from ..engine.checkpoint import load_model_weights
 TEST_CFG_KEYS = ("kshot_mode", "kshot_fusion", "finetune", "scales", "precision", "threshold")
 
 
+class NonFiniteLossError(ValueError):
+    """A training loss that is NaN or infinite: the run diverged."""
+
+
 @MODELS.register_module()
 class FewShotSegmentor(BaseModel):
     """Hosts any registered :class:`~crc_modules.EpisodeModel` (CRCNet, PFENet, a user's own) in MMEngine's Runner.
@@ -58,17 +62,24 @@ class FewShotSegmentor(BaseModel):
         self.kshot = KShotPredictor(test_cfg.get("kshot_mode", "fusion"), test_cfg.get("kshot_fusion", "mean"),
                                     scales=test_cfg.get("scales", (1.0,)), precision=test_cfg.get("precision", "fp32"),
                                     **test_cfg.get("finetune", {}))
+        self.kshot.check_model(self.model)
 
     @classmethod
-    def from_config(cls, cfg: Config, checkpoint: Optional[str] = None, **test_options) -> "FewShotSegmentor":
-        """The config's segmentor with ``test_cfg`` entries overridden (those not None) and a checkpoint's
-        weights read weights-only (``weights.pth`` or an MMEngine checkpoint)."""
+    def build(cls, cfg: Config, **test_options) -> "FewShotSegmentor":
+        """The config's segmentor with ``test_cfg`` entries overridden (those not None), at its initial weights."""
         model_cfg = copy.deepcopy(cfg.model)
         test_cfg = model_cfg.setdefault("test_cfg", {})
         test_cfg.update({key: value for key, value in test_options.items() if value is not None})
-        segmentor = MODELS.build(model_cfg)
-        if checkpoint:
-            load_model_weights(segmentor, checkpoint)
+        return MODELS.build(model_cfg)
+
+    @classmethod
+    def from_config(cls, cfg: Config, checkpoint: Optional[str] = None, allow_full_pickle: bool = False,
+                    **test_options) -> "FewShotSegmentor":
+        """The config's segmentor (:meth:`build`) with its weights: the frozen files its run options name and a
+        checkpoint (``weights.pth``, an MMEngine or a released checkpoint), read weights-only
+        (:func:`~integrations.mmseg.engine.checkpoint.load_model_weights`); a model with nothing trained needs none."""
+        segmentor = cls.build(cfg, **test_options)
+        load_model_weights(segmentor, checkpoint, allow_full_pickle)
         return segmentor
 
     def forward(self, inputs: dict, data_samples: Optional[List[SegDataSample]] = None, mode: str = "tensor"):
@@ -89,6 +100,18 @@ class FewShotSegmentor(BaseModel):
                 [query, query_labels], [supports, support_labels])
         output = self.model(query, supports, binary_mask(support_labels), binary_mask(query_labels))
         return self.model.loss(output, query_labels, support_labels)
+
+    def parse_losses(self, losses: Dict[str, torch.Tensor]) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
+        """MMEngine's total of the loss terms, refused when it is NaN or infinite (a diverged run).
+
+        MMEngine's ``train_step`` calls this before the optimiser step, so the weights stay those of the last
+        finite step; :class:`NonFiniteLossError` names the terms (tools/train.py adds the iteration).
+        """
+        total, log_vars = super().parse_losses(losses)
+        if not bool(torch.isfinite(total)):
+            terms = ", ".join(f"{name} {float(value.detach()):g}" for name, value in log_vars.items() if name != "loss")
+            raise NonFiniteLossError(f"the loss is {float(total.detach()):g} ({terms})")
+        return total, log_vars
 
     def prepare_supports(self, images: torch.Tensor,
                          labels: torch.Tensor) -> Union[SupportSet, MultiScaleSupportSet]:

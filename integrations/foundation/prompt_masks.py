@@ -1,0 +1,81 @@
+"""The shared step that turns a support marked by a box, clicks or a scribble into its mask, with SAM2 (the image
+predictor path of Meta's ``sam2`` package: one image embedding, then the prompt encoder and the mask decoder).
+
+Every family uses it (``tools/infer.py``, :class:`~integrations.mmseg.apis.predictor.FewShotPredictor`, the page):
+a model that has its own SAM2 (SANSA, with its adapters) gives its own masker through a ``prompt_masker()``
+method; any other model uses a SAM2 built from the file the ``sam2_weights`` run option names.
+"""
+from __future__ import annotations
+
+import hashlib
+from typing import Optional
+
+import numpy as np
+import torch
+
+from .prompts import SupportPrompt
+from .sam2_models import build_sam2_model, read_sam2_weights, sam2_version_of
+from .weight_files import sam2_size_of
+
+
+class PromptMasker:
+    """A support's mask from its prompts, by SAM2's image predictor.
+
+    One click alone is ambiguous, so three masks are predicted and the one SAM2 scores best is kept (SAM's
+    convention); a box, several clicks or a scribble give one mask. The image's embedding is kept for the next
+    prompt on the same image (a person adding clicks).
+
+    Args:
+        sam2_model: A ``SAM2Base`` with its weights.
+        multimask_for_one_click (bool): Predict three masks for a single click and keep the best. Default: True.
+    """
+
+    def __init__(self, sam2_model, multimask_for_one_click: bool = True):
+        from sam2.sam2_image_predictor import SAM2ImagePredictor
+
+        self.predictor = SAM2ImagePredictor(sam2_model)
+        side = sam2_model.image_size  # the predictor assumes 1024; its feature sizes follow the model's input size
+        self.predictor._bb_feat_sizes = [(side // 4, side // 4), (side // 8, side // 8), (side // 16, side // 16)]
+        self.multimask_for_one_click = multimask_for_one_click
+        self._image_key: Optional[bytes] = None
+
+    @torch.no_grad()
+    def mask(self, image_rgb: np.ndarray, prompt: SupportPrompt, name: str = "support") -> np.ndarray:
+        """The (H, W) uint8 mask in {0, 1} of an RGB uint8 image marked by ``prompt`` (its mask, if it has one).
+
+        Raises:
+            ValueError: SAM2 finds no object pixel for the prompt; the message names the support.
+        """
+        if prompt.mask is not None:
+            return prompt.mask
+        key = hashlib.sha1(np.ascontiguousarray(image_rgb).data).digest() + bytes(str(image_rgb.shape), "ascii")
+        if key != self._image_key:
+            self.predictor.set_image(image_rgb)
+            self._image_key = key
+        coords, labels = prompt.point_arrays()
+        one_click = prompt.box is None and coords is not None and len(coords) == 1
+        masks, scores, _ = self.predictor.predict(
+            point_coords=coords, point_labels=labels,
+            box=None if prompt.box is None else np.asarray(prompt.box, np.float32),
+            multimask_output=one_click and self.multimask_for_one_click)
+        mask = masks[int(np.argmax(scores))].astype(np.uint8)
+        if not mask.any():
+            raise ValueError(f"SAM2 found no object for the prompt of {name}: add clicks on the object or draw a box")
+        return mask
+
+
+def sam2_masker_from_file(path: str) -> PromptMasker:
+    """A :class:`PromptMasker` over Meta's SAM2 file at ``path`` (its size and version read from the file)."""
+    state = read_sam2_weights(path)
+    model = build_sam2_model(sam2_size_of(state), sam2_version_of(state))
+    model.load_state_dict(state)
+    return PromptMasker(model)
+
+
+def prompt_masker_for(model: torch.nn.Module, sam2_weights: Optional[str] = None) -> Optional[PromptMasker]:
+    """The masker for supports of ``model``: its own (``model.prompt_masker()``), else a SAM2 from ``sam2_weights``,
+    else None (a box is then a filled rectangle; clicks and scribbles cannot be used)."""
+    own = getattr(model, "prompt_masker", None)
+    if callable(own):
+        return own()
+    return sam2_masker_from_file(sam2_weights) if sam2_weights else None

@@ -1,0 +1,48 @@
+"""Naming what a weight file holds (SAM2, SAM, DINOv2, SANSA's adapters), so a file given for the wrong slot is
+refused with what it is. Recognised by the key layouts and shapes of Meta's releases and SANSA's adapter files."""
+from __future__ import annotations
+
+from typing import Dict, Optional
+
+import torch
+
+# Hiera trunk (embed dim, blocks) -> SAM2 size; the sam2 package's configs/sam2/sam2_hiera_{t,s,b+,l}.yaml
+SAM2_TRUNKS = {(96, 12): "tiny", (96, 16): "small", (112, 24): "base_plus", (144, 48): "large"}
+SAM2_SIZE_NAMES = {"tiny": "Hiera-T", "small": "Hiera-S", "base_plus": "Hiera-B+", "large": "Hiera-L"}
+SAM_NAMES = {768: "ViT-B", 1024: "ViT-L", 1280: "ViT-H"}  # image-encoder width -> SAM (v1) size
+DINOV2_NAMES = {384: "ViT-S/14", 768: "ViT-B/14", 1024: "ViT-L/14", 1536: "ViT-g/14"}
+
+
+def _blocks(state: Dict[str, torch.Tensor], prefix: str) -> int:
+    """How many ``prefix{N}.`` blocks the keys hold."""
+    return len({key[len(prefix):].split(".", 1)[0] for key in state if key.startswith(prefix)})
+
+
+def sam2_size_of(state: Dict[str, torch.Tensor]) -> Optional[str]:
+    """'tiny' | 'small' | 'base_plus' | 'large' for a SAM2 state dict in Meta's key layout, else None."""
+    patch = state.get("image_encoder.trunk.patch_embed.proj.weight")
+    if patch is None:
+        return None
+    return SAM2_TRUNKS.get((patch.shape[0], _blocks(state, "image_encoder.trunk.blocks.")))
+
+
+def describe_weights(state: Dict[str, torch.Tensor]) -> str:
+    """What a state dict is: 'SAM2 Hiera-L', 'SAM2.1 Hiera-T', 'SAM ViT-H', 'DINOv2 ViT-L/14', 'SANSA adapters (...)',
+    or 'an unrecognised file of N tensors (first keys ...)'. Sizes outside Meta's releases are named by their width."""
+    keys = list(state)
+    if keys and all(".adapter." in key for key in keys):
+        return f"SANSA adapters ({len(keys)} tensors, e.g. {keys[0]})"
+    trunk = state.get("image_encoder.trunk.patch_embed.proj.weight")
+    if trunk is not None:
+        version = "SAM2.1" if "no_obj_embed_spatial" in state else "SAM2"
+        size = sam2_size_of(state)
+        blocks = _blocks(state, "image_encoder.trunk.blocks.")
+        return f"{version} {SAM2_SIZE_NAMES[size]}" if size else (
+            f"{version} of no released size (Hiera width {trunk.shape[0]}, {blocks} blocks)")
+    sam_patch = state.get("image_encoder.patch_embed.proj.weight")
+    if sam_patch is not None and any(key.startswith("mask_decoder.") for key in keys):
+        return f"SAM {SAM_NAMES.get(sam_patch.shape[0], f'of no released size (ViT width {sam_patch.shape[0]})')}"
+    patch = state.get("patch_embed.proj.weight")
+    if patch is not None and "cls_token" in state and tuple(patch.shape[-2:]) == (14, 14):
+        return f"DINOv2 {DINOV2_NAMES.get(patch.shape[0], f'of no released size (ViT width {patch.shape[0]})')}"
+    return f"an unrecognised file of {len(keys)} tensors (first keys {', '.join(keys[:3])})"
