@@ -2,6 +2,4 @@
 # (outputs/coco/fold1.txt), 69.41 5-shot (--shot 5; outputs/coco_5shot/fold1.txt).
 _base_ = ['./gfsam_coco_fold0.py']
 fold = 1
-train_dataloader = dict(dataset=dict(fold=fold))
-val_dataloader = dict(dataset=dict(fold=fold))
 test_dataloader = dict(dataset=dict(fold=fold))

@@ -2,6 +2,4 @@
 # (outputs/coco/fold2.txt), 65.97 5-shot (--shot 5; outputs/coco_5shot/fold2.txt).
 _base_ = ['./gfsam_coco_fold0.py']
 fold = 2
-train_dataloader = dict(dataset=dict(fold=fold))
-val_dataloader = dict(dataset=dict(fold=fold))
 test_dataloader = dict(dataset=dict(fold=fold))

@@ -2,6 +2,4 @@
 # (outputs/coco/fold3.txt), 64.83 5-shot (--shot 5; outputs/coco_5shot/fold3.txt).
 _base_ = ['./gfsam_coco_fold0.py']
 fold = 3
-train_dataloader = dict(dataset=dict(fold=fold))
-val_dataloader = dict(dataset=dict(fold=fold))
 test_dataloader = dict(dataset=dict(fold=fold))

@@ -2,6 +2,4 @@
 # (outputs/pascal/fold1.txt), 86.32 5-shot (--shot 5; outputs/pascal_5shot/fold1.txt).
 _base_ = ['./gfsam_pascal_fold0.py']
 fold = 1
-train_dataloader = dict(dataset=dict(fold=fold))
-val_dataloader = dict(dataset=dict(fold=fold))
 test_dataloader = dict(dataset=dict(fold=fold))

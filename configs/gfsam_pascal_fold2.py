@@ -2,6 +2,4 @@
 # (outputs/pascal/fold2.txt), 79.69 5-shot (--shot 5; outputs/pascal_5shot/fold2.txt).
 _base_ = ['./gfsam_pascal_fold0.py']
 fold = 2
-train_dataloader = dict(dataset=dict(fold=fold))
-val_dataloader = dict(dataset=dict(fold=fold))
 test_dataloader = dict(dataset=dict(fold=fold))

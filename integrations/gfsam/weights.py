@@ -10,40 +10,32 @@ from __future__ import annotations
 
 import logging
 import re
+from functools import partial
 from typing import Dict
 
 import torch
 from torch import nn
 
 from crc_modules.checkpoint import load_weights_only, state_dict_in
+from integrations.foundation.weight_files import describe_weights
 
 logger = logging.getLogger(__name__)
 StateDict = Dict[str, torch.Tensor]
-SAM_NAMES = {768: "ViT-B", 1024: "ViT-L", 1280: "ViT-H"}  # image-encoder width -> SAM size
-DINOV2_NAMES = {384: "ViT-S/14", 768: "ViT-B/14", 1024: "ViT-L/14", 1536: "ViT-g/14"}
 DINOV2_UNUSED = ("mask_token",)  # Meta's DINOv2 entries timm's network does not build (masked-image training only)
+BLOCK_PREFIXES = ("image_encoder.trunk.blocks.", "image_encoder.blocks.", "blocks.")  # SAM2, SAM, DINOv2
 DINOV2_SWIGLU = {"mlp.w12.": "mlp.fc1.", "mlp.w3.": "mlp.fc2."}  # Meta's ViT-g MLP -> timm's SwiGLUPacked
 
 
-def _blocks(state: StateDict, prefix: str) -> int:
+def block_count(state: StateDict, prefix: str) -> int:
+    """How many ``prefix{N}.`` blocks the entries hold."""
     return len({key[len(prefix):].split(".", 1)[0] for key in state if key.startswith(prefix)})
 
 
-def describe_weights(state: StateDict) -> str:
-    """What a state dict is: 'SAM ViT-H (32 blocks)', 'DINOv2 ViT-L/14 (24 blocks)', 'SAM2 weights', or 'an
-    unrecognised file of N tensors (first keys ...)'."""
-    if "image_encoder.trunk.patch_embed.proj.weight" in state:
-        return "SAM2 weights"
-    sam_patch = state.get("image_encoder.patch_embed.proj.weight")
-    if sam_patch is not None:
-        name = SAM_NAMES.get(sam_patch.shape[0], f"of no released size (ViT width {sam_patch.shape[0]})")
-        return f"SAM {name} ({_blocks(state, 'image_encoder.blocks.')} blocks)"
-    patch = state.get("patch_embed.proj.weight")
-    if patch is not None and "cls_token" in state and tuple(patch.shape[-2:]) == (14, 14):
-        name = DINOV2_NAMES.get(patch.shape[0], f"of no released size (ViT width {patch.shape[0]})")
-        return f"DINOv2 {name} ({_blocks(state, 'blocks.')} blocks)"
-    keys = list(state)
-    return f"an unrecognised file of {len(keys)} tensors (first keys {', '.join(keys[:3])})"
+def what_file(state: StateDict) -> str:
+    """:func:`~integrations.foundation.weight_files.describe_weights` with the ViT's block count: 'SAM ViT-H (32
+    blocks)', 'DINOv2 ViT-L/14 (24 blocks)'."""
+    blocks = next((count for count in map(partial(block_count, state), BLOCK_PREFIXES) if count), 0)
+    return f"{describe_weights(state)} ({blocks} blocks)" if blocks else describe_weights(state)
 
 
 def read_weight_file(path: str) -> StateDict:
@@ -67,20 +59,20 @@ def meta_dinov2_to_timm(state: StateDict) -> StateDict:
 def _refuse_other_weights(path: str, option: str, state: StateDict, module: nn.Module, kind: str,
                           width_key: str, blocks_prefix: str) -> None:
     """Raise naming the file and what it is when ``state`` is not ``kind`` weights of the module's width and depth."""
-    built = describe_weights(module.state_dict())
+    expected = module.state_dict()
+    built, found = what_file(expected), what_file(state)
     if width_key not in state:
-        raise ValueError(f"{path} (given as {option}) is {describe_weights(state)}, not {kind} weights: "
-                         f"the config's model takes {built} here")
-    size = (state[width_key].shape[0], _blocks(state, blocks_prefix))
-    expected = (module.state_dict()[width_key].shape[0], _blocks(module.state_dict(), blocks_prefix))
-    if size != expected:
-        raise ValueError(f"{path} (given as {option}) is {describe_weights(state)}, but the config builds {built}: "
-                         f"give the file of that size, or change the config's model to the file's")
+        raise ValueError(f"{path} (given as {option}) is {found}, not {kind} weights: the config's model takes "
+                         f"{built} here")
+    if (state[width_key].shape[0], block_count(state, blocks_prefix)) != (
+            expected[width_key].shape[0], block_count(expected, blocks_prefix)):
+        raise ValueError(f"{path} (given as {option}) is {found}, but the config builds {built}: give the file of "
+                         f"that size, or change the config's model to the file's")
 
 
 def read_dinov2_weights(path: str, dinov2: nn.Module, option: str = "dinov2_weights") -> StateDict:
     """The entries of ``dinov2`` (timm's DINOv2) from Meta's ``dinov2_vit*14_pretrain.pth``; refuses another kind
-    or size of file naming it (:func:`describe_weights`) and logs the file's entries the network does not use."""
+    or size of file naming it (:func:`what_file`) and logs the file's entries the network does not use."""
     state = read_weight_file(path)
     _refuse_other_weights(path, option, state, dinov2, "DINOv2", "patch_embed.proj.weight", "blocks.")
     unused = [key for key in DINOV2_UNUSED if key in state]
@@ -92,7 +84,7 @@ def read_dinov2_weights(path: str, dinov2: nn.Module, option: str = "dinov2_weig
 
 def read_sam_weights(path: str, sam: nn.Module, option: str = "sam_weights") -> StateDict:
     """The entries of ``sam`` (segment-anything's ``Sam``) from Meta's ``sam_vit_*.pth``, as published; refuses
-    another kind or size of file naming it (:func:`describe_weights`)."""
+    another kind or size of file naming it (:func:`what_file`)."""
     state = read_weight_file(path)
     _refuse_other_weights(path, option, state, sam, "SAM", "image_encoder.patch_embed.proj.weight",
                           "image_encoder.blocks.")

@@ -5,4 +5,4 @@
 _base_ = ['./hsnet_fss1000.py']
 gfsam_pipeline = [dict(type='Resize', scale=(1024, 1024), keep_ratio=False, backend='pillow')]
 test_dataloader = dict(dataset=dict(pipeline=gfsam_pipeline, seed=0))
-val_dataloader = dict(dataset=dict(pipeline=gfsam_pipeline, seed=0))
+train_dataloader = val_dataloader = val_evaluator = None  # nothing trained, nothing validated: testing only
