@@ -133,3 +133,29 @@ def test_a_support_mask_without_an_object_pixel_is_refused_naming_it(model):
 def test_one_mask_generator_must_be_chosen():
     with pytest.raises(ValueError, match="GF-SAM needs one mask generator"):
         GFSAM(**{**TINY, "sam": None})
+
+
+def test_sam2_generates_the_masks_instead_of_sam_when_the_config_names_it(tmp_path):
+    from crc_modules.checkpoint import load_frozen_weights
+    from tests.foundation_fixtures import TINY_SAM2_OVERRIDES, write_meta_sam2_file
+
+    model = tiny_gfsam(sam=None, sam2="tiny", sam_args=None, sam2_args=dict(hydra_overrides=TINY_SAM2_OVERRIDES))
+    assert {part.option: part.module for part in model.frozen_weights()} == {"dinov2_weights": "dinov2",
+                                                                             "sam2_weights": "sam2"}
+    assert not hasattr(model, "sam") and not any(param.requires_grad for param in model.parameters())
+    supports, labels, query = episode(shots=1)
+    with torch.no_grad():
+        probability = KShotPredictor("fusion")(model, supports, labels, query)
+    assert probability.shape == (1, 1, SIZE, SIZE) and ((probability < 1e-6) | (probability > 1 - 1e-6)).all()
+    released = GFSAM(**{**TINY, "sam": None, "sam_args": None, "sam2": "tiny",
+                        "sam2_weights": str(tmp_path / "sam2_hiera_tiny.pt")})
+    state = write_meta_sam2_file(tmp_path / "sam2_hiera_tiny.pt", "tiny")
+    assert load_frozen_weights(released) == [str(tmp_path / "sam2_hiera_tiny.pt")]
+    assert all(torch.equal(value, state[key]) for key, value in released.sam2.state_dict().items())
+
+
+def test_a_file_for_the_generator_the_config_does_not_use_is_refused():
+    with pytest.raises(ValueError, match="sam2_weights is given, but this GF-SAM generates its masks with SAM"):
+        GFSAM(**{**TINY, "sam2_weights": "sam2_hiera_large.pt"})
+    with pytest.raises(ValueError, match="sam_weights is given, but this GF-SAM generates its masks with SAM2"):
+        GFSAM(**{**TINY, "sam": None, "sam_args": None, "sam2": "tiny", "sam_weights": "sam_vit_h_4b8939.pth"})

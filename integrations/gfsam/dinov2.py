@@ -31,9 +31,11 @@ def build_dinov2(size: str, image_size: int = DINOV2_IMAGE_SIZE, **architecture)
 def dinov2_patch_tokens(model: VisionTransformer, images: torch.Tensor, image_size: int) -> torch.Tensor:
     """(N, L, C) patch tokens of the last block, before the final norm, without the class token.
 
-    GFSAM.py ``extract_img_feats``: ``Resize(518)`` of the image tensor (torchvision on tensors: bilinear, no
-    antialiasing), then ``forward_features(x)['x_prenorm'][:, 1:]``. The images come normalised with ImageNet's
-    mean and std, which GF-SAM applies after resizing (the two commute).
+    GFSAM.py ``extract_img_feats``: ``Resize(518)`` of the image tensor (bilinear; no antialiasing in torchvision
+    0.14.1, which GF-SAM's requirements.txt pins; torchvision 0.17+ antialiases by default, which moves a few of
+    the 128 points when the released code runs on a current install), then
+    ``forward_features(x)['x_prenorm'][:, 1:]``. The images come normalised with ImageNet's mean and std, which
+    GF-SAM applies after resizing (the two commute).
 
     Reading: GF-SAM resizes the shorter side to 518 and assumes a square image (its 1024x1024 inputs); any
     image is resized here to 518x518, so the grid is always square.

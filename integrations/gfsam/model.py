@@ -94,6 +94,12 @@ class GFSAM(EpisodeModel):
         if (sam is None) == (sam2 is None):
             raise ValueError(f"GF-SAM needs one mask generator: sam='vit_b'|'vit_l'|'vit_h' or sam2='tiny'|'small'|"
                              f"'base_plus'|'large' with sam=None; got sam={sam!r}, sam2={sam2!r}")
+        if sam is None and sam_weights:
+            raise ValueError(f"sam_weights is given, but this GF-SAM generates its masks with SAM2 (sam2={sam2!r}): "
+                             f"give sam2_weights, or set the config's model to sam=SIZE, sam2=None")
+        if sam2 is None and sam2_weights:
+            raise ValueError(f"sam2_weights is given, but this GF-SAM generates its masks with SAM (sam={sam!r}): "
+                             f"give sam_weights, or set the config's model to sam=None, sam2=SIZE")
         self.dinov2 = build_dinov2(dinov2, dinov2_image_size, **(dinov2_args or {}))
         self.dinov2_image_size = dinov2_image_size
         self.grid = (dinov2_image_size // self.dinov2.patch_embed.patch_size[0],) * 2
