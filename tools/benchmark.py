@@ -1,4 +1,4 @@
-"""Per-episode latency and peak memory of CRCNet, PFENet and HSNet, each case in a fresh process.
+"""Per-episode latency and peak memory of CRCNet, PFENet, HSNet and GF-SAM, each case in a fresh process.
 
     python tools/benchmark.py [--sizes 321 473] [--repeats 3] [--precisions fp32 auto] [--queries 8] [--device cpu]
 
@@ -22,6 +22,7 @@ import time
 
 import torch
 from mmengine.config import Config
+from mmengine.utils import import_modules_from_strings
 
 import integrations.hsnet  # noqa: F401
 import integrations.mmseg  # noqa: F401  (registers the host's types)
@@ -33,7 +34,8 @@ from integrations.mmseg.models.segmentor import FewShotSegmentor
 
 # model -> (paper config, overrides): ResNet-50 everywhere (HSNet's PASCAL config defaults to ResNet-101)
 CONFIGS = {"CRCNet": ("configs/crcnet_pascal_fold0.py", {}), "PFENet": ("configs/pfenet_pascal_fold0.py", {}),
-           "HSNet": ("configs/hsnet_pascal_fold0.py", {"model.model.backbone": "resnet50"})}
+           "HSNet": ("configs/hsnet_pascal_fold0.py", {"model.model.backbone": "resnet50"}),
+           "GF-SAM": ("configs/gfsam_pascal_fold0.py", {}), "GF-SAM small": ("configs/gfsam_small_pascal_fold0.py", {})}
 FOLDER_CASE = "CRCNet folder: 5-shot finetune + N queries"
 # case -> (model, shots, k-shot mode, multi-scale, folder)
 CASES = {
@@ -46,6 +48,10 @@ CASES = {
     "PFENet 5-shot": ("PFENet", 5, "fusion", False, False),
     "HSNet 1-shot": ("HSNet", 1, "fusion", False, False),
     "HSNet 5-shot vote": ("HSNet", 5, "fusion", False, False),  # the config's k-shot fusion: HSNet's vote
+    # nothing trained; its own input size is 1024 (--sizes 1024); random weights place the most points (128)
+    "GF-SAM ViT-L + SAM-H 1-shot": ("GF-SAM", 1, "fusion", False, False),
+    "GF-SAM ViT-S + SAM-B 1-shot": ("GF-SAM small", 1, "fusion", False, False),
+    "GF-SAM ViT-S + SAM-B 5-shot": ("GF-SAM small", 5, "fusion", False, False),
 }
 
 
@@ -63,6 +69,7 @@ def build_case(name: str, size: int, precision: str, device: str, queries: int):
     config, overrides = CONFIGS[model_name]
     cfg = Config.fromfile(config)
     cfg.merge_from_dict(overrides)
+    import_modules_from_strings(**cfg.get("custom_imports", dict(imports=[])))  # GF-SAM's family
     segmentor = FewShotSegmentor.build(cfg, kshot_mode=mode,
                                        scales=MULTI_SCALES if multi_scale else None, precision=precision)
     segmentor.to(device).eval()
