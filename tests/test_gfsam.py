@@ -159,3 +159,17 @@ def test_a_file_for_the_generator_the_config_does_not_use_is_refused():
         GFSAM(**{**TINY, "sam2_weights": "sam2_hiera_large.pt"})
     with pytest.raises(ValueError, match="sam_weights is given, but this GF-SAM generates its masks with SAM2"):
         GFSAM(**{**TINY, "sam": None, "sam_args": None, "sam2": "tiny", "sam_weights": "sam_vit_h_4b8939.pth"})
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_a_tiny_gfsam_segments_on_cuda_as_on_the_cpu():
+    """The steps GF-SAM reads from its data (points, clusters) cannot run on the meta device; this runs them on CUDA.
+    Reading: kernel-order differences may move a point at the top-k boundary, so 99% of the pixels must agree."""
+    model = tiny_gfsam()
+    supports, labels, query = episode(shots=2)
+    with torch.no_grad():
+        on_cpu = KShotPredictor("fusion")(model, supports, labels, query)
+        on_cuda = KShotPredictor("fusion")(model.cuda(), supports.cuda(), labels.cuda(), query.cuda())
+    assert on_cuda.device.type == "cuda"
+    assert ((on_cuda.cpu() > 0.5) == (on_cpu > 0.5)).float().mean() >= 0.99
