@@ -170,31 +170,30 @@ def small_pair():
         return build_dinov2("vit_small"), build_sam("vit_b")
 
 
-def test_a_dinov2_file_of_another_size_is_refused_naming_both_sizes(tmp_path, small_pair):
-    path = identity_of(dinov2_file_layout(*DINOV2_RELEASES["vit_large"]), tmp_path / "dinov2_vitl14_pretrain.pth")
-    with pytest.raises(ValueError, match=r"dinov2_vitl14_pretrain\.pth \(given as dinov2_weights\) is DINOv2 ViT-L/14 "
-                                         r"\(24 blocks\), but the config builds DINOv2 ViT-S/14 \(12 blocks\)"):
-        read_dinov2_weights(path, small_pair[0])
+REFUSALS = {  # file given -> (its layout, the reader it is given to, what the error says)
+    "a DINOv2 file of another size": (
+        dinov2_file_layout(*DINOV2_RELEASES["vit_large"]), "dinov2_vitl14_pretrain.pth", read_dinov2_weights,
+        r"dinov2_vitl14_pretrain\.pth \(given as dinov2_weights\) is DINOv2 ViT-L/14 \(24 blocks\), but the config "
+        r"builds DINOv2 ViT-S/14 \(12 blocks\)"),
+    "a SAM file as the DINOv2 weights": (
+        sam_file_layout(*SAM_RELEASES["vit_h"]), "sam_vit_h_4b8939.pth", read_dinov2_weights,
+        r"sam_vit_h_4b8939\.pth \(given as dinov2_weights\) is SAM ViT-H \(32 blocks\), not DINOv2 weights"),
+    "a DINOv2 file as the SAM weights": (
+        dinov2_file_layout(*DINOV2_RELEASES["vit_small"]), "dinov2_vits14_pretrain.pth", read_sam_weights,
+        r"dinov2_vits14_pretrain\.pth \(given as sam_weights\) is DINOv2 ViT-S/14 \(12 blocks\), not SAM weights"),
+    "a SAM file of another size": (
+        sam_file_layout(*SAM_RELEASES["vit_h"]), "sam_vit_h_4b8939.pth", read_sam_weights,
+        r"sam_vit_h_4b8939\.pth \(given as sam_weights\) is SAM ViT-H \(32 blocks\), but the config builds SAM "
+        r"ViT-B \(12 blocks\)"),
+}
 
 
-def test_a_sam_file_given_as_the_dinov2_weights_is_refused_saying_it_is_sam(tmp_path, small_pair):
-    path = identity_of(sam_file_layout(*SAM_RELEASES["vit_h"]), tmp_path / "sam_vit_h_4b8939.pth")
-    with pytest.raises(ValueError, match=r"sam_vit_h_4b8939\.pth \(given as dinov2_weights\) is SAM ViT-H "
-                                         r"\(32 blocks\), not DINOv2 weights"):
-        read_dinov2_weights(path, small_pair[0])
-
-
-def test_a_dinov2_file_given_as_the_sam_weights_is_refused_saying_it_is_dinov2(tmp_path, small_pair):
-    path = identity_of(dinov2_file_layout(*DINOV2_RELEASES["vit_small"]), tmp_path / "dinov2_vits14_pretrain.pth")
-    with pytest.raises(ValueError, match=r"dinov2_vits14_pretrain\.pth \(given as sam_weights\) is DINOv2 "
-                                         r"ViT-S/14 \(12 blocks\), not SAM weights"):
-        read_sam_weights(path, small_pair[1])
-
-
-def test_a_sam_file_of_another_size_is_refused_naming_both_sizes(tmp_path, small_pair):
-    path = identity_of(sam_file_layout(*SAM_RELEASES["vit_h"]), tmp_path / "sam_vit_h_4b8939.pth")
-    with pytest.raises(ValueError, match=r"is SAM ViT-H \(32 blocks\), but the config builds SAM ViT-B \(12 blocks\)"):
-        read_sam_weights(path, small_pair[1])
+@pytest.mark.parametrize("case", sorted(REFUSALS))
+def test_a_file_of_another_kind_or_size_is_refused_naming_it_and_what_it_is(case, tmp_path, small_pair):
+    layout, name, reader, message = REFUSALS[case]
+    module = small_pair[0] if reader is read_dinov2_weights else small_pair[1]
+    with pytest.raises(ValueError, match=message):
+        reader(identity_of(layout, tmp_path / name), module)
 
 
 def test_unknown_sizes_are_refused_with_the_choices():
