@@ -89,3 +89,14 @@ def test_training_says_there_is_nothing_to_train_and_finetuning_is_refused_with_
     supports, labels = torch.randn(2, 3, 48, 48), torch.ones(2, 48, 48, dtype=torch.long)
     with pytest.raises(ValueError, match="k-shot mode 'finetune' finetunes, but GFSAM has no trainable parameters"):
         KShotPredictor("finetune").prepare(segmentor.model, supports, labels)
+
+
+def test_an_empty_support_mask_file_is_refused_naming_it(tiny_project, tmp_path):
+    from integrations.mmseg.apis.predictor import FewShotPredictor
+
+    config, files = tiny_project
+    predictor = FewShotPredictor.from_config(config, cfg_options=dict(option.split("=", 1) for option in files))
+    cv2.imwrite(str(tmp_path / "support.png"), np.full((40, 50, 3), 128, np.uint8))
+    cv2.imwrite(str(tmp_path / "support_mask.png"), np.zeros((40, 50), np.uint8))
+    with pytest.raises(ValueError, match=r"support_mask\.png is empty: mark at least one object pixel"):
+        predictor.set_supports([(str(tmp_path / "support.png"), str(tmp_path / "support_mask.png"))])
