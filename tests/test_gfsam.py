@@ -112,7 +112,15 @@ def test_priors_that_place_no_point_give_an_empty_mask_without_prompting_sam(mod
     assert mask.shape == (SIZE, SIZE) and not mask.any()
 
 
-def test_the_graph_steps_run_in_fp32_under_bf16_autocast(model):
+def test_under_bf16_autocast_prompt_decoding_and_the_graph_run_in_fp32(model, monkeypatch):
+    decoding = []
+    point_masks = model._point_masks
+
+    def recorded(sam, embedding, *args):
+        decoding.append((torch.is_autocast_enabled("cpu"), {part.dtype for part in embedding}))
+        return point_masks(sam, embedding, *args)
+
+    monkeypatch.setattr(model, "_point_masks", recorded)
     supports, labels, query = episode(shots=1)
     masks = (labels == 1).float()[:, None]
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
@@ -120,6 +128,7 @@ def test_the_graph_steps_run_in_fp32_under_bf16_autocast(model):
         priors = model.priors(encoded[0][0], model.encode(supports, masks), masks)
         probability = KShotPredictor("fusion", precision="bf16")(model, supports, labels, query)
     assert encoded[0].dtype == torch.float32 and all(prior.dtype == torch.float32 for prior in priors)
+    assert decoding == [(False, {torch.float32})]
     assert probability.shape == (1, 1, SIZE, SIZE) and ((probability < 1e-6) | (probability > 1 - 1e-6)).all()
 
 
