@@ -1,5 +1,6 @@
 """Every config's model runs forward, loss, backward and k-shot fusion on the meta device (issue 21); configs that
-build the same model (folds of one model) run it once.
+build the same model (folds of one model) run it once; a model with nothing trainable (GF-SAM, issue 25) is checked
+for that and its encoders run on meta.
 
 A tensor that a model creates without ``device=`` lands on the CPU while its inputs are on the meta
 device, and the next operation mixing the two fails: the same mistake that fails on a user's GPU,
@@ -35,11 +36,14 @@ META = torch.device("meta")
 SIZE, SHOTS = 129, 2  # 129: the relative FEM bins of the VGG / ResNet-101 COCO configs (1/8 of the map) need >= 1 cell
 
 
+def model_config(config: str):
+    return Config.fromfile(os.path.join(ROOT, "configs", config)).model.model
+
+
 def build_on_meta(config: str) -> torch.nn.Module:
     """The config's episode model (``model.model``), its parameters created on the meta device directly."""
-    cfg = Config.fromfile(os.path.join(ROOT, "configs", config))
     with META:
-        return MODELS.build(cfg.model.model)
+        return MODELS.build(model_config(config))
 
 
 def episode(batch: int, shots: int):
@@ -47,6 +51,21 @@ def episode(batch: int, shots: int):
     labels = torch.empty(batch, shots, SIZE, SIZE, dtype=torch.long, device=META)
     return images, labels, torch.empty(batch, 3, SIZE, SIZE, device=META), torch.empty(
         batch, SIZE, SIZE, dtype=torch.long, device=META)
+
+
+def check_a_model_with_nothing_trained(model: torch.nn.Module) -> None:
+    """A model built on frozen released files (GF-SAM): nothing trainable, nothing for k-shot finetuning, and its
+    encoders run on meta for a k-shot support set and for a query.
+
+    Its ``predict`` cannot run on meta: how many point prompts and clusters it has is read from the data (the
+    priors' sum, the point-mask graph), which meta tensors do not hold; tests/test_gfsam.py runs it on tiny models.
+    """
+    assert not any(p.requires_grad for p in model.parameters()) and model.finetune_parameters() == {}
+    model.eval()
+    support_imgs, support_labels, query_img, _ = episode(1, SHOTS)
+    support_set = KShotPredictor("fusion").prepare(model, support_imgs[0], support_labels[0])
+    encoded = [support_set.encoded()[0], *model.encode(query_img)]
+    assert all(tensor.device == META for tensor in encoded)
 
 
 def test_every_config_is_covered():
@@ -57,6 +76,8 @@ def test_every_config_is_covered():
 def test_training_step_and_kshot_fusion_create_no_tensor_off_the_input_device(config):
     model = build_on_meta(config)
     assert {p.device for p in model.parameters()} == {META}
+    if not any(p.requires_grad for p in model.parameters()):
+        return check_a_model_with_nothing_trained(model)
     model.train()
     support_imgs, support_labels, query_img, query_labels = episode(2, 1)  # trained 1-shot, as the configs
     output = model(query_img, support_imgs, (support_labels == 1).float()[:, :, None],

@@ -1,4 +1,4 @@
-"""Per-episode latency and peak memory of CRCNet, PFENet, HSNet and SANSA, each case in a fresh process.
+"""Per-episode latency and peak memory of CRCNet, PFENet, HSNet, SANSA and GF-SAM, each case in a fresh process.
 
     python tools/benchmark.py [--sizes 321 473] [--repeats 3] [--precisions fp32 auto] [--queries 8] [--device cpu]
 
@@ -22,6 +22,7 @@ import time
 
 import torch
 from mmengine.config import Config
+from mmengine.utils import import_modules_from_strings
 
 import integrations.hsnet  # noqa: F401
 import integrations.mmseg  # noqa: F401  (registers the host's types)
@@ -37,7 +38,8 @@ CONFIGS = {"CRCNet": ("configs/crcnet_pascal_fold0.py", {}), "PFENet": ("configs
            "HSNet": ("configs/hsnet_pascal_fold0.py", {"model.model.backbone": "resnet50"}),
            # SANSA: SAM2 Hiera-T or Hiera-L with adapters; any input is resized to SAM2's 1024 (``--sizes 1024``)
            "SANSA Hiera-T": ("configs/sansa_coco_fold0.py", {"model.model.sam2_size": "tiny"}),
-           "SANSA Hiera-L": ("configs/sansa_coco_fold0.py", {})}
+           "SANSA Hiera-L": ("configs/sansa_coco_fold0.py", {}),
+           "GF-SAM": ("configs/gfsam_pascal_fold0.py", {}), "GF-SAM small": ("configs/gfsam_small_pascal_fold0.py", {})}
 FOLDER_CASE = "CRCNet folder: 5-shot finetune + N queries"
 # case -> (model, shots, k-shot mode, multi-scale, folder)
 CASES = {
@@ -54,6 +56,10 @@ CASES = {
     "SANSA Hiera-T 5-shot": ("SANSA Hiera-T", 5, "fusion", False, False),  # five memory frames
     "SANSA Hiera-L 1-shot": ("SANSA Hiera-L", 1, "fusion", False, False),
     "SANSA Hiera-L 5-shot": ("SANSA Hiera-L", 5, "fusion", False, False),
+    # nothing trained; its own input size is 1024 (--sizes 1024); random weights place the most points (128)
+    "GF-SAM ViT-L + SAM-H 1-shot": ("GF-SAM", 1, "fusion", False, False),
+    "GF-SAM ViT-S + SAM-B 1-shot": ("GF-SAM small", 1, "fusion", False, False),
+    "GF-SAM ViT-S + SAM-B 5-shot": ("GF-SAM small", 5, "fusion", False, False),
 }
 
 
@@ -71,6 +77,7 @@ def build_case(name: str, size: int, precision: str, device: str, queries: int):
     config, overrides = CONFIGS[model_name]
     cfg = Config.fromfile(config)
     cfg.merge_from_dict(overrides)
+    import_modules_from_strings(**cfg.get("custom_imports", dict(imports=[])))  # GF-SAM's family
     segmentor = FewShotSegmentor.build(cfg, kshot_mode=mode,
                                        scales=MULTI_SCALES if multi_scale else None, precision=precision)
     segmentor.to(device).eval()

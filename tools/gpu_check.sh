@@ -37,7 +37,7 @@ run_step() {  # name, log file, command...
 }
 
 run_step "pytest -m cuda" "$OUT/cuda_tests.log" \
-    "$PYTHON" -m pytest -m cuda tests/test_cuda.py -q -rs -p no:cacheprovider
+    "$PYTHON" -m pytest -m cuda tests/test_cuda.py tests/test_gfsam.py -q -rs -p no:cacheprovider
 run_step "benchmark (inference)" "$OUT/benchmark.log" \
     "$PYTHON" tools/benchmark.py --device cuda --sizes $SIZES --repeats 3 --precisions fp32 fp16 bf16
 run_step "benchmark (training step)" "$OUT/benchmark_train_step.log" \

@@ -29,7 +29,7 @@ _MISSING = object()
 
 def _set_fold(cfg: Config) -> None:
     """``fold``: the fold of every dataset that has one (train, val and test)."""
-    loaders = [name for name in DATALOADERS if "fold" in cfg.get(name, {}).get("dataset", {})]
+    loaders = [name for name in DATALOADERS if "fold" in (cfg.get(name) or {}).get("dataset", {})]  # None: unused
     if not loaders:
         raise ValueError(f"fold={cfg.fold!r}: no dataset of this config has a fold")
     for name in loaders:
