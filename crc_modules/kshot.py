@@ -5,11 +5,12 @@ support sets; the work lives in :mod:`~crc_modules.fusion`, :mod:`~crc_modules.f
 """
 from __future__ import annotations
 
-from typing import Sequence, Union
+from typing import Optional, Sequence, Union
 
 import torch
 
 from .episode_model import EpisodeModel
+from .features import Features
 from .finetune import FinetuneSettings, finetune_on_supports
 from .fusion import check_fusion
 from .multiscale import MultiScaleSupportSet
@@ -61,10 +62,14 @@ class KShotPredictor:
             raise ValueError(f"k-shot mode {self.mode!r} finetunes, but {type(model).__name__} has no trainable "
                              f"parameters to finetune: use the 'fusion' mode")
 
-    def prepare(self, model: EpisodeModel, support_imgs: torch.Tensor,
-                support_labels: torch.Tensor) -> Union[SupportSet, MultiScaleSupportSet]:
-        """Check the supports, finetune once when the mode asks for it and k > 1, and bind them to ``model``."""
+    def prepare(self, model: EpisodeModel, support_imgs: torch.Tensor, support_labels: torch.Tensor,
+                encoded: Optional[Features] = None) -> Union[SupportSet, MultiScaleSupportSet]:
+        """Check the supports, finetune once when the mode asks for it and k > 1, and bind them to ``model``;
+        ``encoded`` (the supports' features made already, :class:`SupportSet`) serves the 'fusion' mode at scale 1."""
         self.check_model(model)
+        if encoded is not None and (self.mode != "fusion" or self.scales != (1.0,)):
+            raise ValueError(f"supports encoded beforehand serve the 'fusion' mode at scale 1 only, not mode "
+                             f"{self.mode!r} at scales {self.scales}")
         if support_imgs.dim() != 4 or support_labels.shape != (support_imgs.shape[0], *support_imgs.shape[-2:]):
             raise ValueError(f"supports must be (K, 3, H, W) with labels (K, H, W), got "
                              f"{tuple(support_imgs.shape)} and {tuple(support_labels.shape)}")
@@ -80,5 +85,5 @@ class KShotPredictor:
             support_imgs, support_labels = support_imgs[:1], support_labels[:1]
         support_set_args = dict(model=model, fusion=self.fusion, finetuned=finetuned, precision=precision)
         if self.scales == (1.0,):
-            return SupportSet(images=support_imgs, labels=support_labels, **support_set_args)
+            return SupportSet(images=support_imgs, labels=support_labels, encoded=encoded, **support_set_args)
         return MultiScaleSupportSet.rescaled(self.scales, support_imgs, support_labels, **support_set_args)

@@ -31,13 +31,18 @@ class SupportSet:
         fusion (str): 'mean' or 'vote' (:mod:`crc_modules.fusion`). Default: 'mean'.
         finetuned (dict, optional): Finetuned parameters and buffers swapped in while predicting.
         precision (str): A resolved precision, 'fp32', 'bf16' or 'fp16'. Default: 'fp32'.
+        encoded (Features, optional): The supports' features (K, ...) made already, used instead of encoding the
+            images with their masks: supports that a promptable model (SANSA) encoded from their prompts.
     """
 
     def __init__(self, model: EpisodeModel, images: torch.Tensor, labels: torch.Tensor, fusion: str = "mean",
-                 finetuned: Optional[Dict[str, torch.Tensor]] = None, precision: str = "fp32"):
+                 finetuned: Optional[Dict[str, torch.Tensor]] = None, precision: str = "fp32",
+                 encoded: Optional[Features] = None):
         self.model, self.images, self.labels = model, images, labels
         self.fusion, self.finetuned, self.precision = check_fusion(fusion), finetuned, precision
         self._encoded: Optional[Tuple[Features, torch.Tensor]] = None
+        if encoded is not None:
+            self._encoded = (encoded, binary_mask(labels))
 
     def encoded(self) -> Tuple[Features, torch.Tensor]:
         """(features (K, ...), masks (K, 1, H, W)) of the supports, encoded on first use and kept."""

@@ -9,10 +9,12 @@ import cv2
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from mmengine.config import Config
 
 import integrations.mmseg  # noqa: F401  (the host: registers the segmentor, lets mmseg import on mmcv-lite)
 import integrations.sansa  # noqa: F401
+from crc_modules.features import map_features
 from integrations.foundation.sam2_models import build_sam2_model
 from integrations.mmseg.engine.checkpoint import load_model_weights
 from integrations.mmseg.models.segmentor import FewShotSegmentor
@@ -119,11 +121,12 @@ def test_a_tiny_sansa_trains_its_adapters_tests_with_two_shots_and_segments_phot
     from integrations.foundation import prompt_masks
     from integrations.sansa import SANSA
 
-    monkeypatch.setattr(prompt_masks, "sam2_masker_from_file",  # SANSA's own SAM2 marks its supports
-                        lambda path: pytest.fail("SANSA's supports must be marked by its own SAM2, with adapters"))
-    maskers = []
-    own = SANSA.prompt_masker
-    monkeypatch.setattr(SANSA, "prompt_masker", lambda model: maskers.append(model) or own(model))
+    monkeypatch.setattr(prompt_masks, "sam2_masker_from_file",  # SANSA takes the prompts on its own SAM2
+                        lambda path: pytest.fail("SANSA's supports must be prompted on its own SAM2, with adapters"))
+    monkeypatch.setattr(SANSA, "prompt_masker", lambda model: pytest.fail("SANSA takes prompts, not masks of them"))
+    prompted, own = [], SANSA.prompt_memory
+    monkeypatch.setattr(SANSA, "prompt_memory",
+                        lambda model, *args: prompted.append(args[2].tolist()) or own(model, *args))
     sys.path.insert(0, os.path.join(ROOT, "tools"))
     try:
         import infer
@@ -133,8 +136,43 @@ def test_a_tiny_sansa_trains_its_adapters_tests_with_two_shots_and_segments_phot
         assert infer.main([*args, prompt, "--out", str(tmp_path / "from_prompt"), "--cfg-options", *FROZEN,
                            f"sam2_weights={sam2_file}"]) == 0
         assert cv2.imread(str(tmp_path / "from_prompt" / "query_mask.png"), cv2.IMREAD_GRAYSCALE).shape == (50, 70)
-    assert len(maskers) == 2 and all(isinstance(model, SANSA) for model in maskers)
-    assert maskers[0].prompt_masker().predictor.model is maskers[0].sam
+    assert prompted == [[[1, 0]], [[2, 3]]]  # SANSA's promptable path: clicks (positive, negative), a box's corners
+
+
+def test_sansa_takes_a_box_and_clicks_as_its_prompts_beside_a_mask_marked_support(sam2_file, monkeypatch):
+    from integrations.mmseg.apis.predictor import FewShotPredictor
+
+    torch.manual_seed(0)
+    segmentor = _segmentor(sam2_file)
+    predictor, model = FewShotPredictor(segmentor, size=64), segmentor.model
+    rng = np.random.default_rng(0)
+    support, query = (rng.integers(0, 255, (50, 70, 3), dtype=np.uint8) for _ in range(2))
+    mask = np.zeros((50, 70), np.uint8)
+    mask[10:40, 20:50] = 1
+    predictor.set_supports([(support, mask), (support, "5,5,65,45;+35,25")])
+    encoded, masks = predictor.support_set.encoded()
+
+    support_in, label, (height, width) = predictor._to_input(np.ascontiguousarray(support[..., ::-1]), mask)
+    scale = torch.tensor([width / 70, height / 50])  # the working input's pixels per the photo's
+    corners_and_click = torch.tensor([[[5.0, 5.0], [65.0, 45.0], [35.0, 25.0]]]) * scale
+    with torch.no_grad():
+        from_prompt, logits = model.prompt_memory(support_in, corners_and_click, torch.tensor([[2, 3, 1]]))
+        from_mask = model.encode(support_in, (label == 1)[:, None].float())
+    for shot, expected in enumerate((from_mask, from_prompt)):
+        assert all(torch.allclose(got[shot], want[0], atol=1e-6) for got, want in zip(encoded, expected))
+    decoded = F.interpolate(logits, (64, 64), mode="bilinear", align_corners=False)[0, 0] > 0
+    assert torch.equal(masks[1, 0, :height, :width].bool(), decoded[:height, :width]) and not masks[1, 0, height:].any()
+
+    query_in, _, _ = predictor._to_input(np.ascontiguousarray(query[..., ::-1]))
+    with torch.no_grad():
+        supports = map_features(lambda tensor: tensor[None], encoded)
+        expected = model.predict(model.encode(query_in), supports, masks[None]).query_logits
+        expected = F.interpolate(expected, (64, 64), mode="bilinear", align_corners=False).softmax(1)[:, 1:]
+        assert torch.allclose(predictor.support_set.predict(query_in), expected, atol=1e-6)
+
+    monkeypatch.setattr(type(model), "prompt_memory", lambda self, *args: (from_prompt, torch.full_like(logits, -5.0)))
+    with pytest.raises(ValueError, match="found no object for the prompt of support 2 at the working size 64"):
+        predictor.set_supports([(support, mask), (support, "5,5,65,45")])
 
 
 def test_sansa_configs_state_sansas_settings():

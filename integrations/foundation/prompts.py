@@ -85,6 +85,16 @@ class SupportPrompt:
         array = np.asarray(points)
         return array[:, :2].astype(np.float32), array[:, 2].astype(np.int32)
 
+    def sam2_points(self) -> Tuple[np.ndarray, np.ndarray]:
+        """The whole prompt as SAM2's point input, coordinates (N, 2) float32 and labels (N,) int32: a box as its
+        corners labelled 2 and 3, first (where SAM2's image predictor puts them), then :meth:`point_arrays`."""
+        coords, labels = self.point_arrays()
+        parts = [] if coords is None else [(coords, labels)]
+        if self.box is not None:
+            x0, y0, x1, y1 = self.box
+            parts.insert(0, (np.asarray([[x0, y0], [x1, y1]], np.float32), np.asarray([2, 3], np.int32)))
+        return np.concatenate([c for c, _ in parts]), np.concatenate([labels for _, labels in parts])
+
     def rectangle(self, shape: Sequence[int]) -> np.ndarray:
         """The box as a filled (H, W) uint8 rectangle: the support mask where SAM2 is not at hand."""
         mask = np.zeros(shape[:2], np.uint8)

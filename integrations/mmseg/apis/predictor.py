@@ -14,7 +14,11 @@ import numpy as np
 import torch
 from mmengine.config import Config
 
-from crc_modules import MultiScaleSupportSet, SupportSet
+from crc_modules import MultiScaleSupportSet, SupportSet, binary_mask
+from crc_modules.features import Features, map_features, stack_features
+from crc_modules.labels import IGNORE_INDEX
+from crc_modules.layers import resize_to
+from crc_modules.precision import autocast, resolve_precision
 from integrations.foundation.prompt_masks import PromptMasker, prompt_masker_for
 from integrations.foundation.prompts import SupportPrompt, is_prompt_text, parse_prompt
 
@@ -104,9 +108,10 @@ class FewShotPredictor:
         predictor.set_supports([('cat1.jpg', 'cat1.png'), ('cat2.jpg', (10, 20, 200, 180)), ('cat3.jpg', '+40,60')])
         result = predictor.predict('query.jpg')   # result.mask, result.probability
 
-    A support is marked by a mask, a box, clicks or a scribble (:func:`support_prompt`); a box, clicks or a
-    scribble become its mask through SAM2 (the model's own, or one from ``sam2_weights``); without SAM2 a box is
-    a filled rectangle, and clicks and scribbles are refused. Every image (supports and queries) is resized so
+    A support is marked by a mask, a box, clicks or a scribble (:func:`support_prompt`). A promptable model (SANSA)
+    takes a box, clicks or a scribble as its prompts (:attr:`takes_prompts`); for any other model they become the
+    support's mask through SAM2 (the model's own, or one from ``sam2_weights``); without SAM2 a box is a filled
+    rectangle, and clicks and scribbles are refused. Every image (supports and queries) is resized so
     its longer side is ``size`` and padded (PFENet's test protocol); a query's result is mapped back to its own
     size, so memory does not grow with it.
 
@@ -153,7 +158,10 @@ class FewShotPredictor:
             ValueError: the marking is invalid, or needs SAM2 where there is none.
         """
         image, name = load_image(image, name or "support")
-        prompt = support_prompt(mark, image.shape[:2], name)
+        return self._mask_of(image, support_prompt(mark, image.shape[:2], name), name)
+
+    def _mask_of(self, image: np.ndarray, prompt: SupportPrompt, name: str) -> np.ndarray:
+        """The mask of a BGR support marked by a checked ``prompt``: its own, SAM2's, or a box's rectangle."""
         if prompt.mask is not None:
             return prompt.mask
         if prompt.needs_sam2 or self.prompt_masker is not None:
@@ -162,8 +170,41 @@ class FewShotPredictor:
                                  f"with --cfg-options sam2_weights=PATH (sam2_weights= in the API)")
             return self.prompt_masker.mask(np.ascontiguousarray(image[..., ::-1]), prompt, name)
         warnings.warn(f"the box of {name} is used as a filled rectangle: give sam2_weights (Meta's SAM2 file) to turn "
-                      f"boxes into object masks", stacklevel=2)
+                      f"boxes into object masks", stacklevel=3)
         return prompt.rectangle(image.shape[:2])
+
+    @property
+    def takes_prompts(self) -> bool:
+        """Whether supports marked by prompts go to the model as prompts: a promptable model (``prompt_memory``:
+        SANSA) predicting in the 'fusion' mode at one scale. Otherwise they become masks first (:meth:`support_mask`).
+        """
+        kshot = self.segmentor.kshot
+        return callable(getattr(self.segmentor.model, "prompt_memory", None)) and kshot.mode == "fusion" \
+            and kshot.scales == (1.0,)
+
+    def _autocast(self):
+        """The k-shot settings' precision, as the support set encodes under it."""
+        return autocast(resolve_precision(self.segmentor.kshot.precision, self.device), self.device)
+
+    def _prompted_support(self, image: np.ndarray, prompt: SupportPrompt,
+                          name: str) -> Tuple[torch.Tensor, torch.Tensor, Features]:
+        """(input, label, memory) of a BGR support given to a promptable model as its prompts (SANSA's promptable
+        path): the prompts are scaled to the working input, the model decodes them on the support and encodes the
+        result as its memory; the label is that decoded mask (ignored in the padding), for the hosts' checks."""
+        support_img, _, (height, width) = self._to_input(image)
+        coords, point_labels = prompt.sam2_points()
+        coords = coords * np.asarray([width / image.shape[1], height / image.shape[0]], np.float32)
+        with self._autocast():
+            memory, logits = self.segmentor.model.prompt_memory(
+                support_img, torch.from_numpy(coords)[None].to(self.device),
+                torch.from_numpy(point_labels)[None].to(self.device))
+        decoded = resize_to(logits.float(), support_img.shape[-2:], align_corners=False)[:, 0] > 0
+        label = torch.full(decoded.shape, IGNORE_INDEX, dtype=torch.long, device=self.device)
+        label[:, :height, :width] = decoded[:, :height, :width].long()
+        if not (label == 1).any():
+            raise ValueError(f"the model found no object for the prompt of {name} at the working size {self.size}: "
+                             f"add clicks on the object or draw a box")
+        return support_img, label, memory
 
     def _to_input(self, image: np.ndarray,
                   mask: Optional[np.ndarray] = None) -> Tuple[torch.Tensor, Optional[torch.Tensor], Tuple[int, int]]:
@@ -190,19 +231,31 @@ class FewShotPredictor:
         """
         if not supports:
             raise ValueError("give at least one support: an image and its mask, box, clicks or scribble")
-        images, labels = [], []
+        images, labels, memories = [], [], []
         for index, (image, mark) in enumerate(supports):
             image, name = load_image(image, f"support {index + 1}")
-            mask = self.support_mask(image[..., ::-1], mark, name)
-            support_img, support_label, _ = self._to_input(image, mask)
-            if not (support_label == 1).any():
-                raise ValueError(f"the object of {name} ({int(mask.sum())} pixels of its {mask.shape[1]}x"
-                                 f"{mask.shape[0]} image) vanishes when the image is resized to the working size "
-                                 f"{self.size}: use a working size of at least {size_keeping(mask, self.size)} "
-                                 f"(--size), or crop the image around the object")
+            prompt = support_prompt(mark, image.shape[:2], name)
+            if prompt.mask is None and self.takes_prompts:
+                support_img, support_label, memory = self._prompted_support(image, prompt, name)
+            else:
+                mask = self._mask_of(image, prompt, name)
+                support_img, support_label, _ = self._to_input(image, mask)
+                memory = None
+                if not (support_label == 1).any():
+                    raise ValueError(f"the object of {name} ({int(mask.sum())} pixels of its {mask.shape[1]}x"
+                                     f"{mask.shape[0]} image) vanishes when the image is resized to the working size "
+                                     f"{self.size}: use a working size of at least {size_keeping(mask, self.size)} "
+                                     f"(--size), or crop the image around the object")
             images.append(support_img)
             labels.append(support_label)
-        self.support_set = self.segmentor.prepare_supports(torch.cat(images), torch.cat(labels))
+            memories.append(memory)
+        encoded = None
+        if any(memory is not None for memory in memories):  # the mask-marked supports of the set encoded alike
+            with self._autocast():
+                memories = [self.segmentor.model.encode(image, binary_mask(label)) if memory is None else memory
+                            for image, label, memory in zip(images, labels, memories)]
+            encoded = stack_features([map_features(lambda tensor: tensor[0], memory) for memory in memories], 0)
+        self.support_set = self.segmentor.prepare_supports(torch.cat(images), torch.cat(labels), encoded)
 
     @torch.no_grad()
     def predict(self, query: ImageLike, supports: Optional[Sequence[Tuple[ImageLike, MaskLike]]] = None) -> Prediction:

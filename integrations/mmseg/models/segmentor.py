@@ -11,7 +11,7 @@ from mmengine.structures import PixelData
 from mmseg.structures import SegDataSample
 
 from crc_modules import EpisodeModel, KShotPredictor, MultiScaleSupportSet, SupportSet, binary_mask
-from crc_modules.features import as_one_shot_episodes
+from crc_modules.features import Features, as_one_shot_episodes
 from crc_modules.layers import resize_to
 from crc_modules.registry import MODELS
 
@@ -119,11 +119,12 @@ class FewShotSegmentor(BaseModel):
             raise NonFiniteLossError(f"the loss is {float(total.detach()):g} ({terms})")
         return total, log_vars
 
-    def prepare_supports(self, images: torch.Tensor,
-                         labels: torch.Tensor) -> Union[SupportSet, MultiScaleSupportSet]:
+    def prepare_supports(self, images: torch.Tensor, labels: torch.Tensor,
+                         encoded: Optional[Features] = None) -> Union[SupportSet, MultiScaleSupportSet]:
         """Supports (K, 3, H, W) with labels (K, H, W) prepared once with ``test_cfg``'s k-shot settings;
-        ``support_set.predict(query)`` then gives a (1, 1, H', W') foreground probability."""
-        return self.kshot.prepare(self.model, images, labels)
+        ``support_set.predict(query)`` then gives a (1, 1, H', W') foreground probability. ``encoded``: their
+        features made already (supports a promptable model encoded from their prompts)."""
+        return self.kshot.prepare(self.model, images, labels, encoded)
 
     def postprocess(self, probability: torch.Tensor, size: Sequence[int],
                     valid_shape: Optional[Sequence[int]] = None) -> Tuple[torch.Tensor, torch.Tensor]:
