@@ -180,7 +180,7 @@ def test_fold_4_trains_on_all_20_pascal_classes_from_every_hsnet_training_split(
 
 
 def test_each_family_has_a_fold_4_training_config_and_a_config_per_target():
-    for family in ("crcnet", "pfenet", "hsnet"):
+    for family in ("crcnet", "pfenet", "hsnet", "sansa"):
         train = Config.fromfile(os.path.join(ROOT, "configs", f"{family}_pascal_fold4.py"))
         assert train.train_dataloader.dataset.fold == 4 and train.default_hooks.checkpoint.save_best == "mIoU"
         assert train.val_dataloader.dataset.split_file == "splits/fss/val.txt"
@@ -194,6 +194,31 @@ def test_each_family_has_a_fold_4_training_config_and_a_config_per_target():
             assert dataset.get("num_episodes") == (None if target == "fss1000" else 600)
             assert "split_file" not in dataset or target == "fss1000"  # nothing left of the training config's test
             assert cfg.train_dataloader == train.train_dataloader and cfg.model == train.model
+
+
+def test_gfsam_tests_each_target_untrained_at_its_1024_on_patnets_draws_with_its_isic_class_order():
+    model = Config.fromfile(os.path.join(ROOT, "configs", "gfsam_fss1000.py")).model
+    for target, dataset_type in (("deepglobe", "DeepglobeDataset"), ("isic", "ISICDataset"),
+                                 ("chest_xray", "ChestXrayDataset"), ("fss1000", "FSS1000Dataset")):
+        cfg = Config.fromfile(os.path.join(ROOT, "configs", f"gfsam_cdfss_{target}.py"))
+        dataset = cfg.test_dataloader.dataset
+        assert dataset.type == dataset_type and dataset.protocol == "patnet" and dataset.seed == 0
+        assert dataset.pipeline == [dict(type="Resize", scale=(1024, 1024), keep_ratio=False, backend="pillow")]
+        assert dataset.eval_label == "transformed" and dataset.get("num_episodes") == (
+            None if target == "fss1000" else 600)
+        assert dataset.get("categories") == (("1", "3", "2") if target == "isic" else None)
+        assert cfg.model == model and cfg.train_dataloader is None
+
+
+def test_isic_in_gfsams_class_order_draws_its_episodes_and_names_its_classes(cdfss):
+    root, _, isic, _ = cdfss
+    folders = [os.path.join(root, "ISIC", "ISIC2018_Task1-2_Training_Input", str(k)) for k in (1, 3, 2)]
+    pools = [sorted(os.path.join(f, n) for n in names) for f, names in zip(folders, [isic[0], isic[2], isic[1]])]
+    dataset = ISICDataset(root, shot=5, categories=("1", "3", "2"))
+    assert drawn(dataset, 60) == patnet_reference(pools, 60, 5)
+    assert dataset.metainfo["classes"] == ("nevus", "melanoma", "seborrheic_keratosis")
+    with pytest.raises(ValueError, match=r"must order the class folders \('1', '2', '3'\), got \('1', '3'\)"):
+        ISICDataset(root, categories=("1", "3"))
 
 
 def test_a_target_config_tests_through_the_tool_with_seeds(cdfss, tmp_path, monkeypatch):

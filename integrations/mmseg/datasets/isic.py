@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import os
-from typing import List, Tuple
+from typing import List, Sequence, Tuple
 
 from mmseg.registry import DATASETS
 
@@ -24,12 +24,24 @@ class ISICDataset(CrossDomainDataset):
     training images split by diagnosis: 1867 / 208 / 519), each with the mask
     ``ISIC/ISIC2018_Task1_Training_GroundTruth/<id>_segmentation.png``.
 
-    Args: see :class:`CrossDomainDataset`.
+    Args:
+        categories (Sequence[str]): The class folders in the order whose episode i is of class i mod 3. PATNet's
+            ``('1', '2', '3')`` by default; GF-SAM's ``data/isic.py`` numbers the diagnoses nevus, melanoma,
+            seborrheic keratosis (its ``cls_dict`` over ``class_id.csv``), which is ``('1', '3', '2')`` here.
+        **kwargs: See :class:`CrossDomainDataset`.
     """
 
     LAYOUT = os.path.join("ISIC", IMAGE_FOLDER, "{1,2,3}")
     CATEGORIES = ("1", "2", "3")
     CLASS_NAMES = ISIC_CLASSES
+
+    def __init__(self, *args, categories: Sequence[str] = CATEGORIES, **kwargs):
+        if sorted(categories) != sorted(ISICDataset.CATEGORIES):
+            raise ValueError(f"ISICDataset: categories must order the class folders {ISICDataset.CATEGORIES}, "
+                             f"got {tuple(categories)}")
+        name_of = dict(zip(ISICDataset.CATEGORIES, ISIC_CLASSES))
+        self.CATEGORIES, self.CLASS_NAMES = tuple(categories), tuple(name_of[folder] for folder in categories)
+        super().__init__(*args, **kwargs)
 
     def category_files(self, category: str) -> List[Tuple[str, str]]:
         folder = require_dir(os.path.join(self.data_root, "ISIC", IMAGE_FOLDER, category),

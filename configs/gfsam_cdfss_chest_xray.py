@@ -1,0 +1,5 @@
+# GF-SAM on Chest X-ray, a target of the cross-domain benchmark (PATNet, ECCV 2022), with GF-SAM's settings
+# (DINOv2 ViT-L/14 + SAM ViT-H, nothing trained, 1024x1024; GF-SAM reports none):
+#   python tools/test.py configs/gfsam_cdfss_chest_xray.py --cfg-options dinov2_weights=PATH sam_weights=PATH [--shot 5]
+_base_ = ['./gfsam_fss1000.py', './_base_/datasets/gfsam_cdfss.py']
+test_dataloader = {{_base_.gfsam_chest_xray_test_dataloader}}
