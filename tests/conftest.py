@@ -1,6 +1,7 @@
 """Shared fixtures: small backbones and models so the suite runs in minutes on 2 CPU cores."""
 import io
 import logging
+import os
 
 import pytest
 import torch
@@ -21,6 +22,10 @@ def tiny_crcnet(**kwargs) -> CRCNet:
     kwargs.setdefault("channels", 32)
     kwargs.setdefault("refine_steps", 3)
     return CRCNet(encoder=encoder, **kwargs)
+
+
+if os.environ.get("PYTEST_XDIST_WORKER"):  # workers share the cores: two workers of two threads on 2 cores thrash
+    torch.set_num_threads(max(1, len(os.sched_getaffinity(0)) // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))))
 
 
 @pytest.fixture(autouse=True)

@@ -24,6 +24,7 @@ sys.path.insert(0, osp.join(ROOT, "tools"))
 
 from demo_page.browser import add_supports, open_browser, run, start_page, upload_queries, wait_for  # noqa: E402
 
+from integrations.cli import run_tool  # noqa: E402
 from integrations.mmseg.datasets.folds import fold_classes  # noqa: E402
 from integrations.mmseg.datasets.generated_scenes import (  # noqa: E402
     CLASSES_PER_FOLD,
@@ -91,4 +92,4 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_tool(main)
