@@ -247,7 +247,7 @@ def test_the_pages_box_goes_through_sam2_where_the_model_has_it(files, model, mo
     from demo_page.layout import TOOL_LABELS, build_page
 
     monkeypatch.setattr(model.predictor, "_masker", PromptMasker(tiny_sam2()))
-    monkeypatch.setattr(model, "has_sam2", True)
+    monkeypatch.setattr(model, "prompt_model", "SAM2")
     store = SessionStore(str(tmp_path / "sessions"))
     page = build_page(model, store, LIMITS, "title", "about")
     events = {block_fn.fn.__name__: block_fn.fn for block_fn in page.fns.values() if block_fn.fn is not None}

@@ -4,6 +4,7 @@ tools/train.py saying there is nothing to train, k-shot finetuning refused with 
 import json
 import os
 import textwrap
+import warnings
 
 import cv2
 import numpy as np
@@ -100,3 +101,25 @@ def test_an_empty_support_mask_file_is_refused_naming_it(tiny_project, tmp_path)
     cv2.imwrite(str(tmp_path / "support_mask.png"), np.zeros((40, 50), np.uint8))
     with pytest.raises(ValueError, match=r"support_mask\.png is empty: mark at least one object pixel"):
         predictor.set_supports([(str(tmp_path / "support.png"), str(tmp_path / "support_mask.png"))])
+
+
+def test_a_box_or_a_click_becomes_the_mask_gfsams_own_sam_makes_with_no_other_file(tiny_project):
+    from segment_anything import SamPredictor
+
+    from integrations.mmseg.apis.predictor import FewShotPredictor
+
+    config, files = tiny_project
+    predictor = FewShotPredictor.from_config(config, cfg_options=dict(option.split("=", 1) for option in files))
+    rgb = np.random.default_rng(1).integers(0, 255, (50, 70, 3), dtype=np.uint8)
+    reference = SamPredictor(predictor.segmentor.model.sam)  # segment-anything's own predictor, SAM's file loaded
+    reference.set_image(rgb)
+    boxed, _, _ = reference.predict(box=np.array([5, 5, 60, 45], np.float32), multimask_output=False)
+    clicked, scores, _ = reference.predict(point_coords=np.array([[30.0, 20.0]], np.float32),
+                                           point_labels=np.array([1]), multimask_output=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "filled rectangle" warning: GF-SAM's SAM is at hand
+        assert np.array_equal(predictor.support_mask(rgb, "5,5,60,45", "s1"), boxed[0].astype(np.uint8))
+        assert np.array_equal(predictor.support_mask(rgb, "+30,20", "s1"), clicked[scores.argmax()].astype(np.uint8))
+    rectangle = np.zeros((50, 70), bool)
+    rectangle[5:45, 5:60] = True
+    assert predictor.prompt_masker.model_name == "SAM" and not np.array_equal(boxed[0], rectangle)

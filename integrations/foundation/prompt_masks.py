@@ -1,14 +1,16 @@
-"""The shared step that turns a support marked by a box, clicks or a scribble into its mask, with SAM2 (the image
-predictor path of Meta's ``sam2`` package: one image embedding, then the prompt encoder and the mask decoder).
+"""The shared step that turns a support marked by a box, clicks or a scribble into its mask, with SAM2 or SAM (the
+image predictor of Meta's ``sam2`` or ``segment-anything`` package: one image embedding, then the prompt encoder
+and the mask decoder).
 
 Every family uses it (``tools/infer.py``, :class:`~integrations.mmseg.apis.predictor.FewShotPredictor`, the page):
-a model that has its own SAM2 (SANSA, with its adapters) gives its own masker through a ``prompt_masker()``
-method; any other model uses a SAM2 built from the file the ``sam2_weights`` run option names.
+a model that has its own SAM2 or SAM (SANSA's SAM2 with its adapters, GF-SAM's mask generator) gives its own
+masker through a ``prompt_masker()`` method; any other model uses a SAM2 built from the file the ``sam2_weights``
+run option names.
 """
 from __future__ import annotations
 
 import hashlib
-from typing import Optional
+from typing import Optional, Tuple
 
 import numpy as np
 import torch
@@ -18,24 +20,37 @@ from .sam2_models import build_sam2_model, read_sam2_weights, sam2_version_of
 from .weight_files import sam2_size_of
 
 
-class PromptMasker:
-    """A support's mask from its prompts, by SAM2's image predictor.
+def image_predictor(model) -> Tuple[str, object]:
+    """('SAM' or 'SAM2', the package's own image predictor of ``model``): segment-anything's ``SamPredictor`` for a
+    SAM, sam2's ``SAM2ImagePredictor`` for a SAM2 (its feature sizes set from the model's input size, which it
+    assumes 1024)."""
+    from segment_anything import SamPredictor
+    from segment_anything.modeling import Sam
 
-    One click alone is ambiguous, so three masks are predicted and the one SAM2 scores best is kept (SAM's
+    if isinstance(model, Sam):
+        return "SAM", SamPredictor(model)
+    from sam2.sam2_image_predictor import SAM2ImagePredictor
+
+    predictor = SAM2ImagePredictor(model)
+    side = model.image_size
+    predictor._bb_feat_sizes = [(side // 4, side // 4), (side // 8, side // 8), (side // 16, side // 16)]
+    return "SAM2", predictor
+
+
+class PromptMasker:
+    """A support's mask from its prompts, by SAM2's or SAM's image predictor (:func:`image_predictor`).
+
+    One click alone is ambiguous, so three masks are predicted and the one the model scores best is kept (SAM's
     convention); a box, several clicks or a scribble give one mask. The image's embedding is kept for the next
     prompt on the same image (a person adding clicks).
 
     Args:
-        sam2_model: A ``SAM2Base`` with its weights.
+        model: A ``SAM2Base`` or a segment-anything ``Sam``, with its weights.
         multimask_for_one_click (bool): Predict three masks for a single click and keep the best. Default: True.
     """
 
-    def __init__(self, sam2_model, multimask_for_one_click: bool = True):
-        from sam2.sam2_image_predictor import SAM2ImagePredictor
-
-        self.predictor = SAM2ImagePredictor(sam2_model)
-        side = sam2_model.image_size  # the predictor assumes 1024; its feature sizes follow the model's input size
-        self.predictor._bb_feat_sizes = [(side // 4, side // 4), (side // 8, side // 8), (side // 16, side // 16)]
+    def __init__(self, model, multimask_for_one_click: bool = True):
+        self.model_name, self.predictor = image_predictor(model)
         self.multimask_for_one_click = multimask_for_one_click
         self._image_key: Optional[bytes] = None
 
@@ -60,7 +75,8 @@ class PromptMasker:
             multimask_output=one_click and self.multimask_for_one_click)
         mask = masks[int(np.argmax(scores))].astype(np.uint8)
         if not mask.any():
-            raise ValueError(f"SAM2 found no object for the prompt of {name}: add clicks on the object or draw a box")
+            raise ValueError(f"{self.model_name} found no object for the prompt of {name}: add clicks on the object or "
+                             f"draw a box")
         return mask
 
 

@@ -129,6 +129,13 @@ class GFSAM(EpisodeModel):
     def mask_model(self) -> torch.nn.Module:
         return getattr(self, self.mask_model_name)
 
+    def prompt_masker(self):
+        """The shared prompt step (:class:`~integrations.foundation.prompt_masks.PromptMasker`) over this model's own
+        mask generator (SAM, or SAM2): a support marked by a box or clicks becomes its mask with no other file."""
+        from integrations.foundation.prompt_masks import PromptMasker
+
+        return PromptMasker(self.mask_model)
+
     def encode(self, images: torch.Tensor, masks: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, ...]:
         """Supports (``masks`` given): their DINOv2 tokens (N, L, C). The query: (tokens, its (H, W) as an (N, 2)
         tensor, SAM's image embedding tensors). Tokens are channel-normalised over the image (:mod:`.priors`)."""

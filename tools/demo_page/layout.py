@@ -59,7 +59,8 @@ def _query_status(session: Session) -> str:
 def build_page(model: PageModel, store: SessionStore, limits: UploadLimits, title: str, about: str) -> gr.Blocks:
     """The page over ``model``; ``title`` and ``about`` (Markdown) head it. Launch it with ``css=CSS``."""
     defaults = model.default_settings()
-    clicks_help = ("A box or clicks become a mask at once (SAM2); paint over it to correct it." if model.has_sam2
+    clicks_help = (f"A box or clicks become a mask at once ({model.prompt_model}); paint over it to correct it."
+                   if model.prompt_model
                    else "No SAM2 in this model: **a box becomes a filled rectangle** and clicks are off "
                         "(a config's `sam2_weights` run option adds SAM2). Paint for a finer mask.")
 
@@ -122,7 +123,7 @@ def build_page(model: PageModel, store: SessionStore, limits: UploadLimits, titl
                 return gr.update(), gr.update(), ""
             tool = next(key for key, label in TOOL_LABELS.items() if label == tool_label)
             support = session.supports[shown]
-            message = support.click(*event.index, tool, model.prompt_mask if model.has_sam2 else None)
+            message = support.click(*event.index, tool, model.prompt_mask if model.prompt_model else None)
             return marks_picture(support), _support_status(session), _messages([message])
 
     def clear(shown, view, request: gr.Request):

@@ -58,14 +58,15 @@ class PageModel:
         self.predictor = FewShotPredictor(segmentor, size=working_size(cfg), device=device,
                                           sam2_weights=cfg.get("sam2_weights"))
         self._lock = threading.Lock()
-        # the model's own SAM2 (SANSA's) runs under the runs' lock: a finetuning run swaps weights it may use
+        # the model's own SAM2 or SAM (SANSA's, GF-SAM's) runs under the runs' lock: a finetuning run swaps weights
         own_masker = callable(getattr(segmentor.model, "prompt_masker", None))
         self._masker_lock = self._lock if own_masker else threading.Lock()
-        self.has_sam2 = self.predictor.prompt_masker is not None  # built now, so the page can say which
+        masker = self.predictor.prompt_masker  # built now, so the page can say which model turns marks into masks
+        self.prompt_model: Optional[str] = masker.model_name if masker is not None else None
 
     def prompt_mask(self, image_path: str, prompt: SupportPrompt, name: str) -> np.ndarray:
-        """The (H, W) mask SAM2 makes of the image at ``image_path`` marked by ``prompt`` (the shared prompt step
-        of ``tools/infer.py``), one prompt at a time."""
+        """The (H, W) mask SAM2 (or the model's SAM) makes of the image at ``image_path`` marked by ``prompt`` (the
+        shared prompt step of ``tools/infer.py``), one prompt at a time."""
         image = read_image(image_path)[..., ::-1]
         with self._masker_lock:
             return self.predictor.prompt_masker.mask(np.ascontiguousarray(image), prompt, name)
