@@ -66,3 +66,19 @@ def test_a_support_set_owns_its_model_and_the_predictor_picks_the_multi_scale_wr
     query = torch.randn(1, 3, 33, 33)
     expected = (multi.support_sets[0.75].predict(resize_to(query, (25, 25)), (33, 33)) + single.predict(query)) / 2
     assert torch.allclose(multi.predict(query), expected, atol=1e-6)
+
+
+def test_supports_encoded_beforehand_are_used_as_given_and_only_where_they_can_be():
+    model = tiny_crcnet().eval()
+    supports, labels = torch.randn(2, 3, 33, 33), random_mask(2, 33)[:, 0].long()
+    with torch.no_grad():
+        encoded = model.encode(supports.flip(-1), (labels == 1)[:, None].float())  # not what the images encode to
+    given = KShotPredictor("fusion").prepare(model, supports, labels, encoded)
+    assert given.encoded()[0] is encoded and torch.equal(given.encoded()[1], (labels == 1)[:, None].float())
+    calls, encode = [], model.encode
+    model.encode = lambda images, masks=None: calls.append(masks) or encode(images, masks)
+    given.predict(torch.randn(1, 3, 33, 33))
+    assert calls == [None]  # the query alone: the supports are not encoded again
+    for kshot in (KShotPredictor("fusion", scales=(0.75, 1.0)), KShotPredictor("both")):
+        with pytest.raises(ValueError, match="supports encoded beforehand serve the 'fusion' mode at scale 1 only"):
+            kshot.prepare(model, supports, labels, encoded)
