@@ -62,12 +62,18 @@ class KShotPredictor:
             raise ValueError(f"k-shot mode {self.mode!r} finetunes, but {type(model).__name__} has no trainable "
                              f"parameters to finetune: use the 'fusion' mode")
 
+    @property
+    def takes_encoded_supports(self) -> bool:
+        """Whether supports encoded beforehand can serve (``prepare``'s ``encoded``): the 'fusion' mode at scale 1,
+        where the support set predicts from the supports' features as they are."""
+        return self.mode == "fusion" and self.scales == (1.0,)
+
     def prepare(self, model: EpisodeModel, support_imgs: torch.Tensor, support_labels: torch.Tensor,
                 encoded: Optional[Features] = None) -> Union[SupportSet, MultiScaleSupportSet]:
         """Check the supports, finetune once when the mode asks for it and k > 1, and bind them to ``model``;
         ``encoded`` (the supports' features made already, :class:`SupportSet`) serves the 'fusion' mode at scale 1."""
         self.check_model(model)
-        if encoded is not None and (self.mode != "fusion" or self.scales != (1.0,)):
+        if encoded is not None and not self.takes_encoded_supports:
             raise ValueError(f"supports encoded beforehand serve the 'fusion' mode at scale 1 only, not mode "
                              f"{self.mode!r} at scales {self.scales}")
         if support_imgs.dim() != 4 or support_labels.shape != (support_imgs.shape[0], *support_imgs.shape[-2:]):

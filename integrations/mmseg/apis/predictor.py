@@ -178,9 +178,8 @@ class FewShotPredictor:
         """Whether supports marked by prompts go to the model as prompts: a promptable model (``prompt_memory``:
         SANSA) predicting in the 'fusion' mode at one scale. Otherwise they become masks first (:meth:`support_mask`).
         """
-        kshot = self.segmentor.kshot
-        return callable(getattr(self.segmentor.model, "prompt_memory", None)) and kshot.mode == "fusion" \
-            and kshot.scales == (1.0,)
+        return callable(getattr(self.segmentor.model, "prompt_memory", None)) and \
+            self.segmentor.kshot.takes_encoded_supports
 
     def _autocast(self):
         """The k-shot settings' precision, as the support set encodes under it."""
