@@ -14,7 +14,7 @@ support_labels)`` (the order of PFENet's and HSNet's own forward).
 from __future__ import annotations
 
 import contextlib
-from typing import Callable, ClassVar, Dict, Iterator, NamedTuple, Optional, Sequence, Tuple
+from typing import Any, Callable, ClassVar, Dict, Iterator, Mapping, NamedTuple, Optional, Sequence, Tuple
 
 import torch
 from torch import nn
@@ -51,7 +51,8 @@ class FrozenWeights(NamedTuple):
     trained, e.g. adapters inserted into the part) and loading a checkpoint keeps them.
 
     Attributes:
-        option: The run option, and the model's constructor argument, naming the file (e.g. ``'sam2_weights'``).
+        option: The run option, and the model's constructor argument, naming the file (one of the model's
+            :attr:`EpisodeModel.weight_options`).
         module: Attribute path of the submodule the file fills (e.g. ``'sam'``).
         path: The file; None until the run option gives it (the part is then saved and loaded like any other).
         read: ``read(path)`` -> the submodule's state dict (keys relative to it); raises naming the file when it
@@ -91,13 +92,22 @@ class EpisodeModel(nn.Module):
         encodes_support_masks (bool): :meth:`encode` uses the masks of support images (PFENet masks
             layer3 before layer4), so an image used both as support and as query is encoded twice.
         align_corners (bool): How logits are upsampled to an image or label (mmseg's decode-head flag).
+        weight_options (Mapping[str, str]): The run options that name the model's frozen files (each also a
+            constructor argument), with what the file must hold: the tools derive their run options, help and
+            checks from it. Every :attr:`FrozenWeights.option` of :meth:`frozen_weights` is one of them.
+        takes_prompts (bool): :meth:`encode_prompts` encodes a support from its prompts (a box, clicks or a
+            scribble as points), so a support need not be a mask first.
 
-    A model built on frozen released weights (a foundation model) lists them in :meth:`frozen_weights`.
+    A model built on frozen released weights (a foundation model) lists them in :meth:`frozen_weights`. A model
+    that can turn a support's box, clicks or scribble into its mask with a model of its own gives that step in
+    :meth:`prompt_masker`; the hosts otherwise use the shared prompt step or a box's rectangle.
     """
 
     fuses_shots: ClassVar[bool] = False
     encodes_support_masks: ClassVar[bool] = False
     align_corners: ClassVar[bool] = False
+    weight_options: ClassVar[Mapping[str, str]] = {}
+    takes_prompts: ClassVar[bool] = False
 
     def __init__(self) -> None:
         super().__init__()
@@ -120,6 +130,27 @@ class EpisodeModel(nn.Module):
                 weights.update((f"{part.module}.{key}", value)
                                for key, value in module.state_dict(keep_vars=True).items() if key not in trainable)
         return weights
+
+    def prompt_masker(self) -> Optional[Any]:
+        """The model's own step from a support's prompts to its mask: an object with ``model_name`` and
+        ``mask(image_rgb, prompt, name) -> (H, W) uint8`` (``integrations.foundation.prompt_masks.PromptMasker``);
+        None (the default) when the model has no such model of its own."""
+        return None
+
+    def encode_prompts(self, images: torch.Tensor, point_coords: torch.Tensor,
+                       point_labels: torch.Tensor) -> Tuple[Features, torch.Tensor]:
+        """Supports encoded from their prompts, for a model with :attr:`takes_prompts`.
+
+        Args:
+            images: (N, 3, H, W) normalised supports.
+            point_coords: (N, P, 2) (x, y) in the pixels of ``images``; a box is two points labelled 2 and 3.
+            point_labels: (N, P) int: 1 positive, 0 negative, 2 / 3 a box's top-left / bottom-right corner.
+
+        Returns:
+            (the supports' features as :meth:`encode` gives them with masks, (N, 1, h, w) logits of the object the
+            model found, > 0 inside).
+        """
+        raise NotImplementedError(f"{type(self).__name__} takes supports as masks, not prompts")
 
     def encode(self, images: torch.Tensor, masks: Optional[torch.Tensor] = None) -> Features:
         """Features of (N, 3, H, W) images; ``masks`` (N, 1, H, W) are given when the images are supports."""

@@ -32,7 +32,7 @@ class SupportSet:
         finetuned (dict, optional): Finetuned parameters and buffers swapped in while predicting.
         precision (str): A resolved precision, 'fp32', 'bf16' or 'fp16'. Default: 'fp32'.
         encoded (Features, optional): The supports' features (K, ...) made already, used instead of encoding the
-            images with their masks: supports that a promptable model (SANSA) encoded from their prompts.
+            images with their masks: supports that a promptable model (``takes_prompts``) encoded from their prompts.
     """
 
     def __init__(self, model: EpisodeModel, images: torch.Tensor, labels: torch.Tensor, fusion: str = "mean",

@@ -53,16 +53,18 @@ FROZEN_NET = textwrap.dedent('''
 
     @MODELS.register_module()
     class FrozenEncoderNet(EpisodeModel):
-        def __init__(self, sam_weights=None, trained=True):
+        weight_options = {"encoder_weights": "the encoder's released file"}
+
+        def __init__(self, encoder_weights=None, trained=True):
             super().__init__()
             self.encoder = Encoder(adapter=trained)
             for name, param in self.encoder.named_parameters():
                 param.requires_grad = name.startswith("adapter.")
             self.head = nn.Conv2d(8, 2, 1) if trained else None
-            self.sam_weights = sam_weights
+            self.encoder_weights = encoder_weights
 
         def frozen_weights(self):
-            return (FrozenWeights("sam_weights", "encoder", self.sam_weights, read_encoder_file),)
+            return (FrozenWeights("encoder_weights", "encoder", self.encoder_weights, read_encoder_file),)
 
         def encode(self, images, masks=None):
             return self.encoder(images)
@@ -82,7 +84,7 @@ FROZEN_NET = textwrap.dedent('''
 CONFIG = textwrap.dedent('''
     _base_ = [{base!r}]
     custom_imports = dict(imports=['integrations.mmseg', 'frozen_encoder_net'], allow_failed_imports=False)
-    model = dict(model=dict(_delete_=True, type='FrozenEncoderNet', sam_weights=None, trained={trained}))
+    model = dict(model=dict(_delete_=True, type='FrozenEncoderNet', encoder_weights=None, trained={trained}))
 ''')
 
 
@@ -107,7 +109,7 @@ def project(tmp_path_factory):
 
 def _segmentor(folder, trained, encoder_file=None):
     cfg = Config.fromfile(str(folder / f"frozen_{'trained' if trained else 'only'}.py"))
-    cfg = resolve_config(cfg, {"sam_weights": encoder_file} if encoder_file else {})
+    cfg = resolve_config(cfg, {"encoder_weights": encoder_file} if encoder_file else {})
     return FewShotSegmentor.build(cfg)
 
 
@@ -151,7 +153,7 @@ def test_a_model_with_nothing_trained_runs_from_its_file_alone_and_refuses_finet
 def test_what_is_missing_is_named(project, tmp_path):
     folder, module, released = project
     with pytest.raises(ValueError, match=r"FrozenEncoderNet needs its frozen weight files: --cfg-options "
-                                         r"sam_weights=PATH$"):
+                                         r"encoder_weights=PATH$"):
         load_model_weights(_segmentor(folder, False), None)
     with pytest.raises(ValueError, match=r"needs a checkpoint of its trained weights \(4 tensors, e\.g\. "
                                          r"model\.encoder\.adapter\.weight, model\.encoder\.adapter\.bias\)$"):
@@ -159,18 +161,18 @@ def test_what_is_missing_is_named(project, tmp_path):
     trained_only = str(tmp_path / "trained.pth")
     export_weights(_segmentor(folder, True, str(folder / "encoder.pt")), trained_only)
     with pytest.raises(ValueError, match=r"trained\.pth holds no weights for the model's encoder, which come from a "
-                                         r"file: give it with --cfg-options sam_weights=PATH"):
+                                         r"file: give it with --cfg-options encoder_weights=PATH"):
         load_model_weights(_segmentor(folder, True), trained_only)
 
     short = dict(released)
     del short["norm.running_mean"]
     torch.save({"model": short}, tmp_path / "short.pt")
-    with pytest.raises(ValueError, match=r"short\.pt \(given as sam_weights\) does not fit the model: 1 weights "
+    with pytest.raises(ValueError, match=r"short\.pt \(given as encoder_weights\) does not fit the model: 1 weights "
                                          r"missing from the file \(norm\.running_mean\)"):
         load_frozen_weights(_segmentor(folder, True, str(tmp_path / "short.pt")).model)
     wide = dict(released, **{"conv.weight": torch.zeros(4, 3, 5, 5)})
     torch.save({"model": wide}, tmp_path / "wide.pt")
-    with pytest.raises(ValueError, match=r"wide\.pt \(given as sam_weights\) does not fit the model: 1 weights of "
+    with pytest.raises(ValueError, match=r"wide\.pt \(given as encoder_weights\) does not fit the model: 1 weights of "
                                          r"other shapes than in the model's encoder \(conv\.weight: \(4, 3, 5, 5\) in "
                                          r"the file, \(4, 3, 3, 3\) in the model's encoder\)"):
         load_frozen_weights(_segmentor(folder, True, str(tmp_path / "wide.pt")).model)
@@ -179,13 +181,16 @@ def test_what_is_missing_is_named(project, tmp_path):
 def test_run_options_name_existing_files_for_models_that_read_them(project, tmp_path):
     folder, _, _ = project
     cfg = Config.fromfile(str(folder / "frozen_only.py"))
-    with pytest.raises(FileNotFoundError, match=r"sam_weights=.*absent\.pt: no such file"):
-        resolve_config(cfg, {"sam_weights": str(tmp_path / "absent.pt")})
-    cfg = resolve_config(Config.fromfile(str(folder / "frozen_only.py")), {"sam_weights": str(folder / "encoder.pt")})
-    assert cfg.model.model.sam_weights == cfg.sam_weights == str(folder / "encoder.pt")
+    with pytest.raises(FileNotFoundError, match=r"encoder_weights=.*absent\.pt: no such file"):
+        resolve_config(cfg, {"encoder_weights": str(tmp_path / "absent.pt")})
+    cfg = resolve_config(Config.fromfile(str(folder / "frozen_only.py")),
+                         {"encoder_weights": str(folder / "encoder.pt")})
+    assert cfg.model.model.encoder_weights == cfg.encoder_weights == str(folder / "encoder.pt")
     crcnet = os.path.join(ROOT, "configs", "crcnet_generated.py")
-    with pytest.raises(ValueError, match=r"dinov2_weights=.*encoder\.pt: the config's model \(CRCNet\) reads no "
-                                         r"dinov2_weights"):
+    with pytest.raises(ValueError, match=r"--cfg-options dinov2_weights: the run does not read this key \(the config "
+                                         r"has no `dinov2_weights`\)\. Run options of this config: fold, "
+                                         r".*sam2_weights "
+                                         r"\(Meta's SAM2 file"):
         resolve_config(Config.fromfile(crcnet), {"dinov2_weights": str(folder / "encoder.pt")})
     # sam2_weights serves the prompt step of any model: kept at the top level, not given to CRCNet
     cfg = resolve_config(Config.fromfile(crcnet), {"sam2_weights": str(folder / "encoder.pt")})
@@ -199,7 +204,7 @@ def _run(folder, args):
 
 def test_the_tools_run_a_model_with_nothing_trained_from_its_file_alone(project, tmp_path):
     folder, _, _ = project
-    config, encoder = str(folder / "frozen_only.py"), f"sam_weights={folder / 'encoder.pt'}"
+    config, encoder = str(folder / "frozen_only.py"), f"encoder_weights={folder / 'encoder.pt'}"
     trained = _run(folder, ["tools/train.py", config, "--work-dir", str(tmp_path), "--cfg-options", encoder, *TINY])
     assert trained.returncode == 0, trained.stderr[-3000:]
     assert "FrozenEncoderNet has nothing to train (every weight is frozen)" in trained.stdout
@@ -222,4 +227,4 @@ def test_the_tools_run_a_model_with_nothing_trained_from_its_file_alone(project,
 
     unnamed = _run(folder, ["tools/test.py", config, "--work-dir", str(tmp_path), "--cfg-options", *TINY])
     assert unnamed.returncode != 0
-    assert "FrozenEncoderNet needs its frozen weight files: --cfg-options sam_weights=PATH" in unnamed.stderr
+    assert "FrozenEncoderNet needs its frozen weight files: --cfg-options encoder_weights=PATH" in unnamed.stderr

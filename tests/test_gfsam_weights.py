@@ -173,17 +173,19 @@ def small_pair():
 REFUSALS = {  # file given -> (its layout, the reader it is given to, what the error says)
     "a DINOv2 file of another size": (
         dinov2_file_layout(*DINOV2_RELEASES["vit_large"]), "dinov2_vitl14_pretrain.pth", read_dinov2_weights,
-        r"dinov2_vitl14_pretrain\.pth \(given as dinov2_weights\) is DINOv2 ViT-L/14 \(24 blocks\), but the config "
+        r"dinov2_vitl14_pretrain\.pth \(given as dinov2_weights\) holds DINOv2 ViT-L/14 \(24 blocks\), but the config "
         r"builds DINOv2 ViT-S/14 \(12 blocks\)"),
     "a SAM file as the DINOv2 weights": (
         sam_file_layout(*SAM_RELEASES["vit_h"]), "sam_vit_h_4b8939.pth", read_dinov2_weights,
-        r"sam_vit_h_4b8939\.pth \(given as dinov2_weights\) is SAM ViT-H \(32 blocks\), not DINOv2 weights"),
+        r"sam_vit_h_4b8939\.pth \(given as dinov2_weights\) holds SAM ViT-H \(32 blocks\), but the config builds "
+        r"DINOv2 ViT-S/14 \(12 blocks\)"),
     "a DINOv2 file as the SAM weights": (
         dinov2_file_layout(*DINOV2_RELEASES["vit_small"]), "dinov2_vits14_pretrain.pth", read_sam_weights,
-        r"dinov2_vits14_pretrain\.pth \(given as sam_weights\) is DINOv2 ViT-S/14 \(12 blocks\), not SAM weights"),
+        r"dinov2_vits14_pretrain\.pth \(given as sam_weights\) holds DINOv2 ViT-S/14 \(12 blocks\), but the config "
+        r"builds SAM ViT-B \(12 blocks\)"),
     "a SAM file of another size": (
         sam_file_layout(*SAM_RELEASES["vit_h"]), "sam_vit_h_4b8939.pth", read_sam_weights,
-        r"sam_vit_h_4b8939\.pth \(given as sam_weights\) is SAM ViT-H \(32 blocks\), but the config builds SAM "
+        r"sam_vit_h_4b8939\.pth \(given as sam_weights\) holds SAM ViT-H \(32 blocks\), but the config builds SAM "
         r"ViT-B \(12 blocks\)"),
 }
 

@@ -15,8 +15,7 @@ import integrations.mmseg  # noqa: F401  (registers the host's types)
 from integrations.foundation import prompt_masks
 from integrations.foundation.prompt_masks import PromptMasker
 from integrations.foundation.prompts import MAX_SCRIBBLE_POINTS, SupportPrompt, is_prompt_text, parse_prompt
-from integrations.foundation.sam2_models import read_sam2_weights
-from integrations.foundation.weight_files import describe_weights, sam2_size_of
+from integrations.foundation.weight_files import describe_weights, read_model_file, sam2_size_of
 from integrations.mmseg.apis.predictor import FewShotPredictor
 from integrations.mmseg.engine.checkpoint import export_weights
 from integrations.mmseg.models.segmentor import FewShotSegmentor
@@ -159,19 +158,15 @@ def test_weight_files_are_named_by_what_they_hold(state, name):
     assert describe_weights(state) == name
 
 
-def test_a_sam2_file_of_another_size_or_kind_is_refused_saying_what_it_is(tmp_path):
+def test_a_file_other_than_sam2_is_refused_for_the_prompt_step_saying_what_it_is(tmp_path):
     state = write_meta_sam2_file(tmp_path / "sam2_hiera_tiny.pt")
-    assert sam2_size_of(state) == "tiny" and read_sam2_weights(str(tmp_path / "sam2_hiera_tiny.pt"), "tiny").keys() == (
-        state.keys())
-    with pytest.raises(ValueError, match=r"sam2_hiera_tiny\.pt \(given as sam2_weights\) is SAM2 Hiera-T \('tiny'\), "
-                                         r"but the config builds SAM2 Hiera-L \('large'\): give the Hiera-L file, or "
-                                         r"set the config's SAM2 size to 'tiny'"):
-        read_sam2_weights(str(tmp_path / "sam2_hiera_tiny.pt"), "large")
+    assert sam2_size_of(state) == "tiny"
+    assert read_model_file(str(tmp_path / "sam2_hiera_tiny.pt"), "sam2_weights", kind="SAM2").keys() == state.keys()
     torch.save({"model": {"patch_embed.proj.weight": torch.zeros(384, 3, 14, 14), "cls_token": torch.zeros(1)}},
                tmp_path / "dinov2.pth")
     with pytest.raises(ValueError, match=r"dinov2\.pth \(given as sam2_weights\) is not a released SAM2 model: it "
                                          r"holds DINOv2 ViT-S/14"):
-        read_sam2_weights(str(tmp_path / "dinov2.pth"))
+        read_model_file(str(tmp_path / "dinov2.pth"), "sam2_weights", kind="SAM2")
 
 
 def test_infer_turns_clicks_and_a_box_into_a_sam2_mask_for_crcnet(tmp_path, monkeypatch, sam2_model):
@@ -194,7 +189,7 @@ def test_infer_turns_clicks_and_a_box_into_a_sam2_mask_for_crcnet(tmp_path, monk
     masks = []
     masker = PromptMasker(sam2_model)
     monkeypatch.setattr(prompt_masks, "sam2_masker_from_file",
-                        lambda path: masks.append(path) or masker)
+                        lambda path, option: masks.append(path) or masker)
     monkeypatch.setattr(masker, "mask", lambda image, prompt, name: masks.append(prompt) or np.pad(
         np.ones((20, 30), np.uint8), ((5, 15), (10, 16))))
     sys.path.insert(0, os.path.join(ROOT, "tools"))

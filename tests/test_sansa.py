@@ -122,8 +122,9 @@ def test_a_sam2_file_of_another_size_or_kind_is_refused_naming_the_file_and_both
         read_sam2_for_sansa(str(tmp_path / "sam2.1.pt"), model.sam, "tiny")
     torch.save({"model": {key: value for key, value in model.state_dict().items() if ".adapter." in key}},
                tmp_path / "adapters.pth")
-    with pytest.raises(ValueError, match=r"adapters\.pth \(given as sam2_weights\) is not a SAM2 model: it holds SANSA "
-                                         r"adapters"):
+    with pytest.raises(ValueError, match=r"adapters\.pth \(given as sam2_weights\) holds SANSA adapters \(.*\), "
+                                         r"but the "
+                                         r"config builds SAM2 of no released size"):
         read_sam2_for_sansa(str(tmp_path / "adapters.pth"), model.sam, "tiny")
 
 
@@ -277,7 +278,7 @@ def test_a_prompted_support_is_decoded_on_itself_and_its_soft_logits_become_its_
     images, masks = _episode(1)
     box = torch.tensor([[[10.0, 20.0], [60.0, 70.0]]])  # a box: corners labelled 2 and 3, in the image's pixels
     with torch.no_grad():
-        memory, logits = model.prompt_memory(images[:1], box, torch.tensor([[2, 3]]))
+        memory, logits = model.encode_prompts(images[:1], box, torch.tensor([[2, 3]]))
         features = model.image_features(images[:1])
         pixels = features.embedding + model.sam.no_mem_embed.view(1, -1, 1, 1)
         sparse, dense = model.sam.sam_prompt_encoder(points=(box * 128 / 96, torch.tensor([[2, 3]])), boxes=None,

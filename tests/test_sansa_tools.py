@@ -122,10 +122,11 @@ def test_a_tiny_sansa_trains_its_adapters_tests_with_two_shots_and_segments_phot
     from integrations.sansa import SANSA
 
     monkeypatch.setattr(prompt_masks, "sam2_masker_from_file",  # SANSA takes the prompts on its own SAM2
-                        lambda path: pytest.fail("SANSA's supports must be prompted on its own SAM2, with adapters"))
+                        lambda path, option: pytest.fail("SANSA's supports must be prompted on its own SAM2, "
+                                                         "with adapters"))
     monkeypatch.setattr(SANSA, "prompt_masker", lambda model: pytest.fail("SANSA takes prompts, not masks of them"))
-    prompted, own = [], SANSA.prompt_memory
-    monkeypatch.setattr(SANSA, "prompt_memory",
+    prompted, own = [], SANSA.encode_prompts
+    monkeypatch.setattr(SANSA, "encode_prompts",
                         lambda model, *args: prompted.append(args[2].tolist()) or own(model, *args))
     sys.path.insert(0, os.path.join(ROOT, "tools"))
     try:
@@ -156,7 +157,7 @@ def test_sansa_takes_a_box_and_clicks_as_its_prompts_beside_a_mask_marked_suppor
     scale = torch.tensor([width / 70, height / 50])  # the working input's pixels per the photo's
     corners_and_click = torch.tensor([[[5.0, 5.0], [65.0, 45.0], [35.0, 25.0]]]) * scale
     with torch.no_grad():
-        from_prompt, logits = model.prompt_memory(support_in, corners_and_click, torch.tensor([[2, 3, 1]]))
+        from_prompt, logits = model.encode_prompts(support_in, corners_and_click, torch.tensor([[2, 3, 1]]))
         from_mask = model.encode(support_in, (label == 1)[:, None].float())
     for shot, expected in enumerate((from_mask, from_prompt)):
         assert all(torch.allclose(got[shot], want[0], atol=1e-6) for got, want in zip(encoded, expected))
@@ -170,7 +171,7 @@ def test_sansa_takes_a_box_and_clicks_as_its_prompts_beside_a_mask_marked_suppor
         expected = F.interpolate(expected, (64, 64), mode="bilinear", align_corners=False).softmax(1)[:, 1:]
         assert torch.allclose(predictor.support_set.predict(query_in), expected, atol=1e-6)
 
-    monkeypatch.setattr(type(model), "prompt_memory", lambda self, *args: (from_prompt, torch.full_like(logits, -5.0)))
+    monkeypatch.setattr(type(model), "encode_prompts", lambda self, *args: (from_prompt, torch.full_like(logits, -5.0)))
     with pytest.raises(ValueError, match="found no object for the prompt of support 2 at the working size 64"):
         predictor.set_supports([(support, mask), (support, "5,5,65,45")])
 

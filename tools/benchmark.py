@@ -1,4 +1,4 @@
-"""Per-episode latency and peak memory of CRCNet, PFENet, HSNet, SANSA and GF-SAM, each case in a fresh process.
+"""Per-episode latency and peak memory of every hosted family's cases (its ``family.py``), each in a fresh process.
 
     python tools/benchmark.py [--sizes 321 473] [--repeats 3] [--precisions fp32 auto] [--queries 8] [--device cpu]
 
@@ -22,45 +22,17 @@ import time
 
 import torch
 from mmengine.config import Config
-from mmengine.utils import import_modules_from_strings
 
-import integrations.hsnet  # noqa: F401
 import integrations.mmseg  # noqa: F401  (registers the host's types)
-import integrations.pfenet  # noqa: F401
-import integrations.sansa  # noqa: F401
 from crc_modules import MULTI_SCALES
 from crc_modules.precision import PRECISIONS, resolve_precision
 from integrations.cli import run_tool
+from integrations.families import benchmark_cases
 from integrations.mmseg.models.segmentor import FewShotSegmentor
 
-# model -> (paper config, overrides): ResNet-50 everywhere (HSNet's PASCAL config defaults to ResNet-101)
-CONFIGS = {"CRCNet": ("configs/crcnet_pascal_fold0.py", {}), "PFENet": ("configs/pfenet_pascal_fold0.py", {}),
-           "HSNet": ("configs/hsnet_pascal_fold0.py", {"model.model.backbone": "resnet50"}),
-           # SANSA: SAM2 Hiera-T or Hiera-L with adapters; any input is resized to SAM2's 1024 (``--sizes 1024``)
-           "SANSA Hiera-T": ("configs/sansa_coco_fold0.py", {"model.model.sam2_size": "tiny"}),
-           "SANSA Hiera-L": ("configs/sansa_coco_fold0.py", {}),
-           "GF-SAM": ("configs/gfsam_pascal_fold0.py", {}), "GF-SAM small": ("configs/gfsam_small_pascal_fold0.py", {})}
-FOLDER_CASE = "CRCNet folder: 5-shot finetune + N queries"
-# case -> (model, shots, k-shot mode, multi-scale, folder)
-CASES = {
-    "CRCNet 1-shot": ("CRCNet", 1, "fusion", False, False),
-    "CRCNet 5-shot fusion": ("CRCNet", 5, "fusion", False, False),
-    "CRCNet 5-shot finetune": ("CRCNet", 5, "finetune", False, False),
-    "CRCNet 1-shot multi-scale": ("CRCNet", 1, "fusion", True, False),
-    FOLDER_CASE: ("CRCNet", 5, "finetune", False, True),
-    "PFENet 1-shot": ("PFENet", 1, "fusion", False, False),
-    "PFENet 5-shot": ("PFENet", 5, "fusion", False, False),
-    "HSNet 1-shot": ("HSNet", 1, "fusion", False, False),
-    "HSNet 5-shot vote": ("HSNet", 5, "fusion", False, False),  # the config's k-shot fusion: HSNet's vote
-    "SANSA Hiera-T 1-shot": ("SANSA Hiera-T", 1, "fusion", False, False),
-    "SANSA Hiera-T 5-shot": ("SANSA Hiera-T", 5, "fusion", False, False),  # five memory frames
-    "SANSA Hiera-L 1-shot": ("SANSA Hiera-L", 1, "fusion", False, False),
-    "SANSA Hiera-L 5-shot": ("SANSA Hiera-L", 5, "fusion", False, False),
-    # nothing trained; its own input size is 1024 (--sizes 1024); random weights place the most points (128)
-    "GF-SAM ViT-L + SAM-H 1-shot": ("GF-SAM", 1, "fusion", False, False),
-    "GF-SAM ViT-S + SAM-B 1-shot": ("GF-SAM small", 1, "fusion", False, False),
-    "GF-SAM ViT-S + SAM-B 5-shot": ("GF-SAM small", 5, "fusion", False, False),
-}
+# case -> its config, shots, k-shot mode, overrides: every family's rows (its ``family.py``)
+CASES = benchmark_cases()
+FOLDER_CASE = next(name for name, case in CASES.items() if case.folder)
 
 
 def episode(shots: int, size: int, device: str, seed: int = 0):
@@ -73,16 +45,14 @@ def episode(shots: int, size: int, device: str, seed: int = 0):
 
 def build_case(name: str, size: int, precision: str, device: str, queries: int):
     """A no-argument function running one case once."""
-    model_name, shots, mode, multi_scale, folder = CASES[name]
-    config, overrides = CONFIGS[model_name]
-    cfg = Config.fromfile(config)
-    cfg.merge_from_dict(overrides)
-    import_modules_from_strings(**cfg.get("custom_imports", dict(imports=[])))  # GF-SAM's family
-    segmentor = FewShotSegmentor.build(cfg, kshot_mode=mode,
-                                       scales=MULTI_SCALES if multi_scale else None, precision=precision)
+    case = CASES[name]
+    cfg = Config.fromfile(case.config)  # imports the config's custom_imports: its family's package
+    cfg.merge_from_dict(dict(case.overrides))
+    segmentor = FewShotSegmentor.build(cfg, kshot_mode=case.mode,
+                                       scales=MULTI_SCALES if case.multi_scale else None, precision=precision)
     segmentor.to(device).eval()
-    supports, labels, query = episode(shots, size, device)
-    folder_queries = [episode(1, size, device, seed)[2] for seed in range(1, queries + 1)] if folder else [query]
+    supports, labels, query = episode(case.shots, size, device)
+    folder_queries = [episode(1, size, device, seed)[2] for seed in range(1, queries + 1)] if case.folder else [query]
 
     def segment_queries():
         support_set = segmentor.prepare_supports(supports, labels)

@@ -23,7 +23,7 @@ from mmengine.config import Config, DictAction
 from integrations.cli import run_tool
 from integrations.mmseg.engine.checkpoint import UNSAFE_PICKLE_FLAG
 from integrations.mmseg.engine.launch import configure_threads
-from integrations.mmseg.engine.run_options import RUN_OPTIONS, resolve_config
+from integrations.mmseg.engine.run_options import HOST_RUN_OPTIONS, resolve_config
 
 # read by Gradio and huggingface_hub when they are imported: no analytics, no version check, no hub calls
 PRIVATE_ENVIRONMENT = {"GRADIO_ANALYTICS_ENABLED": "False", "GRADIO_SHARE": "False", "HF_HUB_OFFLINE": "1",
@@ -37,7 +37,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="weights (tools/train.py's weights.pth, a released checkpoint); optional where the "
                              "model has nothing trained")
     parser.add_argument("--cfg-options", nargs="+", action=DictAction, default={},
-                        help=f"override config entries, or the run options {', '.join(RUN_OPTIONS)}")
+                        help=f"override config entries, or the run options {', '.join(HOST_RUN_OPTIONS)} and "
+                             "the weight files the config's model declares (an unknown key lists them)")
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0 opens the page to "
                              "the network)")

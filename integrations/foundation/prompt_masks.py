@@ -4,20 +4,23 @@ and the mask decoder).
 
 Every family uses it (``tools/infer.py``, :class:`~integrations.mmseg.apis.predictor.FewShotPredictor`, the page):
 a model that has its own SAM2 or SAM (SANSA's SAM2 with its adapters, GF-SAM's mask generator) gives its own
-masker through a ``prompt_masker()`` method; any other model uses a SAM2 built from the file the ``sam2_weights``
-run option names.
+masker (:meth:`crc_modules.EpisodeModel.prompt_masker`); any other model uses a SAM2 built from the file the
+``sam2_weights`` run option names (:data:`~integrations.foundation.PROMPT_WEIGHTS_OPTION`).
 """
 from __future__ import annotations
 
 import hashlib
-from typing import Optional, Tuple
+from typing import Dict, Mapping, Optional, Tuple
 
 import numpy as np
 import torch
 
+from crc_modules.episode_model import EpisodeModel
+
+from . import PROMPT_WEIGHTS_OPTION, SHARED_WEIGHT_OPTIONS
 from .prompts import SupportPrompt
-from .sam2_models import build_sam2_model, read_sam2_weights, sam2_version_of
-from .weight_files import sam2_size_of
+from .sam2_models import build_sam2_model, sam2_version_of
+from .weight_files import read_model_file, sam2_size_of
 
 
 def image_predictor(model) -> Tuple[str, object]:
@@ -80,18 +83,26 @@ class PromptMasker:
         return mask
 
 
-def sam2_masker_from_file(path: str) -> PromptMasker:
+def sam2_masker_from_file(path: str, option: str = PROMPT_WEIGHTS_OPTION) -> PromptMasker:
     """A :class:`PromptMasker` over Meta's SAM2 file at ``path`` (its size and version read from the file)."""
-    state = read_sam2_weights(path)
+    state = read_model_file(path, option, kind="SAM2")
     model = build_sam2_model(sam2_size_of(state), sam2_version_of(state))
     model.load_state_dict(state)
     return PromptMasker(model)
 
 
-def prompt_masker_for(model: torch.nn.Module, sam2_weights: Optional[str] = None) -> Optional[PromptMasker]:
-    """The masker for supports of ``model``: its own (``model.prompt_masker()``), else a SAM2 from ``sam2_weights``,
-    else None (a box is then a filled rectangle; clicks and scribbles cannot be used)."""
-    own = getattr(model, "prompt_masker", None)
-    if callable(own):
-        return own()
-    return sam2_masker_from_file(sam2_weights) if sam2_weights else None
+def shared_weight_files(options: Mapping[str, object]) -> Dict[str, str]:
+    """The files of the shared steps (:data:`~integrations.foundation.SHARED_WEIGHT_OPTIONS`) that run options (a
+    config, ``--cfg-options``) name."""
+    return {option: options[option] for option in SHARED_WEIGHT_OPTIONS if options.get(option)}
+
+
+def prompt_masker_for(model: EpisodeModel, shared_weights: Mapping[str, str]) -> Optional[PromptMasker]:
+    """The masker for supports of ``model``: its own (:meth:`~crc_modules.EpisodeModel.prompt_masker`), else a SAM2
+    from the prompt step's file in ``shared_weights`` (:func:`shared_weight_files`), else None (a box is then a
+    filled rectangle; clicks and scribbles cannot be used)."""
+    own = model.prompt_masker()
+    if own is not None:
+        return own
+    path = shared_weights.get(PROMPT_WEIGHTS_OPTION)
+    return sam2_masker_from_file(path, PROMPT_WEIGHTS_OPTION) if path else None

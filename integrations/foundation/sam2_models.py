@@ -1,5 +1,5 @@
 """SAM2 from Meta's ``sam2`` package: the released sizes built through the package's own Hydra configs, and
-Meta's released files (``sam2_hiera_{tiny,small,base_plus,large}.pt``, ``{'model': state_dict}``) read weights-only.
+the version of Meta's released files (``sam2_hiera_{tiny,small,base_plus,large}.pt``, ``{'model': state_dict}``).
 
 The 2024-07 models (``configs/sam2/``) are the ones SANSA's adapters were trained on; the 2.1 models
 (``configs/sam2.1/``, files with ``no_obj_embed_spatial``) serve the prompt step as well.
@@ -9,10 +9,6 @@ from __future__ import annotations
 from typing import Dict, Sequence
 
 import torch
-
-from crc_modules.checkpoint import load_weights_only, state_dict_in
-
-from .weight_files import SAM2_SIZE_NAMES, describe_weights, sam2_size_of
 
 SAM2_CONFIGS = {
     "2": {"tiny": "configs/sam2/sam2_hiera_t.yaml", "small": "configs/sam2/sam2_hiera_s.yaml",
@@ -47,20 +43,3 @@ def build_sam2_model(size: str, version: str = "2", hydra_overrides: Sequence[st
 def sam2_version_of(state: Dict[str, torch.Tensor]) -> str:
     """'2.1' for a SAM 2.1 state dict (it has ``no_obj_embed_spatial``), else '2'."""
     return "2.1" if "no_obj_embed_spatial" in state else "2"
-
-
-def read_sam2_weights(path: str, size: str = None, option: str = "sam2_weights") -> Dict[str, torch.Tensor]:
-    """The state dict of Meta's SAM2 file at ``path``, read weights-only; with ``size``, refused when of another size.
-
-    Raises:
-        ValueError: the file is no SAM2 model (the message says what it is), or of another size than ``size``.
-    """
-    state = state_dict_in(load_weights_only(path), path)
-    found = sam2_size_of(state)
-    if found is None:
-        raise ValueError(f"{path} (given as {option}) is not a released SAM2 model: it holds {describe_weights(state)}")
-    if size is not None and found != check_sam2_size(size):
-        raise ValueError(f"{path} (given as {option}) is SAM2 {SAM2_SIZE_NAMES[found]} ('{found}'), but the config "
-                         f"builds SAM2 {SAM2_SIZE_NAMES[size]} ('{size}'): give the {SAM2_SIZE_NAMES[size]} file, or "
-                         f"set the config's SAM2 size to '{found}'")
-    return state

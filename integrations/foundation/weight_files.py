@@ -1,16 +1,24 @@
-"""Naming what a weight file holds (SAM2, SAM, DINOv2, SANSA's adapters), so a file given for the wrong slot is
-refused with what it is. Recognised by the key layouts and shapes of Meta's releases and SANSA's adapter files."""
+"""Naming what a weight file holds (SAM2, SAM, DINOv2, SANSA's adapters), and the one check of a foundation model's
+file against the slot it is given for (:func:`read_model_file`), so a file given for the wrong slot is refused with
+what it is. Recognised by the key layouts and shapes of Meta's releases and SANSA's adapter files."""
 from __future__ import annotations
 
+from functools import partial
 from typing import Dict, Optional
 
 import torch
+from torch import nn
+
+from crc_modules.checkpoint import load_weights_only, state_dict_in
 
 # Hiera trunk (embed dim, blocks) -> SAM2 size; the sam2 package's configs/sam2/sam2_hiera_{t,s,b+,l}.yaml
 SAM2_TRUNKS = {(96, 12): "tiny", (96, 16): "small", (112, 24): "base_plus", (144, 48): "large"}
 SAM2_SIZE_NAMES = {"tiny": "Hiera-T", "small": "Hiera-S", "base_plus": "Hiera-B+", "large": "Hiera-L"}
 SAM_NAMES = {768: "ViT-B", 1024: "ViT-L", 1280: "ViT-H"}  # image-encoder width -> SAM (v1) size
 DINOV2_NAMES = {384: "ViT-S/14", 768: "ViT-B/14", 1024: "ViT-L/14", 1536: "ViT-g/14"}
+
+
+BLOCK_PREFIXES = ("image_encoder.trunk.blocks.", "image_encoder.blocks.", "blocks.")  # SAM2, SAM, DINOv2
 
 
 def _blocks(state: Dict[str, torch.Tensor], prefix: str) -> int:
@@ -46,3 +54,32 @@ def describe_weights(state: Dict[str, torch.Tensor]) -> str:
     if patch is not None and "cls_token" in state and tuple(patch.shape[-2:]) == (14, 14):
         return f"DINOv2 {DINOV2_NAMES.get(patch.shape[0], f'of no released size (ViT width {patch.shape[0]})')}"
     return f"an unrecognised file of {len(keys)} tensors (first keys {', '.join(keys[:3])})"
+
+
+def what_file(state: Dict[str, torch.Tensor]) -> str:
+    """:func:`describe_weights` with the ViT's block count where the name does not say it: 'SAM ViT-H (32 blocks)',
+    'DINOv2 ViT-L/14 (24 blocks)', 'SAM2 Hiera-L'."""
+    name = describe_weights(state)
+    blocks = next((count for count in map(partial(_blocks, state), BLOCK_PREFIXES) if count), 0)
+    return f"{name} ({blocks} blocks)" if blocks and "blocks" not in name and not name.startswith("SAM2") else name
+
+
+def read_model_file(path: str, option: str, built: Optional[nn.Module] = None, kind: Optional[str] = None,
+                    hint: str = "") -> Dict[str, torch.Tensor]:
+    """Meta's released file at ``path`` (a state dict, bare or under ``model``), read weights-only and checked against
+    the slot it is given for: the model ``built`` (the same kind, size and version, :func:`what_file`), or any
+    model of ``kind`` ('SAM2') where the file itself says which model to build.
+
+    Raises:
+        ValueError: the file holds another kind, size or version of model; the message names the file, its run
+            option, what it holds and what the slot takes (``hint`` says what to do).
+    """
+    state = state_dict_in(load_weights_only(path), path, strip_prefixes=())
+    found = what_file(state)
+    if built is not None:
+        expected = what_file(built.state_dict())
+        if found != expected:
+            raise ValueError(f"{path} (given as {option}) holds {found}, but the config builds {expected}{hint}")
+    elif kind is not None and not found.startswith(f"{kind} "):
+        raise ValueError(f"{path} (given as {option}) is not a released {kind} model: it holds {found}")
+    return state

@@ -13,6 +13,7 @@ import torch
 
 from crc_modules.episode_model import EpisodeModel, EpisodeOutput, FrozenWeights
 from crc_modules.registry import MODELS
+from integrations.foundation.weight_files import read_model_file
 
 from .dinov2 import DINOV2_IMAGE_SIZE, build_dinov2, dinov2_patch_tokens
 from .graph import point_mask_graph, weak_components
@@ -20,7 +21,7 @@ from .points import MAX_POINTS, select_points
 from .priors import mask_on_grid, normalise_over_tokens, pixelwise_cosine, point_prior, similarity_priors
 from .sam_masks import build_sam, sam_image_embedding, sam_point_masks
 from .selection import classify_clusters, cluster_unions, final_mask, mask_on_patch_grid, point_consistency
-from .weights import read_dinov2_weights, read_sam_weights
+from .weights import HINT, read_dinov2_weights, read_sam_weights
 
 MASK_LOGIT = 20.0  # the foreground logit of a mask pixel (-20 elsewhere): softmax 1 - 2e-9, so > 0.5 is the mask
 POINTS_PER_BATCH = 64  # GFSAM.py generate_sam_masks: ``batch_iterator(64, ...)``
@@ -83,6 +84,10 @@ class GFSAM(EpisodeModel):
 
     fuses_shots = True
     encodes_support_masks = True  # supports: DINOv2 only; the query: DINOv2 and SAM
+    weight_options = {"dinov2_weights": "Meta's DINOv2 file (dinov2_vit{s,b,l,g}14_pretrain.pth): GF-SAM's DINOv2",
+                      "sam_weights": "Meta's SAM file (sam_vit_{b,l,h}_*.pth): GF-SAM's mask generator",
+                      "sam2_weights": "Meta's SAM2 file (sam2_hiera_*.pt): GF-SAM's mask generator when the config "
+                                      "sets sam=None, sam2=SIZE"}
 
     def __init__(self, dinov2: str = "vit_large", sam: Optional[str] = "vit_h", sam2: Optional[str] = None,
                  dinov2_weights: Optional[str] = None, sam_weights: Optional[str] = None,
@@ -110,11 +115,11 @@ class GFSAM(EpisodeModel):
             self.mask_model_name, self._embed, self._point_masks = "sam", sam_image_embedding, sam_point_masks
             self._read_masks_weights = partial(read_sam_weights, sam=self.sam)
         else:
-            from .sam2_masks import build_sam2, read_sam2_weights, sam2_image_embedding, sam2_point_masks
+            from .sam2_masks import build_sam2, sam2_image_embedding, sam2_point_masks
 
             self.sam2 = build_sam2(sam2, **(sam2_args or {}))  # sam2_args: dict(hydra_overrides=[...])
             self.mask_model_name, self._embed, self._point_masks = "sam2", sam2_image_embedding, sam2_point_masks
-            self._read_masks_weights = partial(read_sam2_weights, size=sam2)
+            self._read_masks_weights = partial(read_model_file, option="sam2_weights", built=self.sam2, hint=HINT)
         self.requires_grad_(False)
 
     def frozen_weights(self) -> Sequence[FrozenWeights]:

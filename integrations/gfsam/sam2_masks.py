@@ -11,11 +11,11 @@ from typing import Iterator, Sequence, Tuple
 import torch
 import torch.nn.functional as F
 
-from integrations.foundation.sam2_models import build_sam2_model, read_sam2_weights
+from integrations.foundation.sam2_models import build_sam2_model
 
 from .points import prompt_coordinates
 
-__all__ = ["build_sam2", "read_sam2_weights", "sam2_image_embedding", "sam2_point_masks"]
+__all__ = ["build_sam2", "sam2_image_embedding", "sam2_point_masks"]
 
 
 def build_sam2(size: str, hydra_overrides: Sequence[str] = ()) -> torch.nn.Module:

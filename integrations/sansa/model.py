@@ -97,6 +97,9 @@ class SANSA(EpisodeModel):
     fuses_shots = True
     encodes_support_masks = True
     align_corners = False
+    weight_options = {"sam2_weights": "Meta's SAM2 file of the config's size (sam2_hiera_{tiny,small,base_plus,"
+                                      "large}.pt): SANSA's frozen SAM2"}
+    takes_prompts = True
 
     def __init__(self, sam2_size: str = "large", sam2_weights: Optional[str] = None,
                  adapter_stages: Sequence[int] = ADAPTER_STAGES, adapter_ratio: float = ADAPTER_RATIO,
@@ -151,7 +154,7 @@ class SANSA(EpisodeModel):
         low_res_logits, object_pointer = outputs[3], outputs[5]  # (N, 1, side/4, side/4), (N, C)
         return self._memory(features, low_res_logits, object_pointer)
 
-    def prompt_memory(self, images: torch.Tensor, point_coords: torch.Tensor,
+    def encode_prompts(self, images: torch.Tensor, point_coords: torch.Tensor,
                       point_labels: torch.Tensor) -> Tuple[SupportMemory, torch.Tensor]:
         """Supports marked by SAM2 prompts, as SANSA's promptable model encodes them (``_compute_decoder_out_no_mem``).
 

@@ -19,9 +19,8 @@ from mmengine.logging import print_log
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
-from crc_modules.checkpoint import load_weights_only, state_dict_in
 from integrations.foundation.sam2_models import build_sam2_model
-from integrations.foundation.weight_files import describe_weights
+from integrations.foundation.weight_files import read_model_file
 
 SANSA_SAM2_OVERRIDES = (
     "++model.pred_obj_scores=false",
@@ -30,7 +29,6 @@ SANSA_SAM2_OVERRIDES = (
 )
 # Meta's file entries of the object-score head (pred_obj_scores, pred_obj_scores_mlp, fixed_no_obj_ptr)
 OBJECT_SCORE_KEYS = ("no_obj_ptr", "sam_mask_decoder.obj_score_token.", "sam_mask_decoder.pred_obj_score_head.")
-TRUNK_PATCH_KEY = "image_encoder.trunk.patch_embed.proj.weight"
 
 
 class _LinspaceOnTheCPU(TorchFunctionMode):
@@ -65,13 +63,8 @@ def read_sam2_for_sansa(path: str, sam: nn.Module, size: str, option: str = "sam
         ValueError: the file holds no SAM2 (the message says what it holds), or a SAM2 of another size or version
             than the model's (both named).
     """
-    state = state_dict_in(load_weights_only(path), path)
-    if TRUNK_PATCH_KEY not in state:
-        raise ValueError(f"{path} (given as {option}) is not a SAM2 model: it holds {describe_weights(state)}")
-    found, built = describe_weights(state), describe_weights(sam.state_dict())
-    if found != built:
-        raise ValueError(f"{path} (given as {option}) holds {found}, but the config builds {built} "
-                         f"(sam2_size='{size}'): give that model's file, or set the config's sam2_size to the file's")
+    state = read_model_file(path, option, built=sam, hint=f" (sam2_size='{size}'): give that model's file, or set "
+                                                            f"the config's sam2_size to the file's")
     dropped = [key for key in state if key.startswith(OBJECT_SCORE_KEYS)]
     if dropped:
         print_log(f"{path}: SANSA builds no object-score head; leaving out {len(dropped)} entries of the file: "

@@ -18,7 +18,7 @@ from mmengine.utils import import_modules_from_strings
 from crc_modules.precision import PRECISIONS
 from integrations.cli import run_tool
 from integrations.mmseg.engine.checkpoint import load_model_weights
-from integrations.mmseg.engine.run_options import FROZEN_WEIGHT_OPTIONS, resolve_config
+from integrations.mmseg.engine.run_options import resolve_config
 from integrations.mmseg.models.segmentor import FewShotSegmentor
 
 PARTS = ("DINOv2", "SAM image encoder", "SAM prompt decoding", "priors, graph and selection")
@@ -74,7 +74,7 @@ def main(argv=None) -> None:
     cfg = resolve_config(Config.fromfile(args.config), args.cfg_options)
     import_modules_from_strings(**cfg.get("custom_imports", dict(imports=[])))
     segmentor = FewShotSegmentor.build(cfg, precision=args.precision).eval()
-    if any(cfg.get(option) for option in FROZEN_WEIGHT_OPTIONS):
+    if any(part.path for part in segmentor.model.frozen_weights()):
         load_model_weights(segmentor, None)
     model = segmentor.model
     generator = torch.Generator().manual_seed(0)

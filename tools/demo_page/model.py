@@ -19,6 +19,7 @@ from mmengine.config import Config
 
 from crc_modules import MULTI_SCALES
 from crc_modules.precision import resolve_precision
+from integrations.foundation.prompt_masks import shared_weight_files
 from integrations.foundation.prompts import SupportPrompt
 from integrations.mmseg.apis.predictor import FewShotPredictor, working_size
 from integrations.mmseg.datasets.images import read_image
@@ -56,10 +57,10 @@ class PageModel:
         self.test_cfg = copy.deepcopy(dict(cfg.model.get("test_cfg", {})))
         segmentor = FewShotSegmentor.from_config(cfg, checkpoint, allow_full_pickle)
         self.predictor = FewShotPredictor(segmentor, size=working_size(cfg), device=device,
-                                          sam2_weights=cfg.get("sam2_weights"))
+                                          shared_weights=shared_weight_files(cfg))
         self._lock = threading.Lock()
-        # the model's own SAM2 or SAM (SANSA's, GF-SAM's) runs under the runs' lock: a finetuning run swaps weights
-        own_masker = callable(getattr(segmentor.model, "prompt_masker", None))
+        # the model's own prompt step runs under the runs' lock: a finetuning run swaps weights
+        own_masker = segmentor.model.prompt_masker() is not None
         self._masker_lock = self._lock if own_masker else threading.Lock()
         masker = self.predictor.prompt_masker  # built now, so the page can say which model turns marks into masks
         self.prompt_model: Optional[str] = masker.model_name if masker is not None else None

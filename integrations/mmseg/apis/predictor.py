@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import warnings
 from dataclasses import dataclass
-from typing import Optional, Sequence, Tuple, Union
+from typing import Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -19,7 +19,8 @@ from crc_modules.features import Features, map_features, stack_features
 from crc_modules.labels import IGNORE_INDEX
 from crc_modules.layers import resize_to
 from crc_modules.precision import autocast, resolve_precision
-from integrations.foundation.prompt_masks import PromptMasker, prompt_masker_for
+from integrations.foundation import PROMPT_WEIGHTS_OPTION
+from integrations.foundation.prompt_masks import PromptMasker, prompt_masker_for, shared_weight_files
 from integrations.foundation.prompts import SupportPrompt, is_prompt_text, parse_prompt
 
 from ..datasets.images import read_drawn_mask, read_image
@@ -108,10 +109,10 @@ class FewShotPredictor:
         predictor.set_supports([('cat1.jpg', 'cat1.png'), ('cat2.jpg', (10, 20, 200, 180)), ('cat3.jpg', '+40,60')])
         result = predictor.predict('query.jpg')   # result.mask, result.probability
 
-    A support is marked by a mask, a box, clicks or a scribble (:func:`support_prompt`). A promptable model (SANSA)
-    takes a box, clicks or a scribble as its prompts (:attr:`takes_prompts`); for any other model they become the
-    support's mask through SAM2 (the model's own, or one from ``sam2_weights``); without SAM2 a box is a filled
-    rectangle, and clicks and scribbles are refused. Every image (supports and queries) is resized so
+    A support is marked by a mask, a box, clicks or a scribble (:func:`support_prompt`). A promptable model takes a
+    box, clicks or a scribble as its prompts (:attr:`takes_prompts`); for any other model they become the support's
+    mask through the model's own prompt step or the shared one's SAM2 (:func:`prompt_masker_for`); without either a
+    box is a filled rectangle, and clicks and scribbles are refused. Every image (supports and queries) is resized so
     its longer side is ``size`` and padded (PFENet's test protocol); a query's result is mapped back to its own
     size, so memory does not grow with it.
 
@@ -120,14 +121,15 @@ class FewShotPredictor:
             k-shot mode and fusion, scales and precision.
         size (int): The working size (longer side). Default: :data:`DEFAULT_WORKING_SIZE`.
         device (str): 'cpu' or 'cuda'.
-        sam2_weights (str, optional): Meta's SAM2 file, for supports marked by prompts (the ``sam2_weights``
-            run option).
+        shared_weights (dict, optional): The files of the steps every model shares, by run option
+            (:func:`~integrations.foundation.prompt_masks.shared_weight_files`): the prompt step's SAM2 file, for
+            supports marked by prompts.
     """
 
     def __init__(self, segmentor: torch.nn.Module, size: int = DEFAULT_WORKING_SIZE, device: str = "cpu",
-                 sam2_weights: Optional[str] = None):
+                 shared_weights: Optional[Mapping[str, str]] = None):
         self.segmentor = segmentor.to(device).eval()
-        self.size, self.device, self.sam2_weights = size, device, sam2_weights
+        self.size, self.device, self.shared_weights = size, device, dict(shared_weights or {})
         self.support_set: Optional[Union[SupportSet, MultiScaleSupportSet]] = None
         self._masker: Optional[PromptMasker] = None
 
@@ -142,13 +144,13 @@ class FewShotPredictor:
         cfg = resolve_config(Config.fromfile(config), dict(cfg_options or {}))
         segmentor = FewShotSegmentor.from_config(cfg, checkpoint, allow_full_pickle, kshot_mode=kshot_mode,
                                                  kshot_fusion=kshot_fusion, precision=precision, scales=scales)
-        return cls(segmentor, size=size or working_size(cfg), device=device, sam2_weights=cfg.get("sam2_weights"))
+        return cls(segmentor, size=size or working_size(cfg), device=device, shared_weights=shared_weight_files(cfg))
 
     @property
     def prompt_masker(self) -> Optional[PromptMasker]:
-        """SAM2 for supports marked by prompts, built on first use (:func:`prompt_masker_for`); None without SAM2."""
+        """The step from prompts to a support's mask, built on first use (:func:`prompt_masker_for`); None without."""
         if self._masker is None:
-            self._masker = prompt_masker_for(self.segmentor.model, self.sam2_weights)
+            self._masker = prompt_masker_for(self.segmentor.model, self.shared_weights)
         return self._masker
 
     def support_mask(self, image: ImageLike, mark: MaskLike, name: Optional[str] = None) -> np.ndarray:
@@ -167,19 +169,18 @@ class FewShotPredictor:
         if prompt.needs_sam2 or self.prompt_masker is not None:
             if self.prompt_masker is None:
                 raise ValueError(f"{name} is marked by clicks or a scribble, which need SAM2: give Meta's SAM2 file "
-                                 f"with --cfg-options sam2_weights=PATH (sam2_weights= in the API)")
+                                 f"with --cfg-options {PROMPT_WEIGHTS_OPTION}=PATH")
             return self.prompt_masker.mask(np.ascontiguousarray(image[..., ::-1]), prompt, name)
-        warnings.warn(f"the box of {name} is used as a filled rectangle: give sam2_weights (Meta's SAM2 file) to turn "
-                      f"boxes into object masks", stacklevel=3)
+        warnings.warn(f"the box of {name} is used as a filled rectangle: give {PROMPT_WEIGHTS_OPTION} (Meta's SAM2 "
+                      f"file) to turn boxes into object masks", stacklevel=3)
         return prompt.rectangle(image.shape[:2])
 
     @property
     def takes_prompts(self) -> bool:
-        """Whether supports marked by prompts go to the model as prompts: a promptable model (``prompt_memory``:
-        SANSA) predicting in the 'fusion' mode at one scale. Otherwise they become masks first (:meth:`support_mask`).
-        """
-        return callable(getattr(self.segmentor.model, "prompt_memory", None)) and \
-            self.segmentor.kshot.takes_encoded_supports
+        """Whether supports marked by prompts go to the model as prompts: a promptable model
+        (:attr:`~crc_modules.EpisodeModel.takes_prompts`) predicting in the 'fusion' mode at one scale. Otherwise they
+        become masks first (:meth:`support_mask`)."""
+        return self.segmentor.model.takes_prompts and self.segmentor.kshot.takes_encoded_supports
 
     def _autocast(self):
         """The k-shot settings' precision, as the support set encodes under it."""
@@ -187,14 +188,15 @@ class FewShotPredictor:
 
     def _prompted_support(self, image: np.ndarray, prompt: SupportPrompt,
                           name: str) -> Tuple[torch.Tensor, torch.Tensor, Features]:
-        """(input, label, memory) of a BGR support given to a promptable model as its prompts (SANSA's promptable
-        path): the prompts are scaled to the working input, the model decodes them on the support and encodes the
+        """(input, label, memory) of a BGR support given to a promptable model as its prompts
+        (:meth:`~crc_modules.EpisodeModel.encode_prompts`): the prompts are scaled to the working input, the model
+        decodes them on the support and encodes the
         result as its memory; the label is that decoded mask (ignored in the padding), for the hosts' checks."""
         support_img, _, (height, width) = self._to_input(image)
         coords, point_labels = prompt.sam2_points()
         coords = coords * np.asarray([width / image.shape[1], height / image.shape[0]], np.float32)
         with self._autocast():
-            memory, logits = self.segmentor.model.prompt_memory(
+            memory, logits = self.segmentor.model.encode_prompts(
                 support_img, torch.from_numpy(coords)[None].to(self.device),
                 torch.from_numpy(point_labels)[None].to(self.device))
         decoded = resize_to(logits.float(), support_img.shape[-2:], align_corners=False)[:, 0] > 0

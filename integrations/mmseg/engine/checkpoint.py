@@ -90,12 +90,13 @@ def load_model_weights(model: torch.nn.Module, path: Optional[str] = None, allow
     The frozen files (a foundation model's release, :meth:`EpisodeModel.frozen_weights`) are read first. ``path``
     is this project's ``weights.pth``, an MMEngine checkpoint (``epoch_N.pth``), or a checkpoint as a hosted
     model's authors released it: a state dict, bare or under ``state_dict`` / ``model`` (PFENet's
-    ``{'epoch', 'state_dict', 'optimizer'}``, SANSA's adapters), whose keys after a leading ``module.``
+    ``{'epoch', 'state_dict', 'optimizer'}``, adapters trained into a frozen model), whose keys after a leading
+    ``module.``
     (DataParallel; HSNet's ``best_model.pt``) are those of the hosted model (the segmentor's ``model``), which
     then receives them. A weight the file lacks, one it has that the model lacks, or one of another shape is an
     error naming the file and the keys: a checkpoint trained with other model options (an ablation's
     ``--cfg-options``) would otherwise test with some modules at their random initial weights. Without ``path``,
-    every weight must come from the frozen files (a model with nothing trained, such as GF-SAM).
+    every weight must come from the frozen files (a model with nothing trained).
 
     Raises:
         ValueError: the weights do not fit, hold NaN or infinite values (a diverged run), or a checkpoint or a run

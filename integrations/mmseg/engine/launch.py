@@ -19,7 +19,7 @@ from mmseg.registry import HOOKS
 from torch.nn.parallel import DistributedDataParallel
 
 from .checkpoint import UNSAFE_PICKLE_FLAG
-from .run_options import RUN_OPTIONS, resolve_config
+from .run_options import HOST_RUN_OPTIONS, resolve_config
 
 LAUNCHERS = ("none", "pytorch", "slurm", "mpi")
 # what MMEngine logs that the console does not need (the log file keeps all of it; --verbose shows it)
@@ -39,7 +39,8 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--work-dir", help="folder of logs and checkpoints (default: work_dirs/<config name>)")
     parser.add_argument("--cfg-options", nargs="+", action=DictAction, default={},
                         help="override config entries, e.g. model.model.refine_steps=5, or the run options "
-                             f"{', '.join(RUN_OPTIONS)} (e.g. fold=2 max_epochs=50)")
+                             f"{', '.join(HOST_RUN_OPTIONS)} (e.g. fold=2 max_epochs=50), and the weight files the "
+                             "config's model declares (an unknown key lists them)")
     parser.add_argument("--launcher", choices=LAUNCHERS, default="none", help="job launcher")
     parser.add_argument("--local_rank", "--local-rank", type=int, default=0)
     parser.add_argument(UNSAFE_PICKLE_FLAG, action="store_true",

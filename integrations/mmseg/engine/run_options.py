@@ -14,10 +14,11 @@ import copy
 import inspect
 import logging
 import os
-from typing import Callable, Dict, Iterable
+from typing import Callable, Dict, Iterable, Tuple
 
 from mmengine.config import Config
 from mmengine.logging import print_log
+from mmengine.registry import MODELS
 from mmengine.runner import Runner
 
 DATALOADERS = ("train_dataloader", "val_dataloader", "test_dataloader")
@@ -79,40 +80,66 @@ def _set_holdout_validation(cfg: Config) -> None:
     cfg.default_hooks.checkpoint.update(save_best="mIoU", rule="greater")
 
 
-FROZEN_WEIGHT_OPTIONS = ("sam2_weights", "dinov2_weights", "sam_weights")
+def weight_options(cfg: Config) -> Dict[str, str]:
+    """The run options naming frozen weight files that ``cfg`` takes, with what each file holds: those its model
+    declares (:attr:`~crc_modules.EpisodeModel.weight_options`) and those of the steps every model shares
+    (:data:`~integrations.foundation.SHARED_WEIGHT_OPTIONS`: the support prompt step's file)."""
+    from integrations.foundation import SHARED_WEIGHT_OPTIONS
+
+    return {**SHARED_WEIGHT_OPTIONS, **dict(getattr(_model_class(cfg), "weight_options", {}))}
+
+
+def _model_class(cfg: Config):
+    """The class of the config's hosted model (``model.model.type``), or None when the registry has none."""
+    model_type = (cfg.get("model") or {}).get("model", {}).get("type")
+    return model_type if isinstance(model_type, type) else MODELS.get(model_type) if model_type else None
 
 
 def _set_frozen_weight_files(cfg: Config) -> None:
-    """``sam2_weights``, ``dinov2_weights``, ``sam_weights``: a foundation model's released file.
+    """A frozen weight file's run option (:func:`weight_options`): a foundation model's released file.
 
-    The file must exist. It is written into the hosted model's argument of that name when the config's model
-    has one (its frozen part is then read from it, :class:`~crc_modules.episode_model.FrozenWeights`), and stays
-    at the top level, where the support prompt step reads ``sam2_weights`` for any model.
+    The file must exist. It is written into the hosted model's argument of that name when the model declares the
+    option (its frozen part is then read from it, :class:`~crc_modules.episode_model.FrozenWeights`), and stays at
+    the top level, where a shared step (the support prompt step) reads it.
     """
     model = cfg.get("model", {}).get("model", {})
-    for option in FROZEN_WEIGHT_OPTIONS:
+    own = dict(getattr(_model_class(cfg), "weight_options", {}))
+    for option in weight_options(cfg):
         path = cfg.get(option)
         if path is None:
             continue
-        if not isinstance(path, str) or not os.path.isfile(path):
+        if not isinstance(path, str) or not os.path.exists(path):
             raise FileNotFoundError(f"{option}={path}: no such file")
-        if option in model:
+        if os.path.isdir(path):
+            raise IsADirectoryError(f"{option}={path} is a folder: give the weight file itself")
+        if option in own:
             model[option] = path
-        elif option != "sam2_weights":  # sam2_weights also serves the prompt step of every model
-            raise ValueError(f"{option}={path}: the config's model ({model.get('type')}) reads no {option}")
 
 
-RUN_OPTIONS: Dict[str, Callable[[Config], None]] = {
+HOST_RUN_OPTIONS: Dict[str, Callable[[Config], None]] = {
     "fold": _set_fold,
     "max_epochs": _set_max_epochs,
     "base_lr": _set_lr,
     "released_lr_x10": _set_lr,
     "holdout_val": _set_holdout_validation,
     "holdout_seed": _set_holdout_validation,
-    **{option: _set_frozen_weight_files for option in FROZEN_WEIGHT_OPTIONS},
 }
-# run options applied when the config file alone sets them
-APPLIED_FROM_THE_FILE = ("released_lr_x10", *FROZEN_WEIGHT_OPTIONS)
+
+
+def run_options(cfg: Config) -> Dict[str, Callable[[Config], None]]:
+    """The run options of ``cfg``: the host's and its weight files' (:func:`weight_options`)."""
+    return {**HOST_RUN_OPTIONS, **{option: _set_frozen_weight_files for option in weight_options(cfg)}}
+
+
+def applied_from_the_file(cfg: Config) -> Tuple[str, ...]:
+    """Run options applied when the config file alone sets them: ``released_lr_x10`` and the weight files."""
+    return ("released_lr_x10", *weight_options(cfg))
+
+
+def describe_run_options(cfg: Config) -> str:
+    """The run options of ``cfg``, weight files with what they hold: for help texts and refusals."""
+    files = [f"{option} ({what})" for option, what in weight_options(cfg).items()]
+    return ", ".join([*HOST_RUN_OPTIONS, *files])
 
 
 def runner_keys() -> set:
@@ -127,14 +154,14 @@ def check_key_paths(cfg: Config, paths: Iterable[str]) -> None:
         ValueError: a top-level key that is neither read by the Runner nor a run option (for example a
             config variable that was expanded when the file was read), or a path below a missing field.
     """
-    known_top_level = runner_keys() | set(RUN_OPTIONS)
+    known_top_level = runner_keys() | set(run_options(cfg))
     for path in paths:
         parts = path.split(".")
         if parts[0] not in known_top_level:
             hint = (f"`{parts[0]}` is a variable of the config file, already expanded where it is used: set "
                     f"those fields instead" if parts[0] in cfg else f"the config has no `{parts[0]}`")
-            raise ValueError(f"--cfg-options {path}: the run does not read this key ({hint}). Run options: "
-                           f"{', '.join(RUN_OPTIONS)}.")
+            raise ValueError(f"--cfg-options {path}: the run does not read this key ({hint}). Run options of this "
+                             f"config: {describe_run_options(cfg)}.")
         node = cfg
         for depth, part in enumerate(parts[:-1]):
             node = _child(node, part)
@@ -177,13 +204,15 @@ def resolve_config(cfg: Config, overrides: Dict[str, object]) -> Config:
     ``max_epochs``) stay as written. A ``val_evaluator`` path also sets the test evaluator that is the same
     (:func:`shared_evaluator_paths`).
     """
-    options = {key: value for key, value in overrides.items() if key in RUN_OPTIONS}
-    paths = {key: value for key, value in overrides.items() if key not in RUN_OPTIONS}
+    known = run_options(cfg)
+    options = {key: value for key, value in overrides.items() if key in known}
+    paths = {key: value for key, value in overrides.items() if key not in known}
     check_key_paths(cfg, paths)
     paths.update(shared_evaluator_paths(cfg, paths))
     cfg.merge_from_dict(options)
-    given = [name for name in RUN_OPTIONS if name in options or (name in APPLIED_FROM_THE_FILE and cfg.get(name))]
-    for apply in dict.fromkeys(RUN_OPTIONS[name] for name in given):
+    from_the_file = applied_from_the_file(cfg)
+    given = [name for name in known if name in options or (name in from_the_file and cfg.get(name))]
+    for apply in dict.fromkeys(known[name] for name in given):
         apply(cfg)
     cfg.merge_from_dict(paths)
     return cfg

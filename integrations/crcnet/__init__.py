@@ -1,0 +1,2 @@
+"""CRCNet's family record (:mod:`.family`); the model is ``crc_modules.CRCNet``, registered by ``crc_modules``."""
+import crc_modules  # noqa: F401  (registers CRCNet and its blocks)
