@@ -7,10 +7,11 @@ import torchvision
 
 import integrations.mmseg  # noqa: F401  (the host: registers the segmentor, lets mmseg import on mmcv-lite)
 from crc_modules import EpisodeOutput
+from integrations.foundation.meta_device import LinspaceOnTheCPU
 from integrations.foundation.sam2_models import build_sam2_model
 from integrations.sansa import SANSA, Adapter, SupportMemory, insert_adapters
 from integrations.sansa.losses import sansa_mask_loss
-from integrations.sansa.sam2_model import _LinspaceOnTheCPU, read_sam2_for_sansa
+from integrations.sansa.sam2_model import read_sam2_for_sansa
 
 # A tiny SAM2 through the package's own config (Hiera-T's, narrowed): 128 px input, 5 Hiera blocks in 4 stages.
 TINY = ["++model.image_size=128",
@@ -68,7 +69,7 @@ def released_adapter_shapes(stages, width, adapted=(2, 3), ratio=0.3):
 
 
 def test_hiera_l_sansa_has_metas_sam2_names_without_the_object_score_head_and_sansas_adapter_names():
-    with torch.device("meta"), _LinspaceOnTheCPU():  # Hiera reads a linspace with .item()
+    with torch.device("meta"), LinspaceOnTheCPU():  # Hiera reads a linspace with .item()
         meta_sam2 = build_sam2_model("large")  # Meta's config: what sam2_hiera_large.pt holds
         sansa = SANSA("large")
     metas = {key: tuple(value.shape) for key, value in meta_sam2.state_dict().items()}

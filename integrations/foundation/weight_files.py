@@ -1,6 +1,6 @@
-"""Naming what a weight file holds (SAM2, SAM, DINOv2, SANSA's adapters), and the one check of a foundation model's
-file against the slot it is given for (:func:`read_model_file`), so a file given for the wrong slot is refused with
-what it is. Recognised by the key layouts and shapes of Meta's releases and SANSA's adapter files."""
+"""Naming what a weight file holds (SAM 3, SAM2, SAM, DINOv2, SANSA's adapters), and the one check of a foundation
+model's file against the slot it is given for (:func:`read_model_file`), so a file given for the wrong slot is refused
+with what it is. Recognised by the key layouts and shapes of Meta's releases and SANSA's adapter files."""
 from __future__ import annotations
 
 from functools import partial
@@ -15,6 +15,8 @@ from crc_modules.checkpoint import load_weights_only, state_dict_in
 SAM2_TRUNKS = {(96, 12): "tiny", (96, 16): "small", (112, 24): "base_plus", (144, 48): "large"}
 SAM2_SIZE_NAMES = {"tiny": "Hiera-T", "small": "Hiera-S", "base_plus": "Hiera-B+", "large": "Hiera-L"}
 SAM_NAMES = {768: "ViT-B", 1024: "ViT-L", 1280: "ViT-H"}  # image-encoder width -> SAM (v1) size
+SAM3_PATCH_KEY = "detector.backbone.vision_backbone.trunk.patch_embed.proj.weight"  # Meta's sam3.pt
+SAM3_BLOCKS, SAM3_RELEASE = "detector.backbone.vision_backbone.trunk.blocks.", (1024, 32)  # its ViT: width, blocks
 DINOV2_NAMES = {384: "ViT-S/14", 768: "ViT-B/14", 1024: "ViT-L/14", 1536: "ViT-g/14"}
 
 
@@ -35,9 +37,15 @@ def sam2_size_of(state: Dict[str, torch.Tensor]) -> Optional[str]:
 
 
 def describe_weights(state: Dict[str, torch.Tensor]) -> str:
-    """What a state dict is: 'SAM2 Hiera-L', 'SAM2.1 Hiera-T', 'SAM ViT-H', 'DINOv2 ViT-L/14', 'SANSA adapters (...)',
-    or 'an unrecognised file of N tensors (first keys ...)'. Sizes outside Meta's releases are named by their width."""
+    """What a state dict is: 'SAM 3', 'SAM2 Hiera-L', 'SAM2.1 Hiera-T', 'SAM ViT-H', 'DINOv2 ViT-L/14', 'SANSA adapters
+    (...)', or 'an unrecognised file of N tensors (first keys ...)'. Sizes outside Meta's releases are named by
+    their width."""
     keys = list(state)
+    sam3_patch = state.get(SAM3_PATCH_KEY)
+    if sam3_patch is not None:
+        blocks = _blocks(state, SAM3_BLOCKS)
+        return "SAM 3" if (sam3_patch.shape[0], blocks) == SAM3_RELEASE else (
+            f"SAM 3 of no released size (ViT width {sam3_patch.shape[0]}, {blocks} blocks)")
     if keys and all(".adapter." in key for key in keys):
         return f"SANSA adapters ({len(keys)} tensors, e.g. {keys[0]})"
     trunk = state.get("image_encoder.trunk.patch_embed.proj.weight")
@@ -68,7 +76,7 @@ def read_model_file(path: str, option: str, built: Optional[nn.Module] = None, k
                     hint: str = "") -> Dict[str, torch.Tensor]:
     """Meta's released file at ``path`` (a state dict, bare or under ``model``), read weights-only and checked against
     the slot it is given for: the model ``built`` (the same kind, size and version, :func:`what_file`), or any
-    model of ``kind`` ('SAM2') where the file itself says which model to build.
+    released model of ``kind`` ('SAM2', its versions too; 'SAM 3') where the file itself says which model to build.
 
     Raises:
         ValueError: the file holds another kind, size or version of model; the message names the file, its run
@@ -80,6 +88,7 @@ def read_model_file(path: str, option: str, built: Optional[nn.Module] = None, k
         expected = what_file(built.state_dict())
         if found != expected:
             raise ValueError(f"{path} (given as {option}) holds {found}, but the config builds {expected}{hint}")
-    elif kind is not None and not found.startswith(f"{kind} "):
+    elif kind is not None and (not (found == kind or found.startswith((f"{kind} ", f"{kind}.")))
+                               or "no released size" in found):
         raise ValueError(f"{path} (given as {option}) is not a released {kind} model: it holds {found}")
     return state

@@ -17,8 +17,8 @@ from typing import Dict, Sequence
 import torch
 from mmengine.logging import print_log
 from torch import nn
-from torch.overrides import TorchFunctionMode
 
+from integrations.foundation.meta_device import LinspaceOnTheCPU
 from integrations.foundation.sam2_models import build_sam2_model
 from integrations.foundation.weight_files import read_model_file
 
@@ -31,23 +31,12 @@ SANSA_SAM2_OVERRIDES = (
 OBJECT_SCORE_KEYS = ("no_obj_ptr", "sam_mask_decoder.obj_score_token.", "sam_mask_decoder.pred_obj_score_head.")
 
 
-class _LinspaceOnTheCPU(TorchFunctionMode):
-    """Hiera reads its drop-path rates with ``torch.linspace(...).item()``, which a meta tensor refuses: built under
-    ``with torch.device('meta')`` (the meta-device test), that one linspace is computed on the CPU."""
-
-    def __torch_function__(self, func, types, args=(), kwargs=None):
-        kwargs = dict(kwargs or {})
-        if func is torch.linspace and kwargs.get("device") is None:
-            kwargs["device"] = "cpu"
-        return func(*args, **kwargs)
-
-
 def build_sansa_sam2(size: str, hydra_overrides: Sequence[str] = ()) -> nn.Module:
     """SAM2 as SANSA builds it: the package's config of ``size`` with the object-score head off, every weight frozen.
 
     ``hydra_overrides`` change the package's config further (tests build tiny variants with them).
     """
-    with _LinspaceOnTheCPU():
+    with LinspaceOnTheCPU():
         sam = build_sam2_model(size, hydra_overrides=(*SANSA_SAM2_OVERRIDES, *hydra_overrides),
                                apply_postprocessing=False)
     return sam.requires_grad_(False)
