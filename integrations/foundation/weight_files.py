@@ -73,10 +73,11 @@ def what_file(state: Dict[str, torch.Tensor]) -> str:
 
 
 def read_model_file(path: str, option: str, built: Optional[nn.Module] = None, kind: Optional[str] = None,
-                    hint: str = "") -> Dict[str, torch.Tensor]:
+                    hint: str = "", expected: Optional[str] = None) -> Dict[str, torch.Tensor]:
     """Meta's released file at ``path`` (a state dict, bare or under ``model``), read weights-only and checked against
     the slot it is given for: the model ``built`` (the same kind, size and version, :func:`what_file`), or any
-    released model of ``kind`` ('SAM2', its versions too; 'SAM 3') where the file itself says which model to build.
+    released model of ``kind`` ('SAM2', its versions too) where the file itself says which model to build. A model
+    whose file names its entries otherwise than its module gives what the file must hold as ``expected``.
 
     Raises:
         ValueError: the file holds another kind, size or version of model; the message names the file, its run
@@ -84,8 +85,8 @@ def read_model_file(path: str, option: str, built: Optional[nn.Module] = None, k
     """
     state = state_dict_in(load_weights_only(path), path, strip_prefixes=())
     found = what_file(state)
-    if built is not None:
-        expected = what_file(built.state_dict())
+    if built is not None or expected is not None:
+        expected = expected or what_file(built.state_dict())
         if found != expected:
             raise ValueError(f"{path} (given as {option}) holds {found}, but the config builds {expected}{hint}")
     elif kind is not None and (not (found == kind or found.startswith((f"{kind} ", f"{kind}.")))

@@ -87,7 +87,7 @@ def paste(images: Sequence[np.ndarray], cells: Sequence[Cell], size: int = CANVA
     canvas = Image.new("RGB", (size, size), (0, 0, 0))
     for image, cell in zip(images, cells):
         canvas.paste(Image.fromarray(image).resize((cell.w, cell.h), Image.BILINEAR), (cell.x0, cell.y0))
-    return np.asarray(canvas)
+    return np.array(canvas)
 
 
 def box_on_canvas(box: Sequence[float], image_hw: Tuple[int, int], cell: Cell,

@@ -28,7 +28,7 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 
 from integrations.foundation.meta_device import LinspaceOnTheCPU
-from integrations.foundation.weight_files import read_model_file
+from integrations.foundation.weight_files import read_model_file, what_file
 
 BPE_FILE = "bpe_simple_vocab_16e6.txt.gz"
 BPE_SHA256 = "924691ac288e54409236115652ad4aa250f48203de50a9e4722a6ecd48d6804a"  # CLIP's vocabulary, as SAM 3 ships it
@@ -125,9 +125,11 @@ def read_sam3_weights(path: str, sam3: nn.Module, option: str = "sam3_weights") 
     takes it), read weights-only; the video tracker's entries (``tracker.*``) are left out and counted in the log.
 
     Raises:
-        ValueError: the file is no SAM 3 file (SAM2, SAM, DINOv2, a SANSA adapter...; the message says what it holds).
+        ValueError: the file is no SAM 3 file (SAM2, SAM, DINOv2, a SANSA adapter...) or of another size than the
+            model; the message says what it holds.
     """
-    state = read_model_file(path, option, kind="SAM 3")
+    built = what_file({DETECTOR + key: value for key, value in sam3.state_dict().items()})
+    state = read_model_file(path, option, expected=built, hint=": give Meta's sam3.pt (or a file of the config's SAM 3)")
     tracker = sum(key.startswith(TRACKER) for key in state)
     if tracker:
         print_log(f"{path}: {tracker} tracker tensors (SAM 3's video model) left out; the image model reads "
@@ -137,9 +139,10 @@ def read_sam3_weights(path: str, sam3: nn.Module, option: str = "sam3_weights") 
 
 
 def initialise_unset_tensors(model: nn.Module, generator: Optional[torch.Generator] = None) -> None:
-    """Give random values to the tensors a random-weight build leaves uninitialised (NaN, from ``torch.empty``), so a
-    model with no file runs (tests, benchmarks)."""
+    """Give random values to the parameters a random-weight build leaves uninitialised (NaN from ``torch.empty``: the
+    text encoder's ``positional_embedding`` and ``text_projection``), so a model with no file runs (tests,
+    benchmarks); buffers are left alone (the text encoder's causal mask holds -inf on purpose)."""
     with torch.no_grad():
-        for tensor in (*model.parameters(), *model.buffers()):
-            if tensor.is_floating_point() and tensor.device.type != "meta" and not torch.isfinite(tensor).all():
-                tensor.copy_(torch.randn(tensor.shape, generator=generator) * 0.02)
+        for parameter in model.parameters():
+            if parameter.device.type != "meta" and torch.isnan(parameter).any():
+                parameter.copy_(torch.randn(parameter.shape, generator=generator) * 0.02)
