@@ -17,6 +17,7 @@ from mmseg.registry import MODELS
 import integrations.mmseg  # noqa: F401  (registers the host's types)
 import integrations.pfenet  # noqa: F401
 from crc_modules import KShotPredictor
+from crc_modules.features import map_features
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIGS = sorted(os.path.basename(path) for path in glob.glob(os.path.join(ROOT, "configs", "*.py")))
@@ -54,18 +55,21 @@ def episode(batch: int, shots: int):
 
 
 def check_a_model_with_nothing_trained(model: torch.nn.Module) -> None:
-    """A model built on frozen released files (GF-SAM): nothing trainable, nothing for k-shot finetuning, and its
-    encoders run on meta for a k-shot support set and for a query.
+    """A model built on frozen released files (GF-SAM, FSS-SAM3): nothing trainable, nothing for k-shot finetuning,
+    and its encoders run on meta for a k-shot support set and for a query.
 
     Its ``predict`` cannot run on meta: how many point prompts and clusters it has is read from the data (the
-    priors' sum, the point-mask graph), which meta tensors do not hold; tests/test_gfsam.py runs it on tiny models.
+    priors' sum, the point-mask graph; SAM 3's kept instances), which meta tensors do not hold; tests/test_gfsam.py
+    and tests/test_sam3.py run them on tiny models.
     """
     assert not any(p.requires_grad for p in model.parameters()) and model.finetune_parameters() == {}
     model.eval()
     support_imgs, support_labels, query_img, _ = episode(1, SHOTS)
     support_set = KShotPredictor("fusion").prepare(model, support_imgs[0], support_labels[0])
-    encoded = [support_set.encoded()[0], *model.encode(query_img)]
-    assert all(tensor.device == META for tensor in encoded)
+    devices = []
+    for features in (support_set.encoded()[0], model.encode(query_img)):
+        map_features(lambda tensor: devices.append(tensor.device) or tensor, features)
+    assert devices and set(devices) == {META}
 
 
 def test_every_config_is_covered():

@@ -129,7 +129,8 @@ def read_sam3_weights(path: str, sam3: nn.Module, option: str = "sam3_weights") 
             model; the message says what it holds.
     """
     built = what_file({DETECTOR + key: value for key, value in sam3.state_dict().items()})
-    state = read_model_file(path, option, expected=built, hint=": give Meta's sam3.pt (or a file of the config's SAM 3)")
+    state = read_model_file(path, option, expected=built, hint=": give Meta's sam3.pt (or a file of the config's "
+                                                                "SAM 3)")
     tracker = sum(key.startswith(TRACKER) for key in state)
     if tracker:
         print_log(f"{path}: {tracker} tracker tensors (SAM 3's video model) left out; the image model reads "

@@ -1,0 +1,4 @@
+# FSS-SAM3 (SAM 3, nothing trained) on the cross-domain target fss1000 (PATNet's episodes, 1008x1008):
+#   python tools/test.py configs/sam3_cdfss_fss1000.py --cfg-options sam3_weights=sam3.pt [--shot 5]
+_base_ = ['./_base_/models/sam3.py', './_base_/datasets/sam3_cdfss.py']
+test_dataloader = {{_base_.sam3_fss1000_test_dataloader}}
