@@ -6,9 +6,9 @@ this repository, never shipped), on the same SAM 3 weights written as Meta's ``s
 Both sides read one random-weight file in Meta's layout (``{'model': {'detector.*': ...}}``): FSSSAM3 through its
 ``sam3_weights`` reader, the reference through ``sam3``'s own builder and loader and ``Sam3Processor``. Each episode is
 random images with one box per support, run at 1 shot and at 5 shots: first with every instance kept (the largest
-difference of the scores of all of them), then with the threshold between the two middle scores (random weights
-score every instance about alike, so about half are kept), on both sides: whether the same instances were kept and
-the pixel agreement of the query masks.
+difference of the scores of all of them), then with the threshold in the widest gap between scores near the median
+(random weights score every instance about alike, so about half are kept), on both sides: whether the same
+instances were kept and the pixel agreement of the query masks.
 """
 from __future__ import annotations
 
@@ -24,7 +24,24 @@ import torch
 from PIL import Image
 
 from .model import FSSSAM3
-from .sam3_model import DETECTOR, bpe_vocabulary, on_this_machine, smaller_parts
+from .sam3_model import DETECTOR, bpe_vocabulary, on_this_machine, overridden_arguments
+
+# the comparison's small SAM 3 (also the tests'): the package's classes with fewer, narrower layers, on a 336 canvas
+TINY_CANVAS = 336  # 24 x 24 patches of 14 pixels
+TINY_SAM3_ARGS = {
+    "ViT": dict(img_size=TINY_CANVAS, pretrain_img_size=TINY_CANVAS, embed_dim=32, depth=2, num_heads=2,
+                global_att_blocks=(1,), window_size=12, drop_path_rate=0.0),
+    "VETextEncoder": dict(width=32, heads=2, layers=1),
+}
+
+
+def threshold_near_the_median(scores: torch.Tensor, window: int = 20) -> float:
+    """Midway across the widest gap between adjacent scores among the ``window`` around the median: random weights
+    score every instance about alike, and a threshold within float error of a score would keep it on one side only."""
+    ranked = scores.sort().values
+    middle = ranked[max(0, len(ranked) // 2 - window // 2): len(ranked) // 2 + window // 2]
+    gap = int((middle[1:] - middle[:-1]).argmax())
+    return float((middle[gap] + middle[gap + 1]) / 2)
 
 
 def load_reference(source: str):
@@ -85,20 +102,15 @@ def main(argv=None) -> None:
     from sam3.model.sam3_image_processor import Sam3Processor
     from sam3.model_builder import build_sam3_image_model
 
-    if args.full_size:
-        parts, canvas = {}, 1008
-    else:
-        sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-        from tests.sam3_fixtures import TINY_CANVAS, TINY_PARTS
-        parts, canvas = TINY_PARTS, TINY_CANVAS
+    parts, canvas = ({}, 1008) if args.full_size else (TINY_SAM3_ARGS, TINY_CANVAS)
     torch.manual_seed(0)
-    ours = FSSSAM3(sam3_parts=parts, canvas_size=canvas).eval()
+    ours = FSSSAM3(sam3_args=parts, canvas_size=canvas).eval()
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, "sam3.pt")
         torch.save({"model": {DETECTOR + key: value for key, value in ours.sam3.state_dict().items()}}, path)
-        ours = FSSSAM3(sam3_weights=path, sam3_parts=parts, canvas_size=canvas).eval()
+        ours = FSSSAM3(sam3_weights=path, sam3_args=parts, canvas_size=canvas).eval()
         ours.init_weights()
-        with smaller_parts(**parts), on_this_machine():
+        with overridden_arguments(**parts), on_this_machine():
             theirs = build_sam3_image_model(bpe_path=bpe_vocabulary(), device="cpu", checkpoint_path=path,
                                             load_from_HF=False)
     rng = np.random.default_rng(0)
@@ -112,9 +124,8 @@ def main(argv=None) -> None:
             exemplars = [[box] for box in boxes]
             every = {}
             for threshold in (0.0, None):  # every instance, then about half of them
-                if threshold is None:  # between two scores near the median: random weights score all alike
-                    ranked = every["ours"].sort().values
-                    threshold = float(ranked[len(ranked) // 2 - 1: len(ranked) // 2 + 1].mean())
+                if threshold is None:
+                    threshold = threshold_near_the_median(every["ours"])
                 ours.score_threshold = threshold
                 processor = Sam3Processor(theirs, resolution=canvas, device="cpu", confidence_threshold=threshold)
                 evaluator = (reference.PairwiseSam3Evaluator(processor, split_ratio=0.6, canvas_size=canvas,

@@ -77,7 +77,8 @@ class FSSSAM3(EpisodeModel):
         text_prompt (str, optional): A class name given to SAM 3 with the boxes. With it the result is no longer
             few-shot (the class is named, not shown); default None: the boxes alone (FSS-SAM3's ``--disable_text``).
         canvas_size (int): The canvas side. Default: 1008 (SAM 3's input size).
-        sam3_parts (dict, optional): Factories of ``sam3.model_builder`` to replace (tiny test models).
+        sam3_args (dict, optional): Arguments of the package's part classes over its builder's, by class name
+            (tiny test models: ``dict(ViT=dict(depth=2, ...), VETextEncoder=dict(layers=1, ...))``).
     """
 
     fuses_shots = True
@@ -89,7 +90,7 @@ class FSSSAM3(EpisodeModel):
     def __init__(self, sam3_weights: Optional[str] = None, score_threshold: float = 0.5,
                  orientation: str = "vertical", one_shot_share: float = ONE_SHOT_SHARE, swap: bool = False,
                  layout: str = "l_shape", few_shot_share: float = FEW_SHOT_SHARE, support_boxes: str = "components",
-                 text_prompt: Optional[str] = None, canvas_size: int = CANVAS_SIZE, sam3_parts: Optional[dict] = None):
+                 text_prompt: Optional[str] = None, canvas_size: int = CANVAS_SIZE, sam3_args: Optional[dict] = None):
         super().__init__()
         if orientation not in ORIENTATIONS:
             raise ValueError(f"orientation must be one of {ORIENTATIONS}, got {orientation!r}")
@@ -105,7 +106,7 @@ class FSSSAM3(EpisodeModel):
         self.orientation, self.one_shot_share, self.swap = orientation, one_shot_share, swap
         self.layout, self.few_shot_share, self.box_mode = layout, few_shot_share, support_boxes
         self.text_prompt, self.canvas_size = text_prompt, canvas_size
-        self.sam3 = build_sam3(**(sam3_parts or {}))
+        self.sam3 = build_sam3(sam3_args)
         initialise_unset_tensors(self.sam3, torch.Generator().manual_seed(0))
         self._text: Dict[str, dict] = {}  # the prompt text's encoding, once per device
 

@@ -20,6 +20,7 @@ import contextlib
 import hashlib
 import logging
 import os
+from functools import partial
 from typing import Dict, Iterator, Optional
 
 import torch
@@ -81,28 +82,32 @@ def on_this_machine() -> contextlib.AbstractContextManager:
 
 
 @contextlib.contextmanager
-def smaller_parts(**builders) -> Iterator[None]:
-    """Replace some of ``sam3.model_builder``'s part factories (``_create_vit_backbone``, ``_create_text_encoder``,
-    ...) while a model is built: tests build tiny SAM 3 variants of the package's own modules through its own
-    builder this way."""
+def overridden_arguments(**overrides: Dict[str, object]) -> Iterator[None]:
+    """While a model is built, the classes ``sam3.model_builder`` builds its parts from (``ViT``, ``VETextEncoder``,
+    ...) take these keyword arguments over the builder's own: tests build tiny SAM 3 variants of the package's own
+    modules through its own builder this way (``overridden_arguments(ViT=dict(depth=2))``)."""
     import sam3.model_builder as builder
 
-    previous = {name: getattr(builder, name) for name in builders}
+    previous = {name: getattr(builder, name) for name in overrides}
     try:
-        for name, factory in builders.items():
-            setattr(builder, name, factory)
+        for name, arguments in overrides.items():
+            setattr(builder, name, partial(_with_overrides, previous[name], dict(arguments)))
         yield
     finally:
-        for name, factory in previous.items():
-            setattr(builder, name, factory)
+        for name, original in previous.items():
+            setattr(builder, name, original)
 
 
-def build_sam3(**parts) -> nn.Module:
+def _with_overrides(cls, overrides: dict, *args, **kwargs):
+    return cls(*args, **{**kwargs, **overrides})
+
+
+def build_sam3(overrides: Optional[Dict[str, dict]] = None) -> nn.Module:
     """SAM 3's image model (``sam3.model.sam3_image.Sam3Image``) with un-set weights, on the default device, in eval
-    mode, every weight frozen; ``parts`` replace part factories of the package's builder (:func:`smaller_parts`)."""
+    mode, every weight frozen; ``overrides`` change its parts' arguments (:func:`overridden_arguments`)."""
     from sam3.model_builder import build_sam3_image_model
 
-    with smaller_parts(**parts), on_this_machine(), LinspaceOnTheCPU():
+    with overridden_arguments(**(overrides or {})), on_this_machine(), LinspaceOnTheCPU():
         model = build_sam3_image_model(bpe_path=bpe_vocabulary(), device=str(torch.get_default_device()),
                                        eval_mode=True, checkpoint_path=None, load_from_HF=False,
                                        enable_segmentation=True, enable_inst_interactivity=False)
