@@ -65,7 +65,8 @@ def test_a_box_follows_its_image_onto_the_canvas():
     ys, xs = np.nonzero(canvas[..., 0] > 127)
     cx, cy, w, h = box_on_canvas(box, image.shape[:2], cell)
     pixel_x, pixel_y = cell.w / image.shape[1], cell.h / image.shape[0]  # one image pixel on the canvas
-    assert abs(cx * SIZE - (xs.min() + xs.max()) / 2) <= pixel_x and abs(cy * SIZE - (ys.min() + ys.max()) / 2) <= pixel_y
+    assert abs(cx * SIZE - (xs.min() + xs.max()) / 2) <= pixel_x
+    assert abs(cy * SIZE - (ys.min() + ys.max()) / 2) <= pixel_y
     assert abs(w * SIZE - (xs.max() - xs.min())) <= 1.1 * pixel_x and abs(h * SIZE - (ys.max() - ys.min())) <= (
         1.1 * pixel_y)
     assert pixel_x > 4  # the box moved and scaled: a wrong scale or offset is off by more than a pixel

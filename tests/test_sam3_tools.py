@@ -59,8 +59,9 @@ def test_a_box_support_is_the_box_as_given_and_gives_what_its_rectangle_mask_giv
         cv2.imwrite(str(tmp_path / f"{name}.png"), image)
     cv2.imwrite(str(tmp_path / "support_mask.png"), rectangle)
     for mark, out in ((str(tmp_path / "support_mask.png"), "by_mask"), ("20,10,50,40", "by_box")):
-        _run(["tools/infer.py", "--config", config, "--cfg-options", weights, "--support", str(tmp_path / "support.png"),
-              mark, "--query", str(tmp_path / "query.png"), "--out", str(tmp_path / out)])
+        _run(["tools/infer.py", "--config", config, "--cfg-options", weights, "--support",
+              str(tmp_path / "support.png"), mark, "--query", str(tmp_path / "query.png"),
+              "--out", str(tmp_path / out)])
     by_mask = cv2.imread(str(tmp_path / "by_mask" / "query_mask.png"), cv2.IMREAD_GRAYSCALE)
     by_box = cv2.imread(str(tmp_path / "by_box" / "query_mask.png"), cv2.IMREAD_GRAYSCALE)
     assert by_mask.shape == (50, 70) and 0 < (by_mask > 0).sum() < by_mask.size
