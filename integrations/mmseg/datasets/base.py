@@ -28,7 +28,8 @@ EVAL_LABELS = ("original", "transformed")
 EPISODE_ADVICE = "add a Resize/Pad to the pipeline so every image of an episode has one size"
 HSNET_TEST_EPISODES = 1000  # HSNet data/pascal.py, data/coco.py: __len__ is 1000 outside training
 PATNET_TEST_EPISODES = 600  # PATNet data/{deepglobe,isic,lung}.py: num=600
-REPLAYED_PROTOCOLS = ("patnet",)  # whose test draws are replayed exactly (protocols.replay_patnet_draws)
+FSS_SAM3_TEST_EPISODES = 1000  # FSS-SAM3 data/dataset_tool.py: episode_num = 1000 in 'val' mode
+REPLAYED_PROTOCOLS = ("patnet", "fss_sam3")  # whose test draws are replayed exactly (replay_episodes)
 HOLDOUT_ROLES = ("exclude", "only")
 
 
@@ -162,11 +163,10 @@ class FewShotDataset(torch.utils.data.Dataset):
                              f"for the classes {self.classes}")
         one_per_image = mode == "train" or self.ONE_TEST_EPISODE_PER_IMAGE
         peer_count = dict(pfenet=self.PFENET_TEST_EPISODES, hsnet=HSNET_TEST_EPISODES,
-                          patnet=PATNET_TEST_EPISODES)[protocol]
+                          patnet=PATNET_TEST_EPISODES, fss_sam3=FSS_SAM3_TEST_EPISODES)[protocol]
         self.num_episodes = num_episodes if num_episodes is not None else (
             self.plan.length if one_per_image else peer_count)
-        self.replayed = (replay_patnet_draws(self.plan, self.num_episodes, seed, shot)
-                         if protocol in REPLAYED_PROTOCOLS else None)
+        self.replayed = self.replay_episodes() if protocol in REPLAYED_PROTOCOLS else None
         print_log(f"{type(self).__name__} ({mode}, {shot}-shot, {protocol}'s protocol): {self.plan.length} "
                   f"queries of {len(self.plan.episode_classes)} classes, {self.num_episodes} episodes",
                   logger="current")
@@ -189,6 +189,11 @@ class FewShotDataset(torch.utils.data.Dataset):
     def plan_episodes(self) -> EpisodePlan:
         """The protocol's queries and support pools over ``self.samples``."""
         raise NotImplementedError
+
+    def replay_episodes(self) -> List[Tuple[int, int, List[int]]]:
+        """(query sample, class, support samples) of each test episode of a replayed protocol: PATNet's draws
+        (:func:`~.protocols.replay_patnet_draws`); a layout of another replayed protocol gives its own."""
+        return replay_patnet_draws(self.plan, self.num_episodes, self.seed, self.shot)
 
     def files_to_check(self) -> List[str]:
         return [p for s in self.samples for p in (s.img_path, s.label_path) if p is not None]
