@@ -17,7 +17,9 @@ PEER_COUNTS = {("PascalFewShotDataset", "pfenet"): 5000, ("CocoFewShotDataset", 
                ("FSS1000Dataset", "hsnet"): None,
                # PATNet data/{deepglobe,isic,lung}.py: num=600; data/fss.py (HSNet's): one per test image
                ("DeepglobeDataset", "patnet"): 600, ("ISICDataset", "patnet"): 600, ("ChestXrayDataset", "patnet"): 600,
-               ("FSS1000Dataset", "patnet"): None}
+               ("FSS1000Dataset", "patnet"): None,
+               # FSS-SAM3 data/dataset_tool.py: episode_num = 1000 in 'val' mode
+               ("FssSam3PascalDataset", "fss_sam3"): 1000, ("FssSam3CocoDataset", "fss_sam3"): 1000}
 PAPER_CONFIGS = [c for c in sorted(glob.glob(os.path.join(ROOT, "configs", "*.py"))) if "generated" not in c]
 
 
