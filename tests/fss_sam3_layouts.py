@@ -60,10 +60,12 @@ def write_coco(root, images: int = 160, seed: int = 0) -> str:
         Image.fromarray(rng.integers(0, 256, (height, width, 3), dtype=np.uint8)).save(
             os.path.join(coco, "val2014", file_name))
         entries.append(dict(id=image_id, file_name=file_name, height=height, width=width))
+        main = int(rng.integers(0, 16))  # half the objects of an image are of one class: several instances
         for y, x, h, w in _rectangles(rng, height, width, int(rng.integers(1, 5))):
             polygon = [x, y, x + w, y, x + w, y + h, x, y + h]
+            category = main if rng.random() < 0.5 else int(rng.integers(0, 16))
             annotations.append(dict(id=len(annotations) + 1, image_id=image_id,
-                                    category_id=int(COCO_CATEGORY_IDS[int(rng.integers(0, 16))]),
+                                    category_id=int(COCO_CATEGORY_IDS[category]),
                                     segmentation=[[float(v) for v in polygon]], area=float(w * h),
                                     bbox=[float(x), float(y), float(w), float(h)], iscrowd=int(rng.random() < 0.1)))
     categories = [dict(id=category, name=f"class{category}", supercategory="thing") for category in COCO_CATEGORY_IDS]
