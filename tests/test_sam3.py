@@ -252,3 +252,21 @@ def test_moving_the_model_forgets_the_packages_device_caches(model):
     assert any(module.cache for module in caches)
     model.to("cpu")  # any move goes through _apply
     assert not any(module.cache for module in caches) and model._text == {}
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_a_tiny_fss_sam3_built_on_the_cpu_segments_on_cuda_as_on_the_cpu():
+    """Built on the CPU (the package's CUDA-only build steps redirected) and moved: its caches follow the device.
+    Reading: kernel-order differences may move a score across the threshold, so 99% of the pixels must agree."""
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    model = tiny_fss_sam3(score_threshold=0.2)
+    rng = np.random.default_rng(5)
+    query, support = rng.integers(0, 256, (2, 90, 70, 3), dtype=np.uint8)
+    boxes = [[[5.0, 6.0, 40.0, 50.0]]]
+    with torch.no_grad():
+        on_cpu = model.segment(query, [support], boxes)
+        on_cuda = model.to("cuda").segment(query, [support], boxes)
+    assert on_cuda.mask.device.type == "cuda"
+    assert (on_cuda.mask.cpu() == on_cpu.mask).float().mean() >= 0.99
+    assert abs(len(on_cuda.scores) - len(on_cpu.scores)) <= 1
