@@ -108,7 +108,7 @@ class FSSSAM3(EpisodeModel):
         self.text_prompt, self.canvas_size = text_prompt, canvas_size
         self.sam3 = build_sam3(sam3_args)
         initialise_unset_tensors(self.sam3, torch.Generator().manual_seed(0))
-        self._text: Dict[str, dict] = {}  # the prompt text's encoding, once per device
+        self._text: Dict[str, dict] = {}  # the prompt text's encoding, once per device and precision
 
     def frozen_weights(self) -> Sequence[FrozenWeights]:
         """SAM 3's image model from ``sam3_weights``."""
@@ -136,9 +136,8 @@ class FSSSAM3(EpisodeModel):
         for index, (coords, labels) in enumerate(zip(point_coords, point_labels)):
             corners = coords[(labels == 2) | (labels == 3)]
             if len(corners) != 2 or len(coords) != 2:
-                raise ValueError("SAM 3 takes a support's box or its mask as the exemplar: draw a box around the "
-                                 "object, or paint its mask (clicks and scribbles need the shared prompt step: give "
-                                 "Meta's SAM2 file as a run option and mark the support by a mask)")
+                raise ValueError("SAM 3 takes a support's box or its mask as the exemplar, not clicks or a "
+                                 "scribble: draw a box around the object, or give its mask")
             (x0, y0), (x1, y1) = corners.round().long().tolist()
             masks[index, 0, max(y0, 0):y1 + 1, max(x0, 0):x1 + 1] = 1
         logits = torch.where(masks > 0, MASK_LOGIT, -MASK_LOGIT)
@@ -157,8 +156,10 @@ class FSSSAM3(EpisodeModel):
         return few_shot_cells(shots, self.canvas_size, layout, self.few_shot_share)
 
     def text_features(self, device: torch.device) -> dict:
-        """SAM 3's encoding of the prompt text (the class name, or the exemplar-only text), once per device."""
-        key = str(device)
+        """SAM 3's encoding of the prompt text (the class name, or the exemplar-only text), once per device and
+        autocast precision."""
+        autocasting = torch.is_autocast_enabled(device.type)
+        key = f"{device}/{torch.get_autocast_dtype(device.type) if autocasting else 'fp32'}"
         if key not in self._text:
             self._text[key] = self.sam3.backbone.forward_text([self.text_prompt or EXEMPLAR_ONLY_TEXT], device=device)
         return self._text[key]
