@@ -183,6 +183,19 @@ def non_finite_tensors(state: StateDict) -> list:
             and not torch.isfinite(value).all()]
 
 
+def check_released_file_is_finite(state: StateDict, path: str, option: str) -> None:
+    """Refuse a released model's file (a frozen part's) with NaN or infinite values: it would give empty masks, not
+    an error.
+
+    Raises:
+        ValueError: naming the file, its run option and the first such tensors.
+    """
+    non_finite = non_finite_tensors(state)
+    if non_finite:
+        raise ValueError(f"{path} (given as {option}) holds NaN or infinite values ({len(non_finite)} tensors, e.g. "
+                         f"{', '.join(non_finite[:3])}): the file is damaged; download it again")
+
+
 def load_frozen_weights(model: nn.Module) -> list:
     """Fill each frozen part of an :class:`~crc_modules.EpisodeModel` that names a file, from that file.
 
@@ -208,6 +221,7 @@ def load_frozen_weights(model: nn.Module) -> list:
                 missing or unexpected) else []
             problems += [describe_shape_mismatch(mismatch, f"the model's {part.module}")] if mismatch else []
             raise ValueError(f"{part.path} (given as {part.option}) does not fit the model: {'; '.join(problems)}")
+        check_released_file_is_finite(state, part.path, part.option)
         module.load_state_dict(state, strict=False)
         read.append(part.path)
     return read

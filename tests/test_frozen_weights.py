@@ -176,6 +176,11 @@ def test_what_is_missing_is_named(project, tmp_path):
                                          r"other shapes than in the model's encoder \(conv\.weight: \(4, 3, 5, 5\) in "
                                          r"the file, \(4, 3, 3, 3\) in the model's encoder\)"):
         load_frozen_weights(_segmentor(folder, True, str(tmp_path / "wide.pt")).model)
+    damaged = dict(released, **{"conv.weight": torch.full_like(released["conv.weight"], float("nan"))})
+    torch.save({"model": damaged}, tmp_path / "damaged.pt")  # empty masks and mIoU 0.0 otherwise, with exit 0
+    with pytest.raises(ValueError, match=r"damaged\.pt \(given as encoder_weights\) holds NaN or infinite values \(1 "
+                                         r"tensors, e\.g\. conv\.weight\): the file is damaged; download it again"):
+        load_frozen_weights(_segmentor(folder, True, str(tmp_path / "damaged.pt")).model)
 
 
 def test_run_options_name_existing_files_for_models_that_read_them(project, tmp_path):

@@ -200,3 +200,13 @@ def test_infer_turns_clicks_and_a_box_into_a_sam2_mask_for_crcnet(tmp_path, monk
     assert infer.main([*args, "+20,20;5,5,40,30", "--cfg-options", f"sam2_weights={sam2_file}"]) == 0
     assert masks == [str(sam2_file), SupportPrompt(box=(5, 5, 40, 30), points=((20, 20, 1),))]
     assert cv2.imread(str(tmp_path / "out" / "query_mask.png"), cv2.IMREAD_GRAYSCALE).shape == (40, 56)
+
+
+def test_a_sam2_file_with_nan_values_is_refused_before_the_prompt_step_is_built(tmp_path):
+    state = write_meta_sam2_file(tmp_path / "sam2_hiera_tiny.pt")
+    key = "sam_mask_decoder.iou_token.weight"
+    state[key] = torch.full_like(state[key], float("inf"))
+    torch.save({"model": state}, tmp_path / "sam2_hiera_tiny.pt")
+    with pytest.raises(ValueError, match=r"sam2_hiera_tiny\.pt \(given as sam2_weights\) holds NaN or infinite values "
+                                         r"\(1 tensors, e\.g\. sam_mask_decoder\.iou_token\.weight\)"):
+        prompt_masks.sam2_masker_from_file(str(tmp_path / "sam2_hiera_tiny.pt"))

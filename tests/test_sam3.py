@@ -9,8 +9,16 @@ import pytest
 import torch
 from PIL import Image
 
-from integrations.sam3.boxes import support_boxes
-from integrations.sam3.canvas import Cell, box_on_canvas, crop_back, few_shot_cells, one_shot_cells, paste
+from integrations.sam3.boxes import mask_box, support_boxes
+from integrations.sam3.canvas import (
+    Cell,
+    box_on_canvas,
+    crop_back,
+    few_shot_cells,
+    one_shot_cells,
+    paste,
+    point_on_canvas,
+)
 from integrations.sam3.model import to_rgb_uint8
 from integrations.sam3.sam3_model import BPE_SHA256, DETECTOR, CudaToDefaultDevice, bpe_vocabulary, read_sam3_weights
 from tests.sam3_fixtures import TINY, tiny_fss_sam3
@@ -194,6 +202,19 @@ def test_metas_file_fills_the_image_model_flat_or_under_model(model, tmp_path, f
     assert other.state_dict() == {}  # nothing of SAM 3 goes into a checkpoint
 
 
+def test_a_sam3_file_with_nan_values_is_refused_naming_it(model, tmp_path):
+    from integrations.sam3 import FSSSAM3
+
+    path = meta_file(model, tmp_path / "sam3.pt")
+    state = torch.load(path, weights_only=True)
+    key = DETECTOR + "transformer.decoder.query_embed.weight"
+    state["model"][key] = torch.full_like(state["model"][key], float("nan"))
+    torch.save(state, path)
+    with pytest.raises(ValueError, match=r"sam3\.pt \(given as sam3_weights\) holds NaN or infinite values \(1 "
+                                         r"tensors, e\.g\. transformer\.decoder\.query_embed\.weight\)"):
+        FSSSAM3(sam3_weights=path, **TINY).init_weights()
+
+
 def test_other_files_given_as_sam3_weights_are_refused_naming_what_they_hold(model, tmp_path):
     from tests.foundation_fixtures import write_meta_sam2_file
 
@@ -270,3 +291,23 @@ def test_a_tiny_fss_sam3_built_on_the_cpu_segments_on_cuda_as_on_the_cpu():
     assert on_cuda.mask.device.type == "cuda"
     assert (on_cuda.mask.cpu() == on_cpu.mask).float().mean() >= 0.99
     assert abs(len(on_cuda.scores) - len(on_cpu.scores)) <= 1
+
+
+def test_prompts_become_a_box_rectangle_and_exemplar_points_on_the_canvas(model):
+    images = torch.zeros(1, 3, 50, 60)
+    coords = torch.tensor([[[10.0, 5.0], [30.0, 25.0], [40.0, 45.0], [3.0, 4.0]]])
+    (_, rectangle, points), logits = model.encode_prompts(images, coords, torch.tensor([[2, 3, 1, 0]]))
+    assert mask_box(rectangle[0, 0].numpy()) == [10.0, 5.0, 20.0, 20.0]
+    assert points[0, :2].tolist() == [[40.0, 45.0, 1.0], [3.0, 4.0, 0.0]] and (points[0, 2:, 2] == -1).all()
+    assert logits[0, 0, 45, 40] > 0 and logits[0, 0, 4, 3] < 0  # the positive click is object, the negative not
+    cell = Cell(0, 604, 1008, 404)  # a 50 x 60 image stretched to 1008 x 404
+    assert point_on_canvas((40, 45, 1), (50, 60), cell) == [40.5 * 1008 / 60 / 1008, (45.5 * 404 / 50 + 604) / 1008,
+                                                             1.0]
+    rng = np.random.default_rng(7)
+    query, support = rng.integers(0, 256, (2, 60, 60, 3), dtype=np.uint8)
+    model.score_threshold = 0.0
+    by_box = model.segment(query, [support], [[[5.0, 5.0, 30.0, 30.0]]])
+    with_point = model.segment(query, [support], [[[5.0, 5.0, 30.0, 30.0]]], [[[50.0, 50.0, 1.0]]])
+    point_alone = model.segment(query, [support], [[]], [[[20.0, 20.0, 1.0]]])
+    assert (by_box.scores - with_point.scores).abs().max() > 1e-5
+    assert (point_alone.scores - by_box.scores).abs().max() > 1e-5

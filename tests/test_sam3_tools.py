@@ -1,6 +1,7 @@
 """A tiny FSS-SAM3 through the tools with no checkpoint (issue 30): SAM 3's weights from a tiny file in Meta's sam3.pt
 layout given as the sam3_weights run option; tools/test.py on the generated data, tools/infer.py with a mask and with
-a box (the box as given), tools/train.py saying there is nothing to train, another kind of file refused in one line."""
+a box (the box as given) and clicks (exemplar points), tools/train.py saying there is nothing to train, another kind
+of file refused in one line."""
 import json
 import os
 import subprocess
@@ -68,14 +69,30 @@ def test_a_box_support_is_the_box_as_given_and_gives_what_its_rectangle_mask_giv
     assert np.array_equal(by_mask, by_box)
 
 
-def test_clicks_are_refused_saying_what_sam3_takes(tiny_project):
+def test_clicks_reach_sam3_as_exemplar_points_and_only_negative_ones_find_nothing(tiny_project, monkeypatch):
     from integrations.mmseg.apis.predictor import FewShotPredictor
 
     config, weights = tiny_project
     predictor = FewShotPredictor.from_config(config, cfg_options=dict([weights.split("=", 1)]))
-    image = np.zeros((40, 40, 3), np.uint8)
-    with pytest.raises(ValueError, match="SAM 3 takes a support's box or its mask as the exemplar"):
-        predictor.set_supports([(image, "+20,20")])
+    model, calls = predictor.segmentor.model, []
+    segment = type(model).segment
+
+    def recording(self, *args):
+        calls.append((args, segment(self, *args)))
+        return calls[-1][1]
+    monkeypatch.setattr(type(model), "segment", recording)
+    rng = np.random.default_rng(6)
+    support, query = rng.integers(0, 256, (2, 40, 40, 3), dtype=np.uint8)
+    model.score_threshold = 0.0  # every instance's score, to compare
+    predictor.predict(query, [(support, "+8,8")])
+    predictor.predict(query, [(support, "+30,25;-5,30")])
+    (first, first_result), (second, second_result) = calls
+    scale = 48 / 40  # the config's working size is the generated data's 48
+    assert first[2] == [[]] and np.allclose(first[3], [[[8 * scale, 8 * scale, 1.0]]])
+    assert np.allclose(second[3], [[[30 * scale, 25 * scale, 1.0], [5 * scale, 30 * scale, 0.0]]])
+    assert (first_result.scores - second_result.scores).abs().max() > 1e-5
+    with pytest.raises(ValueError, match="the model found no object for the prompt of support 1"):
+        predictor.set_supports([(support, "-20,20")])
 
 
 def test_training_says_there_is_nothing_to_train(tiny_project, capsys):

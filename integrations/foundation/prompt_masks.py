@@ -15,6 +15,7 @@ from typing import Dict, Mapping, Optional, Tuple
 import numpy as np
 import torch
 
+from crc_modules.checkpoint import check_released_file_is_finite
 from crc_modules.episode_model import EpisodeModel
 
 from . import PROMPT_WEIGHTS_OPTION, SHARED_WEIGHT_OPTIONS
@@ -86,6 +87,7 @@ class PromptMasker:
 def sam2_masker_from_file(path: str, option: str = PROMPT_WEIGHTS_OPTION) -> PromptMasker:
     """A :class:`PromptMasker` over Meta's SAM2 file at ``path`` (its size and version read from the file)."""
     state = read_model_file(path, option, kind="SAM2")
+    check_released_file_is_finite(state, path, option)
     model = build_sam2_model(sam2_size_of(state), sam2_version_of(state))
     model.load_state_dict(state)
     return PromptMasker(model)

@@ -100,6 +100,15 @@ def box_on_canvas(box: Sequence[float], image_hw: Tuple[int, int], cell: Cell,
             w * scale_x / size, h * scale_y / size]
 
 
+def point_on_canvas(point: Sequence[float], image_hw: Tuple[int, int], cell: Cell,
+                    size: int = CANVAS_SIZE) -> List[float]:
+    """An image's point ``(x, y, label)`` in its pixels -> ``[x, y, label]`` with x, y normalised on the canvas (the
+    image stretched into ``cell``; a pixel's centre, as SAM 3 samples its features there)."""
+    x, y, label = point
+    return [((x + 0.5) * cell.w / image_hw[1] + cell.x0) / size, ((y + 0.5) * cell.h / image_hw[0] + cell.y0) / size,
+            float(label)]
+
+
 def crop_back(canvas_mask: np.ndarray, cell: Cell, image_hw: Tuple[int, int]) -> np.ndarray:
     """The (H, W) uint8 mask of the image in ``cell``: the cell's part of the (size, size) canvas mask resized to the
     image's size by PIL's nearest filter."""

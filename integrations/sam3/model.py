@@ -13,6 +13,7 @@ import torch
 
 from crc_modules.episode_model import EpisodeModel, EpisodeOutput, FrozenWeights
 from crc_modules.registry import MODELS
+from integrations.foundation.prompts import MAX_SCRIBBLE_POINTS
 
 from .boxes import BOX_MODES, support_boxes
 from .canvas import (
@@ -28,11 +29,13 @@ from .canvas import (
     few_shot_cells,
     one_shot_cells,
     paste,
+    point_on_canvas,
 )
 from .sam3_model import build_sam3, drop_device_caches, initialise_unset_tensors, on_this_machine, read_sam3_weights
 
 MASK_LOGIT = 20.0  # the foreground logit of a mask pixel (-20 elsewhere): the hosts' 0.5 threshold gives the mask
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)  # the hosts' normalisation
+MAX_EXEMPLAR_POINTS = MAX_SCRIBBLE_POINTS + 64  # a thinned scribble and some clicks per support
 EXEMPLAR_ONLY_TEXT = "visual"  # Sam3Processor.add_geometric_prompt's text when none is set: the boxes alone prompt
 
 
@@ -122,26 +125,43 @@ class FSSSAM3(EpisodeModel):
         return result
 
     def encode(self, images: torch.Tensor, masks: Optional[torch.Tensor] = None):
-        """The images as given (SAM 3 encodes the canvas, once per query); supports with their masks."""
-        return images if masks is None else (images, masks)
+        """The images as given (SAM 3 encodes the canvas, once per query); supports with their masks and no exemplar
+        points (:meth:`encode_prompts` gives those)."""
+        if masks is None:
+            return images
+        return images, masks, torch.full((images.shape[0], MAX_EXEMPLAR_POINTS, 3), -1.0, device=images.device)
 
     def encode_prompts(self, images: torch.Tensor, point_coords: torch.Tensor,
-                       point_labels: torch.Tensor) -> Tuple[Tuple[torch.Tensor, torch.Tensor], torch.Tensor]:
-        """Supports marked by a box: the box as given (its filled rectangle, whose one component box is the box).
+                       point_labels: torch.Tensor) -> Tuple[Tuple[torch.Tensor, ...], torch.Tensor]:
+        """Supports marked by prompts, as SAM 3 takes them: a box as given (its filled rectangle, whose one component
+        box is the box), clicks and a scribble's points as exemplar points (positive or negative) of SAM 3's
+        geometry encoder.
 
-        Raises:
-            ValueError: a support is marked by clicks or a scribble; SAM 3's exemplars are boxes (or a mask's boxes).
+        Reading: FSS-SAM3 prompts boxes only; SAM 3's detector also takes points as exemplars, which is how a
+        click or a stroke on the support marks its object here.
+
+        Returns:
+            ((images, box rectangles (N, 1, H, W), points (N, P, 3) as x, y, label; label -1 pads), logits that
+            are +20 on the box and the positive points, -20 elsewhere).
         """
         masks = torch.zeros(images.shape[0], 1, *images.shape[-2:], device=images.device)
+        points = torch.full((images.shape[0], MAX_EXEMPLAR_POINTS, 3), -1.0, device=images.device)
         for index, (coords, labels) in enumerate(zip(point_coords, point_labels)):
             corners = coords[(labels == 2) | (labels == 3)]
-            if len(corners) != 2 or len(coords) != 2:
-                raise ValueError("SAM 3 takes a support's box or its mask as the exemplar, not clicks or a "
-                                 "scribble: draw a box around the object, or give its mask")
-            (x0, y0), (x1, y1) = corners.round().long().tolist()
-            masks[index, 0, max(y0, 0):y1 + 1, max(x0, 0):x1 + 1] = 1
+            if len(corners) == 2:
+                (x0, y0), (x1, y1) = corners.round().long().tolist()
+                masks[index, 0, max(y0, 0):y1 + 1, max(x0, 0):x1 + 1] = 1
+            clicks = (labels == 0) | (labels == 1)
+            if clicks.sum() > MAX_EXEMPLAR_POINTS:
+                raise ValueError(f"support {index + 1} has {int(clicks.sum())} exemplar points; SAM 3 takes at most "
+                                 f"{MAX_EXEMPLAR_POINTS} here: thin the scribble or give a box")
+            points[index, :int(clicks.sum())] = torch.cat([coords[clicks], labels[clicks, None].float()], 1)
         logits = torch.where(masks > 0, MASK_LOGIT, -MASK_LOGIT)
-        return (images, masks), logits
+        for index, (x, y, label) in ((i, point) for i in range(len(points)) for point in points[i].tolist()):
+            if label == 1:
+                logits[index, 0, min(max(round(y), 0), logits.shape[-2] - 1),
+                       min(max(round(x), 0), logits.shape[-1] - 1)] = MASK_LOGIT
+        return (images, masks, points), logits
 
     def canvas_cells(self, shots: int) -> Tuple[List[Cell], Cell]:
         """(support cells, query cell) for ``shots`` supports.
@@ -165,22 +185,30 @@ class FSSSAM3(EpisodeModel):
         return self._text[key]
 
     def segment(self, query: np.ndarray, supports: Sequence[np.ndarray],
-                support_boxes: Sequence[Sequence[Sequence[float]]]) -> Segmentation:
+                support_boxes: Sequence[Sequence[Sequence[float]]],
+                support_points: Optional[Sequence[Sequence[Sequence[float]]]] = None) -> Segmentation:
         """FSS-SAM3's mask of one (H, W, 3) uint8 RGB query from K supports (uint8 RGB) with their boxes
-        (``[[x, y, w, h], ...]`` per support, in its pixels)."""
+        (``[[x, y, w, h], ...]`` per support, in its pixels) and exemplar points (``[[x, y, 1 | 0], ...]``)."""
         from sam3.model.data_misc import FindStage, interpolate
 
         support_cells, query_cell = self.canvas_cells(len(supports))
         canvas = paste([*supports, query], [*support_cells, query_cell], self.canvas_size)
         prompts = [box_on_canvas(box, support.shape[:2], cell, self.canvas_size)
                    for support, cell, boxes in zip(supports, support_cells, support_boxes) for box in boxes]
+        points = [point_on_canvas(point, support.shape[:2], cell, self.canvas_size)
+                  for support, cell, marks in zip(supports, support_cells, support_points or [[]] * len(supports))
+                  for point in marks]
         device = self.sam3.device
         image = torch.from_numpy(canvas).to(device).permute(2, 0, 1)[None].float() / 255
         backbone_out = self.sam3.backbone.forward_image((image - 0.5) / 0.5)
         backbone_out.update(self.text_features(device))
         geometric = self.sam3._get_dummy_prompt()
-        boxes = torch.tensor(prompts, dtype=torch.float32, device=device).view(-1, 1, 4)
-        geometric.append_boxes(boxes, torch.ones(boxes.shape[:2], dtype=torch.bool, device=device))
+        if prompts:
+            boxes = torch.tensor(prompts, dtype=torch.float32, device=device).view(-1, 1, 4)
+            geometric.append_boxes(boxes, torch.ones(boxes.shape[:2], dtype=torch.bool, device=device))
+        if points:
+            marks = torch.tensor(points, dtype=torch.float32, device=device)
+            geometric.append_points(marks[:, None, :2], marks[:, None, 2] > 0)
         ids = torch.zeros(1, dtype=torch.long, device=device)
         find = FindStage(img_ids=ids, text_ids=ids, input_boxes=None, input_boxes_mask=None, input_boxes_label=None,
                          input_points=None, input_points_mask=None)
@@ -198,21 +226,23 @@ class FSSSAM3(EpisodeModel):
         mask = crop_back(canvas_mask.cpu().numpy(), query_cell, query.shape[:2])
         return Segmentation(torch.from_numpy(mask > 0).to(device), scores[kept])
 
-    def predict(self, query: torch.Tensor, supports: Tuple[torch.Tensor, torch.Tensor], support_masks: torch.Tensor,
+    def predict(self, query: torch.Tensor, supports: Tuple[torch.Tensor, ...], support_masks: torch.Tensor,
                 query_masks: Optional[torch.Tensor] = None) -> EpisodeOutput:
-        """(B, 2, H, W) logits of FSS-SAM3's mask per query (B, 3, H, W), from K supports (B, K, 3, H', W') and their
-        masks (B, K, 1, H', W'): each support's boxes from its mask (``support_boxes``)."""
-        support_images, masks = supports
+        """(B, 2, H, W) logits of FSS-SAM3's mask per query (B, 3, H, W), from K supports as :meth:`encode` and
+        :meth:`encode_prompts` give them (B, K, ...): each support's boxes from its mask (``support_boxes``), and its
+        exemplar points."""
+        support_images, masks, points = supports
         results = []
         for index in range(query.shape[0]):
             shots = to_rgb_uint8(support_images[index])
-            boxes = []
-            for shot, mask in enumerate(masks[index, :, 0].cpu().numpy()):
+            boxes, marks = [], []
+            for shot, (mask, shot_points) in enumerate(zip(masks[index, :, 0].cpu().numpy(), points[index].tolist())):
+                marks.append([point for point in shot_points if point[2] >= 0])
                 try:
-                    boxes.append(support_boxes(mask, self.box_mode))
+                    boxes.append(support_boxes(mask, self.box_mode) if mask.any() or not marks[-1] else [])
                 except ValueError as error:
                     raise ValueError(f"support {shot + 1} of {len(shots)}: {error}") from None
-            results.append(self.segment(to_rgb_uint8(query[index:index + 1])[0], list(shots), boxes).mask)
+            results.append(self.segment(to_rgb_uint8(query[index:index + 1])[0], list(shots), boxes, marks).mask)
         foreground = torch.where(torch.stack(results), MASK_LOGIT, -MASK_LOGIT)
         return EpisodeOutput(torch.stack([torch.zeros_like(foreground), foreground], dim=1))
 

@@ -15,3 +15,4 @@ def _fss_sam3_loader(dataset_type, data_root, seed):
 fss_sam3_pascal_test_dataloader = _fss_sam3_loader('FssSam3PascalDataset', 'data/VOCdevkit/VOC2012', 123)
 fss_sam3_coco_test_dataloader = _fss_sam3_loader('FssSam3CocoDataset', 'data/coco', 0)
 test_evaluator = dict(type='FewShotIoUMetric')
+train_dataloader = val_dataloader = val_evaluator = None  # nothing trained, nothing validated: testing only

@@ -18,3 +18,5 @@ sam3_isic_test_dataloader = _sam3_loader('ISICDataset', num_episodes=600)
 sam3_chest_xray_test_dataloader = _sam3_loader('ChestXrayDataset', num_episodes=600)
 sam3_fss1000_test_dataloader = _sam3_loader('FSS1000Dataset', data_root='data/cdfss/FSS-1000',
                                             split_file='splits/fss/test.txt')
+test_evaluator = dict(type='FewShotIoUMetric')
+train_dataloader = val_dataloader = val_evaluator = None  # nothing trained, nothing validated: testing only

@@ -1,7 +1,7 @@
 """Where GF-SAM's time goes in one episode: DINOv2 (supports and query), SAM's image encoder, SAM's prompt decoding
 (one mask per point prompt) and the rest (priors, graph, cluster classification, point selection), per query.
 
-    python tools/analysis/gfsam_time_shares.py configs/gfsam_small_pascal_fold0.py [--shot 1] [--size 1024] \\
+    python -m integrations.gfsam.time_shares configs/gfsam_small_pascal_fold0.py [--shot 1] [--size 1024] \\
         [--precision fp32|bf16] [--repeats 2] [--points-per-batch 64 128] [--cfg-options dinov2_weights=PATH ...]
 
 Random weights unless the files are given; random weights place the most points (128). The median of
