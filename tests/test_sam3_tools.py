@@ -69,7 +69,7 @@ def test_a_box_support_is_the_box_as_given_and_gives_what_its_rectangle_mask_giv
     assert np.array_equal(by_mask, by_box)
 
 
-def test_clicks_reach_sam3_as_exemplar_points_and_only_negative_ones_find_nothing(tiny_project, monkeypatch):
+def test_clicks_reach_sam3_as_exemplar_points_and_only_negative_ones_are_refused(tiny_project, monkeypatch):
     from integrations.mmseg.apis.predictor import FewShotPredictor
 
     config, weights = tiny_project
@@ -91,7 +91,7 @@ def test_clicks_reach_sam3_as_exemplar_points_and_only_negative_ones_find_nothin
     assert first[2] == [[]] and np.allclose(first[3], [[[8 * scale, 8 * scale, 1.0]]])
     assert np.allclose(second[3], [[[30 * scale, 25 * scale, 1.0], [5 * scale, 30 * scale, 0.0]]])
     assert (first_result.scores - second_result.scores).abs().max() > 1e-5
-    with pytest.raises(ValueError, match="the model found no object for the prompt of support 1"):
+    with pytest.raises(ValueError, match="support 1 has only negative clicks: add a positive click"):
         predictor.set_supports([(support, "-20,20")])
 
 
