@@ -87,12 +87,34 @@ def test_clicks_reach_sam3_as_exemplar_points_and_only_negative_ones_are_refused
     predictor.predict(query, [(support, "+8,8")])
     predictor.predict(query, [(support, "+30,25;-5,30")])
     (first, first_result), (second, second_result) = calls
-    scale = 48 / 40  # the config's working size is the generated data's 48
-    assert first[2] == [[]] and np.allclose(first[3], [[[8 * scale, 8 * scale, 1.0]]])
-    assert np.allclose(second[3], [[[30 * scale, 25 * scale, 1.0], [5 * scale, 30 * scale, 0.0]]])
+    # the support at its own size (FSS-SAM3 stretches it into its cell): the clicks as given
+    assert first[2] == [[]] and np.allclose(first[3], [[[8, 8, 1]]])
+    assert np.allclose(second[3], [[[30, 25, 1], [5, 30, 0]]])
     assert (first_result.scores - second_result.scores).abs().max() > 1e-5
     with pytest.raises(ValueError, match="support 1 has only negative clicks: add a positive click"):
         predictor.set_supports([(support, "-20,20")])
+
+
+def test_the_predictor_gives_the_model_each_image_at_its_own_size_as_fss_sam3_pastes_it(tiny_project):
+    """The mask tools/infer.py writes is the model's segment() of the photos as they are (which
+    integrations/sam3/equivalence.py compares with FSS-SAM3's run_episode); two supports are stretched to one size."""
+    from integrations.mmseg.apis.predictor import FewShotPredictor
+    from integrations.sam3.boxes import support_boxes
+
+    config, weights = tiny_project
+    predictor = FewShotPredictor.from_config(config, cfg_options=dict([weights.split("=", 1)]))
+    model = predictor.segmentor.model
+    model.score_threshold = 0.0  # every instance: a mask of 8% of the query here
+    rng = np.random.default_rng(8)
+    support, query = rng.integers(0, 256, (70, 90, 3), dtype=np.uint8), rng.integers(0, 256, (65, 45, 3), np.uint8)
+    mask = np.zeros((70, 90), np.uint8)
+    mask[10:40, 20:60] = 1
+    direct = model.segment(query, [support], [support_boxes(mask)]).mask.numpy()
+    assert 0 < direct.sum() < direct.size
+    assert np.array_equal(predictor.predict(query, [(support, mask)]).mask, direct.astype(np.uint8))
+    other = rng.integers(0, 256, (50, 50, 3), dtype=np.uint8)
+    predictor.set_supports([(support, mask), (other, "5,5,30,30")])
+    assert tuple(predictor.support_set.images.shape[-2:]) == (predictor.size, predictor.size)
 
 
 def test_training_says_there_is_nothing_to_train(tiny_project, capsys):

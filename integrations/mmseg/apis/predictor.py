@@ -13,6 +13,7 @@ from typing import Mapping, Optional, Sequence, Tuple, Union
 import numpy as np
 import torch
 from mmengine.config import Config
+from PIL import Image
 
 from crc_modules import MultiScaleSupportSet, SupportSet, binary_mask
 from crc_modules.features import Features, map_features, stack_features
@@ -186,13 +187,13 @@ class FewShotPredictor:
         """The k-shot settings' precision, as the support set encodes under it."""
         return autocast(resolve_precision(self.segmentor.kshot.precision, self.device), self.device)
 
-    def _prompted_support(self, image: np.ndarray, prompt: SupportPrompt,
-                          name: str) -> Tuple[torch.Tensor, torch.Tensor, Features]:
+    def _prompted_support(self, image: np.ndarray, prompt: SupportPrompt, name: str,
+                          stretch: bool = False) -> Tuple[torch.Tensor, torch.Tensor, Features]:
         """(input, label, memory) of a BGR support given to a promptable model as its prompts
         (:meth:`~crc_modules.EpisodeModel.encode_prompts`): the prompts are scaled to the working input, the model
         decodes them on the support and encodes the
         result as its memory; the label is that decoded mask (ignored in the padding), for the hosts' checks."""
-        support_img, _, (height, width) = self._to_input(image)
+        support_img, _, (height, width) = self._to_input(image, stretch=stretch)
         coords, point_labels = prompt.sam2_points()
         coords = coords * np.asarray([width / image.shape[1], height / image.shape[0]], np.float32)
         with self._autocast():
@@ -207,18 +208,32 @@ class FewShotPredictor:
                              f"add clicks on the object or draw a box")
         return support_img, label, memory
 
-    def _to_input(self, image: np.ndarray,
-                  mask: Optional[np.ndarray] = None) -> Tuple[torch.Tensor, Optional[torch.Tensor], Tuple[int, int]]:
-        """(normalised (1, 3, S, S), label (1, S, S) or None, valid (h, w)) at the working size S."""
+    def _to_input(self, image: np.ndarray, mask: Optional[np.ndarray] = None,
+                  stretch: bool = False) -> Tuple[torch.Tensor, Optional[torch.Tensor], Tuple[int, int]]:
+        """(normalised (1, 3, S, S), label (1, S, S) or None, valid (h, w)) at the working size S; for a model that
+        stretches images itself (:attr:`~crc_modules.EpisodeModel.stretches_images`), the image at its own size, or
+        with ``stretch`` (one of several supports) stretched to S x S (PIL's bilinear filter; the label nearest)."""
         results = dict(img=image, seg_fields=[])
         if mask is not None:
             results.update(gt_seg_map=mask, seg_fields=["gt_seg_map"])
-        resized = LongerSideResizePad(self.size)(results)
-        image = torch.from_numpy(np.ascontiguousarray(resized["img"].transpose(2, 0, 1))).to(self.device)
+        if not self.segmentor.model.stretches_images:
+            results = LongerSideResizePad(self.size)(results)
+        elif stretch:
+            results = self._stretch(results)
+        image = torch.from_numpy(np.ascontiguousarray(results["img"].transpose(2, 0, 1))).to(self.device)
         label = None
         if mask is not None:
-            label = torch.from_numpy(np.ascontiguousarray(resized["gt_seg_map"])).long().to(self.device)[None]
-        return self.segmentor.data_preprocessor.normalize(image)[None], label, resized["valid_shape"]
+            label = torch.from_numpy(np.ascontiguousarray(results["gt_seg_map"])).long().to(self.device)[None]
+        valid_shape = results.get("valid_shape", results["img"].shape[:2])
+        return self.segmentor.data_preprocessor.normalize(image)[None], label, valid_shape
+
+    def _stretch(self, results: dict) -> dict:
+        """The image and its label stretched to the working size square."""
+        side = (self.size, self.size)
+        stretched = dict(results, img=np.asarray(Image.fromarray(results["img"]).resize(side, Image.BILINEAR)))
+        for key in results["seg_fields"]:
+            stretched[key] = np.asarray(Image.fromarray(results[key]).resize(side, Image.NEAREST))
+        return stretched
 
     @torch.no_grad()
     def set_supports(self, supports: Sequence[Tuple[ImageLike, MaskLike]]) -> None:
@@ -236,11 +251,12 @@ class FewShotPredictor:
         for index, (image, mark) in enumerate(supports):
             image, name = load_image(image, f"support {index + 1}")
             prompt = support_prompt(mark, image.shape[:2], name)
+            stretch = len(supports) > 1
             if prompt.mask is None and self.takes_prompts:
-                support_img, support_label, memory = self._prompted_support(image, prompt, name)
+                support_img, support_label, memory = self._prompted_support(image, prompt, name, stretch)
             else:
                 mask = self._mask_of(image, prompt, name)
-                support_img, support_label, _ = self._to_input(image, mask)
+                support_img, support_label, _ = self._to_input(image, mask, stretch)
                 memory = None
                 if not (support_label == 1).any():
                     raise ValueError(f"the object of {name} ({int(mask.sum())} pixels of its {mask.shape[1]}x"
