@@ -306,6 +306,25 @@ def test_a_support_whose_object_vanishes_at_the_working_size_is_refused_naming_t
     assert predictor.support_set is not None
 
 
+def test_numpy_marks_are_a_box_or_a_mask_and_other_shapes_are_refused_naming_the_support():
+    """Before: a box as np.array([x0, y0, x1, y1]) and a 1-D mask were an IndexError."""
+    from mmengine.config import Config
+
+    from integrations.mmseg.apis.predictor import FewShotPredictor
+    from integrations.mmseg.models.segmentor import FewShotSegmentor
+
+    predictor = FewShotPredictor(FewShotSegmentor.build(Config.fromfile(CONFIG)), size=48)
+    photo = np.random.default_rng(0).integers(0, 255, (40, 60, 3), dtype=np.uint8)
+    with pytest.warns(UserWarning, match="the box of s is used as a filled rectangle"):
+        as_array = predictor.support_mask(photo, np.array([10, 5, 30, 25]), "s")
+    with pytest.warns(UserWarning, match="the box of s is used as a filled rectangle"):
+        assert np.array_equal(as_array, predictor.support_mask(photo, (10, 5, 30, 25), "s"))
+    assert as_array.sum() > 0
+    with pytest.raises(ValueError, match=r"the mark of s must be a mask \(an \(H, W\) array\), a box \(x0, y0, x1, "
+                                         r"y1\), a prompt string or a mask file, got an array of shape \(2400,\)"):
+        predictor.support_mask(photo, np.ones(2400, np.uint8), "s")
+
+
 # ---- the overlay of a large photo -----------------------------------------------------------------
 
 

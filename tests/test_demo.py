@@ -17,6 +17,7 @@ from mmengine.config import Config
 
 from integrations.foundation.prompt_masks import PromptMasker
 from integrations.foundation.prompts import SupportPrompt
+from integrations.mmseg.apis.predictor import working_size
 from integrations.mmseg.engine.checkpoint import export_weights
 from integrations.mmseg.engine.run_options import resolve_config
 from integrations.mmseg.models.segmentor import FewShotSegmentor
@@ -82,6 +83,14 @@ def test_the_page_listens_on_this_machine_only_unless_told_and_the_checkpoint_is
     args = demo.parse_args([CONFIG])
     assert (args.host, args.checkpoint) == ("127.0.0.1", None)
     assert demo.parse_args([CONFIG, "w.pth", "--host", "0.0.0.0"]).host == "0.0.0.0"
+
+
+def test_the_working_size_a_refusal_names_can_be_given_to_the_page(files):
+    """A support whose object vanishes at the working size names the size to use as --size: the page has it."""
+    assert demo.parse_args([CONFIG]).size is None and demo.parse_args([CONFIG, "--size", "640"]).size == 640
+    cfg = resolve_config(Config.fromfile(CONFIG), {})
+    assert PageModel(cfg, str(files / "weights.pth"), size=640).predictor.size == 640
+    assert PageModel(cfg, str(files / "weights.pth")).predictor.size == working_size(cfg)
 
 
 # ---- uploads: checked from their header, refused by name -----------------------------------------------------

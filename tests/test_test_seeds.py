@@ -128,6 +128,21 @@ def test_a_seed_given_twice_is_refused_before_anything_runs(weights, tmp_path):
     assert not (tmp_path / "dup.json").exists()
     with pytest.raises(ValueError, match="seed 2 is given more than once"):
         summarize_seeds([dict(seed=2, metrics={"mIoU": 1.0, "FB-IoU": 1.0}, class_IoU={})] * 2)
+    with pytest.raises(ValueError, match=r"--seeds 0 -1: seeds are 0 or more, got -1"):  # a traceback from numpy before
+        _test(weights, tmp_path / "negative.json", "--seeds", "0", "-1")
+
+
+@pytest.mark.parametrize("setting, message", [
+    ({"bootstrap_samples": -5}, r"bootstrap_samples is a number of resamples, 0 or more \(0: no interval\), got -5"),
+    ({"bootstrap_sample": 0}, r"FewShotIoUMetric has no setting 'bootstrap_sample' \(did you mean "
+                              r"'bootstrap_samples'\?\)"),
+])
+def test_a_wrong_metric_setting_is_refused_when_the_metric_is_built(setting, message):
+    """Before: -5 failed after the whole test with no metrics written; a misspelt key was a TypeError traceback."""
+    from mmseg.registry import METRICS
+
+    with pytest.raises(ValueError, match=message):
+        METRICS.build(dict(type="FewShotIoUMetric", **setting))
 
 
 def test_val_evaluator_bootstrap_samples_reaches_the_test_as_the_readme_writes_it(weights, tmp_path, monkeypatch):

@@ -44,6 +44,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                              "the network)")
     parser.add_argument("--port", type=int, default=7860)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--size", type=int, help="longer side images are resized to (default: the config's test "
+                                                 "size); a support whose object vanishes at it names the size to use")
     parser.add_argument("--max-queries", type=int, default=100, help="query photos per browser session")
     parser.add_argument("--max-file-mb", type=float, default=50, help="size of one uploaded file (or zip member)")
     parser.add_argument("--max-megapixels", type=float, default=64, help="pixels of one photo, in millions")
@@ -77,7 +79,8 @@ def main(argv=None) -> None:
     signal.signal(signal.SIGTERM, _stop)
     try:
         cfg = resolve_config(Config.fromfile(args.config), args.cfg_options)
-        model = PageModel(cfg, args.checkpoint, device=args.device, allow_full_pickle=args.unsafe_load_full_pickle)
+        model = PageModel(cfg, args.checkpoint, device=args.device, allow_full_pickle=args.unsafe_load_full_pickle,
+                          size=args.size)
         weights = osp.basename(args.checkpoint) if args.checkpoint else "no checkpoint (frozen weight files only)"
         about = (f"Model `{osp.basename(args.config)}` with {weights}, on {args.device}. Mark the object on a few "
                  f"support photos, upload the photos to segment, run, take the masks. Everything stays on this "

@@ -50,13 +50,14 @@ class PageModel:
         cfg (Config): The config, with the command line's ``--cfg-options`` applied.
         checkpoint (str, optional): Weights file (see ``FewShotSegmentor.from_config``).
         device (str): 'cpu' or 'cuda'.
+        size (int, optional): The working size (``tools/demo.py --size``); default: the config's test size.
     """
 
     def __init__(self, cfg: Config, checkpoint: Optional[str] = None, device: str = "cpu",
-                 allow_full_pickle: bool = False):
+                 allow_full_pickle: bool = False, size: Optional[int] = None):
         self.test_cfg = copy.deepcopy(dict(cfg.model.get("test_cfg", {})))
         segmentor = FewShotSegmentor.from_config(cfg, checkpoint, allow_full_pickle)
-        self.predictor = FewShotPredictor(segmentor, size=working_size(cfg), device=device,
+        self.predictor = FewShotPredictor(segmentor, size=size or working_size(cfg), device=device,
                                           shared_weights=shared_weight_files(cfg))
         self._lock = threading.Lock()
         # the model's own prompt step runs under the runs' lock: a finetuning run swaps weights

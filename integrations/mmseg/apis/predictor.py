@@ -61,8 +61,9 @@ def binary(mask: np.ndarray) -> np.ndarray:
 
 def support_prompt(mark: MaskLike, shape: Tuple[int, int], name: str) -> SupportPrompt:
     """How a support of (H, W) ``shape`` is marked, checked: a :class:`SupportPrompt`, a mask array (any nonzero
-    pixel = object), a box (x0, y0, x1, y1), or a string: the prompt syntax (:mod:`integrations.foundation.prompts`:
-    ``x0,y0,x1,y1``, ``+x,y;-x,y``), ``scribble:FILE`` (a picture of strokes) or the path of a mask image.
+    pixel = object), a box (x0, y0, x1, y1: a tuple, a list or a 1-D array of 4), or a string: the prompt syntax
+    (:mod:`integrations.foundation.prompts`: ``x0,y0,x1,y1``, ``+x,y;-x,y``), ``scribble:FILE`` (a picture of
+    strokes) or the path of a mask image.
 
     A mask or scribble file that uses transparency is its painted pixels (alpha >= 128); a file's EXIF orientation
     is applied as to images.
@@ -76,8 +77,11 @@ def support_prompt(mark: MaskLike, shape: Tuple[int, int], name: str) -> Support
         prompt, name = SupportPrompt(mask=binary(_read_mask_file(mark, "mask", name))), mark
     elif isinstance(mark, SupportPrompt):
         prompt = mark
-    elif isinstance(mark, (tuple, list)):
-        prompt = parse_prompt(",".join(str(value) for value in mark), name)
+    elif isinstance(mark, (tuple, list)) or (isinstance(mark, np.ndarray) and mark.ndim == 1 and mark.size == 4):
+        prompt = parse_prompt(",".join(str(value) for value in np.asarray(mark).tolist()), name)
+    elif np.ndim(mark) not in (2, 3):
+        raise ValueError(f"the mark of {name} must be a mask (an (H, W) array), a box (x0, y0, x1, y1), a prompt "
+                         f"string or a mask file, got an array of shape {np.shape(mark)}")
     else:
         prompt = SupportPrompt(mask=binary(mark))
     return prompt.checked(shape, name)

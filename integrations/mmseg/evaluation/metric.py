@@ -1,7 +1,8 @@
 """Few-shot mIoU and FB-IoU (Section 5.1; the OSLSM / PFENet protocol), registered in mmseg's ``METRICS``."""
 from __future__ import annotations
 
-from typing import Dict, List, Sequence, Tuple
+import difflib
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -97,8 +98,17 @@ class FewShotIoUMetric(BaseMetric):
 
     default_prefix = ""
 
-    def __init__(self, bootstrap_samples: int = 1000, bootstrap_seed: int = 0, **kwargs):
-        super().__init__(**kwargs)
+    def __init__(self, bootstrap_samples: int = 1000, bootstrap_seed: int = 0, collect_device: str = "cpu",
+                 prefix: Optional[str] = None, collect_dir: Optional[str] = None, **unknown):
+        settings = ("bootstrap_samples", "bootstrap_seed", "collect_device", "prefix", "collect_dir")
+        for key in unknown:  # refused when the run is built, not after the whole test
+            close = difflib.get_close_matches(key, settings, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ValueError(f"FewShotIoUMetric has no setting {key!r}{hint}; its settings are {', '.join(settings)}")
+        if isinstance(bootstrap_samples, bool) or not isinstance(bootstrap_samples, int) or bootstrap_samples < 0:
+            raise ValueError(f"FewShotIoUMetric: bootstrap_samples is a number of resamples, 0 or more (0: no "
+                             f"interval), got {bootstrap_samples!r}")
+        super().__init__(collect_device=collect_device, prefix=prefix, collect_dir=collect_dir)
         self.bootstrap_samples, self.bootstrap_seed = bootstrap_samples, bootstrap_seed
         self.class_iou: Dict[str, float] = {}
 

@@ -19,7 +19,12 @@ def _std(values: Sequence[float]) -> Optional[float]:
 
 
 def require_distinct_seeds(seeds: Sequence[int]) -> None:
-    """Refuse a seed given twice: its run would count twice in the mean and the standard deviation."""
+    """Refuse a negative seed (numpy's generators take none) and a seed given twice: its run would count twice in the
+    mean and the standard deviation."""
+    negative = [seed for seed in seeds if seed < 0]
+    if negative:
+        raise ValueError(f"--seeds {' '.join(map(str, seeds))}: seeds are 0 or more, got "
+                         f"{', '.join(map(str, negative))}")
     repeated = sorted({seed for seed in seeds if list(seeds).count(seed) > 1})
     if repeated:
         raise ValueError(f"--seeds {' '.join(map(str, seeds))}: seed {', '.join(map(str, repeated))} is given more "
