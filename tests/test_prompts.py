@@ -210,3 +210,33 @@ def test_a_sam2_file_with_nan_values_is_refused_before_the_prompt_step_is_built(
     with pytest.raises(ValueError, match=r"sam2_hiera_tiny\.pt \(given as sam2_weights\) holds NaN or infinite values "
                                          r"\(1 tensors, e\.g\. sam_mask_decoder\.iou_token\.weight\)"):
         prompt_masks.sam2_masker_from_file(str(tmp_path / "sam2_hiera_tiny.pt"))
+
+
+@pytest.mark.parametrize("mark", ["10,20", "120,80;30,40", "10,20,30"])
+def test_a_mistyped_prompt_shows_the_syntax_not_a_missing_mask_file(mark, tmp_path):
+    """Before: '10,20' (a click without its sign) was 'mask file of s1 not found: 10,20'."""
+    from integrations.mmseg.apis.predictor import support_prompt
+
+    with pytest.raises(ValueError, match=r"s1: '.*' is neither a box 'x0,y0,x1,y1' nor a click '\+x,y' / '-x,y'"):
+        support_prompt(mark, (50, 60), "s1")
+    with pytest.raises(FileNotFoundError, match="mask file of s1 not found"):
+        support_prompt(str(tmp_path / "s1_mask.png"), (50, 60), "s1")
+
+
+def test_a_mark_starting_with_minus_reaches_infer_as_a_mark_not_a_flag():
+    """Before: '--support s.png -10,20' was an argparse error (the negative click taken for a flag)."""
+    import sys as system
+
+    from integrations.mmseg.apis.predictor import support_prompt
+
+    system.path.insert(0, os.path.join(ROOT, "tools"))
+    try:
+        import infer
+    finally:
+        system.path.pop(0)
+    args = infer.parse_args(["--config", "c.py", "--support", "s.png", "-10,20;+30,30", "--support", "t.png",
+                             "-5,5,40,40", "--query", "q.png", "--out", "out"])
+    marks = [mark for _, mark in args.support]
+    assert parse_prompt(marks[0], "s").points == ((10, 20, 0), (30, 30, 1))
+    with pytest.raises(ValueError, match=r"box \(-5, 5, 40, 40\) of t is not inside its 60x50 image"):
+        support_prompt(marks[1], (50, 60), "t")

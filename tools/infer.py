@@ -32,6 +32,7 @@ from crc_modules import FUSIONS, MULTI_SCALES
 from crc_modules.kshot import KSHOT_MODES
 from crc_modules.precision import PRECISIONS
 from integrations.cli import run_tool
+from integrations.foundation.prompts import looks_like_prompt_text
 from integrations.mmseg.apis.predictor import SCRIBBLE_PREFIX, FewShotPredictor, load_image
 from integrations.mmseg.engine.checkpoint import UNSAFE_PICKLE_FLAG
 from integrations.mmseg.visualization.visualization import PREDICTION_COLOUR, overlay
@@ -195,7 +196,18 @@ def parse_args(argv=None):
     parser.add_argument(UNSAFE_PICKLE_FLAG, action="store_true",
                         help="load a checkpoint that is not weights-only (a foreign or old full pickle) with the "
                              "full unpickler: this RUNS ANY CODE the file contains; only for files you trust")
-    return parser.parse_args(argv)
+    return parser.parse_args(marks_as_values(sys.argv[1:] if argv is None else list(argv)))
+
+
+def marks_as_values(argv: List[str]) -> List[str]:
+    """The MARK of each ``--support IMAGE MARK`` kept a value when it starts with '-' (a negative click '-x,y', a box
+    at a negative coordinate), which argparse would take for a flag: a leading space, which the prompt syntax allows."""
+    argv = list(argv)
+    for index, token in enumerate(argv[:-2]):
+        mark = argv[index + 2]
+        if token == "--support" and mark.startswith("-") and looks_like_prompt_text(mark):
+            argv[index + 2] = " " + mark
+    return argv
 
 
 def main(argv=None) -> int:

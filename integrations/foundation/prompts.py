@@ -21,6 +21,15 @@ _POINT = re.compile(r"^\s*([+-])\s*(\d+)\s*,\s*(\d+)\s*$")
 MAX_SCRIBBLE_POINTS = 256
 
 
+_PROMPT_CHARACTERS = re.compile(r"^[\s\d.,;+-]*\d[\s\d.,;+-]*$")
+
+
+def looks_like_prompt_text(text: str) -> bool:
+    """Whether ``text`` is made of the prompt syntax's characters alone (digits, signs, commas, semicolons), so a
+    string that is no file is a mistyped prompt ('10,20', a click without its sign), not a missing mask file."""
+    return bool(_PROMPT_CHARACTERS.match(text))
+
+
 def is_prompt_text(text: str) -> bool:
     """Whether ``text`` is written in the prompt syntax (a box, clicks or both) rather than naming a file."""
     items = [item for item in text.split(";") if item.strip()]

@@ -22,7 +22,7 @@ from crc_modules.layers import resize_to
 from crc_modules.precision import autocast, resolve_precision
 from integrations.foundation import PROMPT_WEIGHTS_OPTION
 from integrations.foundation.prompt_masks import PromptMasker, prompt_masker_for, shared_weight_files
-from integrations.foundation.prompts import SupportPrompt, is_prompt_text, parse_prompt
+from integrations.foundation.prompts import SupportPrompt, is_prompt_text, looks_like_prompt_text, parse_prompt
 
 from ..datasets.images import read_drawn_mask, read_image
 from ..datasets.transforms import LongerSideResizePad
@@ -71,8 +71,9 @@ def support_prompt(mark: MaskLike, shape: Tuple[int, int], name: str) -> Support
     if isinstance(mark, str) and mark.startswith(SCRIBBLE_PREFIX):
         path = mark[len(SCRIBBLE_PREFIX):]
         prompt, name = SupportPrompt(scribble=binary(_read_mask_file(path, "scribble", name))), path
-    elif isinstance(mark, str) and is_prompt_text(mark):
-        prompt = parse_prompt(mark, name)
+    elif isinstance(mark, str) and (is_prompt_text(mark) or (looks_like_prompt_text(mark)
+                                                              and not os.path.exists(mark))):
+        prompt = parse_prompt(mark, name)  # a mistyped prompt is refused showing the syntax
     elif isinstance(mark, str):
         prompt, name = SupportPrompt(mask=binary(_read_mask_file(mark, "mask", name))), mark
     elif isinstance(mark, SupportPrompt):
