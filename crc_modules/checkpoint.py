@@ -132,7 +132,8 @@ def state_dict_in(checkpoint: object, source: str, strip_prefixes: Sequence[str]
     PFENet's ``{'epoch', 'state_dict', 'optimizer'}``); ``module.`` is DataParallel's prefix.
 
     Raises:
-        ValueError: ``checkpoint`` holds no dict of weights; the message names ``source``.
+        ValueError: ``checkpoint`` holds no dict of weights, or an entry of it is no tensor; the message names
+            ``source``.
     """
     for container in CHECKPOINT_CONTAINERS:
         if isinstance(checkpoint, dict) and isinstance(checkpoint.get(container), dict):
@@ -141,6 +142,9 @@ def state_dict_in(checkpoint: object, source: str, strip_prefixes: Sequence[str]
         raise ValueError(f"{source} holds a {type(checkpoint).__name__}, not a state dict")
     state = {}
     for key, value in checkpoint.items():
+        if not torch.is_tensor(value):
+            raise ValueError(f"{source} holds {type(value).__name__} {key!r} among its weights, not a tensor: it is "
+                             f"not a weight file (or a damaged one)")
         for prefix in strip_prefixes:
             if key.startswith(prefix):
                 key = key[len(prefix):]

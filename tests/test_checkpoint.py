@@ -206,6 +206,18 @@ def test_a_corrupt_checkpoint_is_called_corrupt_not_unsafe(tmp_path):
         load_weights_only(str(tmp_path / "damaged.pth"))
 
 
+def test_a_non_tensor_entry_among_the_weights_is_refused_in_one_line_naming_it(tmp_path):
+    """Before: a traceback ('str' object has no attribute 'shape') from the shape check."""
+    path = tmp_path / "odd.pth"
+    torch.save({"state_dict": {"model.w": torch.zeros(2), "model.note": "trained on Monday"}}, path)
+    with pytest.raises(ValueError, match=r"odd\.pth holds str 'model\.note' among its weights, not a tensor"):
+        load_model_weights(FewShotSegmentor.build(Config.fromfile(CONFIG)), str(path))
+    result = subprocess.run([sys.executable, "tools/test.py", CONFIG, str(path), "--work-dir", str(tmp_path)],
+                            cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert f"error: {path} holds str 'model.note' among its weights, not a tensor" in result.stderr
+
+
 def test_weights_of_other_shapes_are_refused_naming_the_file_the_keys_and_the_likely_cause(tmp_path):
     cfg = Config.fromfile(CONFIG)
     narrow = copy.deepcopy(cfg)
