@@ -274,14 +274,17 @@ def test_a_killed_runs_temporary_is_never_a_query_and_is_removed(weights, tmp_pa
     photos = tmp_path / "photos"
     _photos(photos, ["a.jpg"])
     finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    stale = photos / f".a_mask.png.{int(finished.stdout)}.tmp"  # the process that wrote it is gone
+    stale = photos / f".a_mask.png.{int(finished.stdout)}.crc-infer.tmp"  # the process that wrote it is gone
     stale.write_bytes(cv2.imencode(".png", np.zeros((8, 8), np.uint8))[1].tobytes())
     cv2.imwrite(str(photos / ".hidden.png"), np.zeros((8, 8, 3), np.uint8))
+    users = photos / f".notes.{int(finished.stdout)}.tmp"  # a user's hidden file of a similar name: not ours
+    users.write_text("mine")
     result = _infer(weights, "--support", str(photos / "a.jpg"), "5,5,30,25", "--query", str(photos),
                     "--out", str(photos))
     assert result.returncode == 0, result.stderr[-2000:]
     assert "1 of 1 queries segmented" in result.stdout and not stale.exists()
-    assert sorted(os.listdir(photos)) == [".hidden.png", ".infer_outputs", "a.jpg", "a_mask.png", "a_overlay.png"]
+    assert sorted(os.listdir(photos)) == [".hidden.png", ".infer_outputs", users.name, "a.jpg", "a_mask.png",
+                                          "a_overlay.png"]
 
 
 def test_a_support_whose_object_vanishes_at_the_working_size_is_refused_naming_the_size_that_keeps_it(tmp_path):

@@ -40,7 +40,9 @@ from integrations.mmseg.visualization.visualization import PREDICTION_COLOUR, ov
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 OUTPUT_SUFFIXES = ("_mask.png", "_overlay.png")  # what this tool writes (and the README's support-mask naming)
 WRITTEN_LIST = ".infer_outputs"  # in --out: the names of the files this tool wrote there
-TEMPORARY = re.compile(r"^\..+\.(\d+)\.tmp$")  # .<output name>.<pid>.tmp
+TEMPORARY_SUFFIX = ".crc-infer.tmp"
+# .<one of this tool's output names>.<pid>.crc-infer.tmp: a name no user's file has by chance
+TEMPORARY = re.compile(r"^\..+(?:_mask|_overlay)\.png\.(\d+)" + re.escape(TEMPORARY_SUFFIX) + "$")
 
 
 def expand_queries(patterns: List[str]) -> List[str]:
@@ -127,7 +129,8 @@ def refuse_overwriting_others(outputs: Dict[str, List[str]], out: str) -> None:
 
 
 def remove_stale_temporaries(out: str) -> None:
-    """Remove the temporaries of runs that were killed while writing (their process is gone)."""
+    """Remove the temporaries of this tool's runs that were killed while writing (their process is gone): only names
+    of :data:`TEMPORARY`'s form, which a user's own hidden files do not have."""
     for name in os.listdir(out):
         match = TEMPORARY.match(name)
         if match and not process_alive(int(match.group(1))):
@@ -149,7 +152,7 @@ def write_image_atomically(path: str, picture: np.ndarray) -> bool:
     the same folder) sees the old file or the new one, never a half-written one; the temporary's name is no image's,
     so no later run takes it for a query. The file's name is added to the folder's list of this tool's outputs."""
     folder, name = osp.split(path)
-    temporary = osp.join(folder, f".{name}.{os.getpid()}.tmp")
+    temporary = osp.join(folder, f".{name}.{os.getpid()}{TEMPORARY_SUFFIX}")
     try:
         encoded, data = cv2.imencode(osp.splitext(name)[1], picture)
         if not encoded:
