@@ -366,3 +366,16 @@ def test_the_overlay_of_a_large_photo_keeps_no_float_copy_of_it():
     grown = float(subprocess.run([sys.executable, "-c", _OVERLAY_PROBE], cwd=ROOT, capture_output=True, text=True,
                                  check=True, env={**os.environ, "PYTHONPATH": ROOT}).stdout)
     assert grown < 10, f"{grown:.1f} bytes per pixel"  # 7.2 measured; 37.5 with the former float32 blend
+
+
+def test_out_naming_a_file_is_refused_before_the_model_loads(weights, tmp_path):
+    """Before: a traceback when the first mask was written, after the model had loaded."""
+    photos = tmp_path / "photos"
+    _photos(photos, ["a.jpg"])
+    (tmp_path / "results.txt").write_text("mine")
+    result = _infer(weights, "--support", str(photos / "a.jpg"), "5,5,30,25", "--query", str(photos),
+                    "--out", str(tmp_path / "results.txt"))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert f"error: --out {tmp_path / 'results.txt'} is a file: give a folder" in result.stderr
+    assert "FewShotSegmentor" not in result.stdout + result.stderr  # nothing was built
+    assert (tmp_path / "results.txt").read_text() == "mine"

@@ -215,6 +215,8 @@ def marks_as_values(argv: List[str]) -> List[str]:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if osp.exists(args.out) and not osp.isdir(args.out):  # before the model loads, not when the first mask is written
+        raise NotADirectoryError(f"--out {args.out} is a file: give a folder (it is made if missing)")
     queries = expand_queries(args.query)
     outputs = outputs_of(output_names(queries), args.out)
     support_files = [mark[len(SCRIBBLE_PREFIX):] if mark.startswith(SCRIBBLE_PREFIX) else mark
