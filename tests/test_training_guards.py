@@ -1,4 +1,5 @@
 """A diverged run stops at its first non-finite loss; a misspelt hook setting stops the run when built (issue 27)."""
+import argparse
 import importlib.util
 import os
 
@@ -107,3 +108,15 @@ def test_hook_settings_are_checked_for_default_and_custom_hooks():
     cfg.default_hooks.logger["intreval"] = 5
     with pytest.raises(ValueError, match=r"default_hooks.logger.intreval: .*did you mean 'interval'"):
         check_hook_settings(cfg)
+
+
+def test_a_hook_given_as_text_by_cfg_options_is_refused_saying_where_to_set_it():
+    """Before: MMEngine's TypeError traceback (its DictAction leaves a dict inside a list as text)."""
+    from mmengine.config import DictAction
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--cfg-options", nargs="+", action=DictAction)
+    options = parser.parse_args(["--cfg-options", "custom_hooks=[dict(type='EmptyCacheHook')]"]).cfg_options
+    with pytest.raises(ValueError, match=r"custom_hooks\.0 is the text \"dict\(type='EmptyCacheHook'\)\", not a hook: "
+                                         r"--cfg-options cannot give a dict inside a list"):
+        check_hook_settings(Config(options))

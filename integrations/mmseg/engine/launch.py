@@ -160,11 +160,16 @@ def check_hook_settings(cfg: Config) -> None:
     arguments (``priority`` is the Runner's); a hook that takes ``**kwargs`` for its own use is left alone.
 
     Raises:
-        ValueError: names the setting (``default_hooks.checkpoint.intervall``), the close names and the hook's settings.
+        ValueError: names the setting (``default_hooks.checkpoint.intervall``), the close names and the hook's settings;
+            or a hook given as text (``--cfg-options custom_hooks=[dict(...)]``, which MMEngine leaves a string).
     """
     hooks = [(f"default_hooks.{name}", hook) for name, hook in (cfg.get("default_hooks") or {}).items()]
     hooks += [(f"custom_hooks.{index}", hook) for index, hook in enumerate(cfg.get("custom_hooks") or [])]
     for where, hook in hooks:
+        if isinstance(hook, str):  # --cfg-options writes no dict inside a list: the hook arrives as its text
+            raise ValueError(f"{where} is the text {hook!r}, not a hook: --cfg-options cannot give a dict inside a "
+                             f"list; set custom_hooks = [dict(type=...)] in a config file that inherits this one "
+                             f"(_base_ = [...])")
         if not isinstance(hook, dict) or "type" not in hook:
             continue  # None turns a default hook off; a built hook object is already checked
         hook_class = hook["type"] if isinstance(hook["type"], type) else HOOKS.get(hook["type"])
