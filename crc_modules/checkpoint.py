@@ -67,8 +67,7 @@ def load_weights_only(path: str, map_location="cpu", safe_globals: Sequence = ()
         UnsafeCheckpointError: the file's pickle needs a type outside the allow-list; the message names it.
         ValueError: the file is corrupt (a damaged or cut-short archive) or is not a torch checkpoint.
     """
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"checkpoint not found: {path}")
+    require_weight_file(path)
     with torch.serialization.safe_globals(list(safe_globals)):
         try:
             return torch.load(path, map_location=map_location, weights_only=True)
@@ -178,6 +177,19 @@ def describe_shape_mismatch(mismatch: Sequence, target: str = "the model") -> st
     shown = "; ".join(f"{key}: {tuple(file_shape)} in the file, {tuple(model_shape)} in {target}"
                       for key, file_shape, model_shape in mismatch[:3])
     return f"{len(mismatch)} weights of other shapes than in {target} ({shown}{'; ...' if len(mismatch) > 3 else ''})"
+
+
+def require_weight_file(path: str) -> None:
+    """Refuse a weight file path that names a folder or nothing, saying which.
+
+    Raises:
+        IsADirectoryError: ``path`` is a folder.
+        FileNotFoundError: nothing is at ``path``.
+    """
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"{path} is a folder, not a weight file: give the file itself")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"checkpoint not found: {path}")
 
 
 def non_finite_tensors(state: StateDict) -> list:

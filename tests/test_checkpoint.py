@@ -218,6 +218,17 @@ def test_a_non_tensor_entry_among_the_weights_is_refused_in_one_line_naming_it(t
     assert f"error: {path} holds str 'model.note' among its weights, not a tensor" in result.stderr
 
 
+def test_a_folder_given_as_weights_is_called_a_folder_not_a_missing_file(tmp_path):
+    """Before: 'checkpoint not found' for a folder that is there."""
+    with pytest.raises(IsADirectoryError, match=r"is a folder, not a weight file: give the file itself"):
+        load_weights_only(str(tmp_path))
+    with pytest.raises(FileNotFoundError, match=r"checkpoint not found: .*absent\.pth"):
+        load_weights_only(str(tmp_path / "absent.pth"))
+    result = subprocess.run([sys.executable, "tools/test.py", CONFIG, str(tmp_path)], cwd=ROOT, capture_output=True,
+                            text=True)
+    assert result.returncode == 1 and f"error: {tmp_path} is a folder, not a weight file" in result.stderr
+
+
 def test_weights_of_other_shapes_are_refused_naming_the_file_the_keys_and_the_likely_cause(tmp_path):
     cfg = Config.fromfile(CONFIG)
     narrow = copy.deepcopy(cfg)

@@ -12,6 +12,7 @@ import os.path as osp
 from mmengine.config import Config
 
 from crc_modules import FUSIONS, MULTI_SCALES
+from crc_modules.checkpoint import require_weight_file
 from crc_modules.kshot import KSHOT_MODES
 from crc_modules.precision import PRECISIONS
 from integrations.cli import run_tool
@@ -89,8 +90,8 @@ def main(argv=None) -> dict:
     if args.seeds:
         require_distinct_seeds(args.seeds)
     cfg = load_config(args)
-    if args.checkpoint and not osp.isfile(args.checkpoint):
-        raise FileNotFoundError(f"checkpoint not found: {args.checkpoint}")
+    if args.checkpoint:
+        require_weight_file(args.checkpoint)
     cfg.load_from, cfg.resume = None, False  # loaded strictly below, not by the Runner's lenient load_from
     dataset = cfg.test_dataloader.dataset
     if args.shot:
