@@ -131,6 +131,20 @@ def test_an_image_without_its_mask_is_refused_naming_it(download):
     assert f"cannot read the mask {folder / '2044_mask.png'}" in result.stderr
 
 
+def test_upper_case_suffixes_convert_and_a_mask_without_its_image_is_refused(download):
+    """Before: '_sat.JPG' images and masks without an image were skipped silently (0 images converted, exit 0)."""
+    tmp_path, folder, masks = download
+    os.rename(folder / "2044_sat.jpg", folder / "2044_sat.JPG")
+    assert _run(tmp_path / "deepglobe", tmp_path / "out").returncode == 0
+    written, expected = _written(tmp_path / "out"), _expected(folder, masks)  # both images, the upper-case one too
+    assert written.keys() == expected.keys() and any(key[1].startswith("2044_") for key in written)
+    assert all(np.array_equal(written[key], expected[key]) for key in expected)
+    os.remove(folder / "2044_sat.JPG")
+    result = _run(tmp_path / "deepglobe", tmp_path / "out2")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert f"1 masks in {folder} have no _sat.jpg, first: {folder / '2044_mask.png'}" in result.stderr
+
+
 def test_an_earlier_run_is_kept_unless_overwrite_and_then_its_stale_tiles_are_removed(download):
     tmp_path, folder, _ = download
     assert _run(tmp_path / "deepglobe", tmp_path / "out").returncode == 0

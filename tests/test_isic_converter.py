@@ -61,6 +61,8 @@ def test_images_are_linked_into_patnets_class_folders_and_the_dataset_reads_them
                                           "seborrheic_keratosis, melanoma"),
     ("../../ISIC_0000009,nevus", "line 9: '../../ISIC_0000009' is not a plain image id"),
     ("ISIC_0000009,nevus", "1 of the 8 images .* lists are missing, first: .*ISIC_0000009.jpg"),
+    # before: the image landed in two class folders silently
+    ("ISIC_0000001,nevus", r"lists ISIC_0000001 twice: line 3 \(melanoma\) and line 9 \(nevus\); keep one row"),
 ])
 def test_a_bad_class_file_is_refused_naming_the_line(download, tool, row, message):
     _, isic, csv = download
@@ -68,6 +70,14 @@ def test_a_bad_class_file_is_refused_naming_the_line(download, tool, row, messag
     with pytest.raises(tool.ConversionError, match=message):
         tool.main([str(isic), str(csv)])
     assert not (isic / "ISIC2018_Task1-2_Training_Input" / "1").exists()
+
+
+def test_a_class_file_with_no_row_is_refused(download, tool):
+    """Before: a header-only class file converted nothing with exit 0."""
+    _, isic, csv = download
+    csv.write_text("ID,Class\n\n")
+    with pytest.raises(tool.ConversionError, match=r"class_id\.csv lists no image under its header 'ID,Class'"):
+        tool.main([str(isic), str(csv)])
 
 
 def test_an_earlier_run_is_kept_unless_overwrite_which_removes_what_it_does_not_write_again(download, tool, capsys):

@@ -19,9 +19,10 @@ Reading: PATNet compares its labelset's triplets with OpenCV's BGR pixels, so fo
 ``integrations/mmseg/datasets/deepglobe.py``. Colours are compared exactly, as PATNet does (Deepglobe's
 readme suggests thresholding at 128; a tile with off-palette pixels fails step 2's 4.8% rule unless they are many).
 
-Refusals (``conversion.py``): a missing folder, an image without its mask, a mask of another size, an unreadable
-file, and output that exists already (unless ``--overwrite``: then the earlier run's files this run does not write
-again are removed once it is done, and it says what it replaced); every file is written atomically.
+Refusals (``conversion.py``): a missing folder, an image without its mask or a mask without its image (suffixes in
+any case), a folder with no image, a mask of another size, an unreadable file, and output that exists already
+(unless ``--overwrite``: then the earlier run's files this run does not write again are removed once it is done,
+and it says what it replaced); every file is written atomically.
 """
 from __future__ import annotations
 
@@ -59,24 +60,33 @@ class TileJob(NamedTuple):
 def find_images(download: str) -> str:
     """The folder of the ``<id>_sat.jpg`` + ``<id>_mask.png`` pairs: ``train/`` (Kaggle), ``land-train/`` or itself."""
     for candidate in (os.path.join(download, "train"), os.path.join(download, "land-train"), download):
-        if os.path.isdir(candidate) and any(name.endswith(MASK_SUFFIX) for name in os.listdir(candidate)):
+        if os.path.isdir(candidate) and any(name.lower().endswith(MASK_SUFFIX) for name in os.listdir(candidate)):
             return candidate
     raise ConversionError(f"no <id>{MASK_SUFFIX} under {download} (nor in its train/ or land-train/): give the folder "
                           f"of Deepglobe's labelled training images")
 
 
 def plan(download: str, out_root: str) -> List[TileJob]:
-    """One job per labelled image, in name order; every image must have its mask."""
+    """One job per labelled image, in name order; every image must have its mask and every mask its image (the
+    suffixes in any case: ``_sat.JPG`` too).
+
+    Raises:
+        ConversionError: an image without its mask, a mask without its image, or no image at all; the message names
+            the first file and the folder.
+    """
     folder = find_images(download)
     names = sorted(os.listdir(folder))
-    images = [name for name in names if name.endswith(IMAGE_SUFFIX)]
-    masks = set(name for name in names if name.endswith(MASK_SUFFIX))
-    unmatched = [name for name in images if name[:-len(IMAGE_SUFFIX)] + MASK_SUFFIX not in masks]
-    if unmatched:
-        raise ConversionError(f"{len(unmatched)} images in {folder} have no {MASK_SUFFIX}, first: "
-                              f"{os.path.join(folder, unmatched[0])}")
-    return [TileJob(os.path.join(folder, name), os.path.join(folder, name[:-len(IMAGE_SUFFIX)] + MASK_SUFFIX),
-                    os.path.join(out_root, "Deepglobe")) for name in images]
+    stems = {kind: {name[:-len(suffix)].lower(): name for name in names if name.lower().endswith(suffix)}
+             for kind, suffix in (("image", IMAGE_SUFFIX), ("mask", MASK_SUFFIX))}
+    for kind, other, suffix in (("image", "mask", MASK_SUFFIX), ("mask", "image", IMAGE_SUFFIX)):
+        unmatched = sorted(name for stem, name in stems[kind].items() if stem not in stems[other])
+        if unmatched:
+            raise ConversionError(f"{len(unmatched)} {kind}s in {folder} have no {suffix}, first: "
+                                  f"{os.path.join(folder, unmatched[0])}")
+    if not stems["image"]:
+        raise ConversionError(f"no <id>{IMAGE_SUFFIX} image in {folder}: give Deepglobe's labelled training images")
+    return [TileJob(os.path.join(folder, image), os.path.join(folder, stems["mask"][stem]),
+                    os.path.join(out_root, "Deepglobe")) for stem, image in sorted(stems["image"].items())]
 
 
 def tile_bounds(size: int) -> List[Tuple[int, int]]:

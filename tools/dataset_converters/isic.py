@@ -10,9 +10,10 @@ Output: ``ISIC2018_Task1-2_Training_Input/{1,2,3}/ISIC_<n>.jpg``, the folders of
 2 seborrheic keratosis, 3 melanoma: ``integrations/mmseg/datasets/isic.py``, whose reading this is), as hard links
 to the images (a copy where the file system has no links, or with ``--copy``); the masks stay where they are.
 
-Refusals (``conversion.py``): a csv that is not ``ID,Class`` rows, an id that is not a plain file name, a class
-PATNet does not name, an image or mask the csv lists that is missing, and output that exists already (unless
-``--overwrite``: then the earlier run's files this run does not write again are removed, and it says so).
+Refusals (``conversion.py``): a csv that is not ``ID,Class`` rows or lists no image, an id that is not a plain file
+name or is listed twice, a class PATNet does not name, an image or mask the csv lists that is missing, and output
+that exists already (unless ``--overwrite``: then the earlier run's files this run does not write again are removed,
+and it says so).
 """
 from __future__ import annotations
 
@@ -55,7 +56,7 @@ def read_classes(csv_path: str) -> List[tuple]:
     if not rows or [cell.strip() for cell in rows[0]] != ["ID", "Class"]:
         raise ConversionError(f"class file {csv_path} does not start with the header 'ID,Class' of PATNet's "
                               f"data/isic/class_id.csv (got {rows[0] if rows else 'an empty file'})")
-    classes = []
+    classes, first_line = [], {}
     for number, row in enumerate(rows[1:], 2):
         if not row:
             continue
@@ -63,7 +64,15 @@ def read_classes(csv_path: str) -> List[tuple]:
             raise ConversionError(f"class file {csv_path} line {number}: expected 'ISIC_<n>,CLASS' with CLASS one of "
                                   f"{', '.join(ISIC_CLASSES)}, got {','.join(row)!r}")
         image_id = require_plain_name(row[0].strip(), f"class file {csv_path} line {number}")
+        if image_id in first_line:  # it would land in two class folders
+            line, label = first_line[image_id]
+            raise ConversionError(f"class file {csv_path} lists {image_id} twice: line {line} ({label}) and line "
+                                  f"{number} ({row[1].strip()}); keep one row per image")
+        first_line[image_id] = (number, row[1].strip())
         classes.append((image_id, ISIC_CLASSES.index(row[1].strip()) + 1))
+    if not classes:
+        raise ConversionError(f"class file {csv_path} lists no image under its header 'ID,Class': use PATNet's "
+                              f"data/isic/class_id.csv (2594 rows)")
     return classes
 
 
