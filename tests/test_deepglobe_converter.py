@@ -131,6 +131,27 @@ def test_an_image_without_its_mask_is_refused_naming_it(download):
     assert f"cannot read the mask {folder / '2044_mask.png'}" in result.stderr
 
 
+def test_a_stopped_conversion_leaves_a_tree_called_incomplete_until_a_rerun_finishes(download):
+    """Before: a run stopped midway left half the tiles, which the datasets and check_dataset.py took as the data
+    ('no problem found'), and its temporaries survived a later --overwrite run."""
+    tmp_path, folder, _ = download
+    good = (folder / "2044_mask.png").read_bytes()
+    (folder / "2044_mask.png").write_bytes(b"not a png")  # image 101 is tiled, then 2044 fails
+    assert _run(tmp_path / "deepglobe", tmp_path / "out").returncode == 1
+    out = tmp_path / "out" / "Deepglobe"
+    marker = out / ".conversion-incomplete"
+    assert marker.is_file() and any((out / "1" / "test" / "origin").iterdir())
+    with pytest.raises(ValueError, match=r"whose conversion did not finish \(.*\.conversion-incomplete: "
+                                         r"tools/dataset_converters/deepglobe\.py started writing here"):
+        DeepglobeDataset(str(tmp_path / "out"), num_episodes=12)
+    leftover = out / "1" / "test" / "origin" / ".101_sat_01.jpg.partial-4242.jpg"  # a killed worker's temporary
+    leftover.write_bytes(b"half")
+    (folder / "2044_mask.png").write_bytes(good)
+    assert _run(tmp_path / "deepglobe", tmp_path / "out", "--overwrite").returncode == 0
+    assert not marker.exists() and not leftover.exists()
+    DeepglobeDataset(str(tmp_path / "out"), num_episodes=12)
+
+
 def test_upper_case_suffixes_convert_and_a_mask_without_its_image_is_refused(download):
     """Before: '_sat.JPG' images and masks without an image were skipped silently (0 images converted, exit 0)."""
     tmp_path, folder, masks = download

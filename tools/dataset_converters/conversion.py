@@ -8,11 +8,16 @@ whole files or none (the temporaries are hidden files, which no layout's glob ta
 """
 from __future__ import annotations
 
+import contextlib
 import os
+import re
+import time
 from multiprocessing import Pool
-from typing import Callable, Iterable, List, Sequence, TypeVar
+from typing import Callable, Iterable, Iterator, List, Sequence, TypeVar
 
 from tqdm import tqdm
+
+from integrations.mmseg.datasets.checks import CONVERSION_MARKER
 
 Job = TypeVar("Job")
 SHOWN = 3  # files named in a message
@@ -89,6 +94,28 @@ def write_atomically(path: str, write: Callable[[str], None]) -> None:
     finally:
         if os.path.exists(temporary):
             os.remove(temporary)
+
+
+PARTIAL = re.compile(r"^\..+\.partial-\d+(?:\.[^.]*)?$")  # write_atomically's temporaries
+
+
+@contextlib.contextmanager
+def writing_output(root: str, converter: str) -> Iterator[None]:
+    """Mark ``root`` incomplete while a converter writes into it: the marker (:data:`CONVERSION_MARKER`) is removed
+    only when the writing ends without error, so a killed or failed run leaves a tree the datasets and
+    ``tools/analysis/check_dataset.py`` call incomplete; temporaries of an earlier killed run (``.NAME.partial-PID``,
+    names no other file has) are removed first."""
+    os.makedirs(root, exist_ok=True)
+    for folder, _, names in os.walk(root):
+        for name in names:
+            if PARTIAL.match(name):
+                os.remove(os.path.join(folder, name))
+    marker = os.path.join(root, CONVERSION_MARKER)
+    with open(marker, "w", encoding="utf-8") as handle:
+        handle.write(f"{converter} started writing here at {time.strftime('%Y-%m-%d %H:%M:%S')} and has not "
+                     f"finished: run it again (with --overwrite)\n")
+    yield
+    os.remove(marker)
 
 
 def write_text_atomically(path: str, text: str) -> None:

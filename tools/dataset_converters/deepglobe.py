@@ -40,6 +40,7 @@ from conversion import (  # tools/dataset_converters/conversion.py
     remove_stale,
     run_jobs,
     write_atomically,
+    writing_output,
 )
 
 from integrations.cli import run_tool
@@ -175,15 +176,16 @@ def convert(download: str, out_root: str, nproc: int = 1, overwrite: bool = Fals
     for folder in range(1, len(PATNET_LABELSET_BGR) + 1):
         for kind in ("origin", "groundtruth"):
             os.makedirs(os.path.join(out_root, "Deepglobe", str(folder), "test", kind), exist_ok=True)
-    done = run_jobs(tile_one, jobs, nproc, "Deepglobe tiles", "image")
-    per_folder, kept, written_paths = Counter(), set(), set()
-    for _, written in done:
-        for folder, tiles in written.items():
-            per_folder[folder] += len(tiles)
-            kept.update(tiles)
-            for tile in tiles:
-                written_paths.update(tile_paths(os.path.join(out_root, "Deepglobe"), tile, folder))
-    stale = remove_stale(replaced, written_paths)
+    with writing_output(os.path.join(out_root, "Deepglobe"), "tools/dataset_converters/deepglobe.py"):
+        done = run_jobs(tile_one, jobs, nproc, "Deepglobe tiles", "image")
+        per_folder, kept, written_paths = Counter(), set(), set()
+        for _, written in done:
+            for folder, tiles in written.items():
+                per_folder[folder] += len(tiles)
+                kept.update(tiles)
+                for tile in tiles:
+                    written_paths.update(tile_paths(os.path.join(out_root, "Deepglobe"), tile, folder))
+        stale = remove_stale(replaced, written_paths)
     return dict(images=len(jobs), tiles=sum(cut for cut, _ in done), kept=len(kept),
                 per_folder={folder: per_folder[folder] for folder in range(1, len(PATNET_LABELSET_BGR) + 1)},
                 out=os.path.join(out_root, "Deepglobe"), replaced=replaced, removed=stale)

@@ -32,6 +32,7 @@ from conversion import (  # tools/dataset_converters/conversion.py
     require_plain_name,
     run_jobs,
     write_atomically,
+    writing_output,
 )
 
 from integrations.cli import run_tool
@@ -108,10 +109,12 @@ def convert(isic_root: str, csv_path: str, copy: bool = False, overwrite: bool =
     replaced = existing_outputs(earlier, overwrite, "ISIC class folders")
     for k in range(1, len(ISIC_CLASSES) + 1):
         os.makedirs(os.path.join(images, str(k)), exist_ok=True)
-    written = run_jobs(link_one, jobs, nproc, "ISIC class folders", "image")
+    with writing_output(images, "tools/dataset_converters/isic.py"):
+        written = run_jobs(link_one, jobs, nproc, "ISIC class folders", "image")
+        removed = remove_stale(replaced, written)
     counts = Counter(folder for _, folder in classes)
     return dict(per_folder={k: counts[k] for k in range(1, len(ISIC_CLASSES) + 1)}, images=images,
-                replaced=replaced, removed=remove_stale(replaced, written))
+                replaced=replaced, removed=removed)
 
 
 def parse_args(argv: Sequence[str] = None) -> argparse.Namespace:

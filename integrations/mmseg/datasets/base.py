@@ -15,7 +15,7 @@ from mmseg.registry import TRANSFORMS
 from mmseg.structures import SegDataSample
 
 from ..models.data_preprocessor import stack_same_size
-from .checks import check_files_exist, check_image_files
+from .checks import check_conversion_finished, check_files_exist, check_image_files
 from .images import read_label
 from .loading import LoadEpisodeImage, LoadEpisodeLabel
 from .protocols import PROTOCOLS, EpisodePlan, draw_episode, keep_drawable, replay_patnet_draws, restrict_plan
@@ -140,6 +140,8 @@ class FewShotDataset(torch.utils.data.Dataset):
         self.pipeline = Compose([TRANSFORMS.build(t) if isinstance(t, dict) else t for t in pipeline])
         self.samples: List[Sample] = self.list_samples()
         files = self.files_to_check()
+        if backend_args is None:
+            check_conversion_finished(files, self.source)
         check_files_exist(files, self.source, backend_args)
         if backend_args is None:
             listed = set(files)

@@ -93,6 +93,27 @@ def check_files_exist(paths: Iterable[str], what: str, backend_args: Optional[di
         _record_or_raise("missing", what, missing, missing, FileNotFoundError(
             f"{len(missing)} of the {len(paths)} files listed by {what} are missing, first: {shown}"))
 
+CONVERSION_MARKER = ".conversion-incomplete"  # left by a dataset converter until it finishes writing
+
+
+def check_conversion_finished(paths: Iterable[str], what: str, levels: int = 4) -> None:
+    """Refuse files in a tree that a dataset converter is writing or was stopped writing: the marker it leaves there
+    until it finishes (:data:`CONVERSION_MARKER`) in a folder of theirs, or up to ``levels`` folders above.
+
+    Raises:
+        ValueError: naming the marker and what it says (which converter, to run again).
+    """
+    folders = {os.path.dirname(os.path.abspath(path)) for path in paths}
+    for _ in range(levels):
+        folders |= {os.path.dirname(folder) for folder in folders}
+    for folder in sorted(folders):
+        marker = os.path.join(folder, CONVERSION_MARKER)
+        if os.path.isfile(marker):
+            with open(marker, encoding="utf-8", errors="replace") as handle:
+                said = handle.read().strip()
+            raise ValueError(f"the files of {what} are in a tree whose conversion did not finish ({marker}: {said})")
+
+
 def header_size(path: str) -> Tuple[int, int]:
     """(width, height) as decoded, from the file's header (no pixel decoded), the EXIF orientation applied."""
     with Image.open(path) as image:
