@@ -67,11 +67,11 @@ def test_coco_boxes_come_from_a_stream_the_folds_share(layouts):
     with open(os.path.join(coco, "annotations", "instances_val2014.json")) as handle:
         annotations = json.load(handle)["annotations"]
     dataset = FssSam3CocoDataset(data_root=coco, fold=1, shot=1)
-    category_ids = dataset._category_ids
+    category_ids = dataset.category_ids
     assert {dataset.episode(i)[1] for i in range(1000)} <= set(range(2, 81, 4))
     for index in range(0, 1000, 111):
         query, category, (support,) = dataset.episode(index)
-        image = dataset._image_id_of[dataset.samples[support].img_path]
+        image = dataset.image_id_of[dataset.samples[support].img_path]
         valid = [a["bbox"] for a in annotations if a["image_id"] == image and a["category_id"] ==
                  category_ids[category - 1] and a["area"] > 1000 and not a["iscrowd"]]
         assert dataset.support_boxes(index)[0] in valid
@@ -80,7 +80,7 @@ def test_coco_boxes_come_from_a_stream_the_folds_share(layouts):
 
     def valid(data, index):
         _, category, (support,) = data.episode(index)
-        image = data._image_id_of[data.samples[support].img_path]
+        image = data.image_id_of[data.samples[support].img_path]
         return [a["bbox"] for a in annotations if a["image_id"] == image and a["category_id"] ==
                 category_ids[category - 1] and a["area"] > 1000 and not a["iscrowd"]]
     shared, fresh = random.Random(0), random.Random(0)

@@ -52,7 +52,7 @@ def our_episodes(dataset: str, root: str, shot: int, fold: int):
         category_of = int
     else:
         data = FssSam3CocoDataset(data_root=root, fold=fold, shot=shot, ann_file="annotations/instances_val2014.json")
-        category_of = data._category_ids.__getitem__  # class c is COCO's c-th category
+        category_of = data.category_ids.__getitem__  # class c is COCO's c-th category
     episodes = []
     for index in range(len(data)):
         query, category, supports = data.episode(index)

@@ -287,8 +287,8 @@ class FssSam3CocoDataset(FssSam3Dataset):
         self.keep_episodes(episodes, [[[float(v) for v in box] for box in shots] for shots in boxes],
                            class_of.__getitem__, index_of.__getitem__)
         samples = [Sample(os.path.join(self.img_dir, coco.imgs[image]["file_name"]), None) for image in used]
-        self._category_ids = category_ids
-        self._image_id_of = {sample.img_path: image for sample, image in zip(samples, used)}
+        self.category_ids = category_ids
+        self.image_id_of = {sample.img_path: image for sample, image in zip(samples, used)}
         return samples
 
     @staticmethod
@@ -316,7 +316,7 @@ class FssSam3CocoDataset(FssSam3Dataset):
         """The query's label: the union of the class's non-crowd instances (crowd regions are background)."""
         results = self.loading.transforms[0](dict(img_path=sample.img_path, seg_fields=[], reduce_zero_label=False))
         coco = self._coco
-        image, category_id = self._image_id_of[sample.img_path], self._category_ids[category - 1]
+        image, category_id = self.image_id_of[sample.img_path], self.category_ids[category - 1]
         info = coco.imgs[image]
         label = np.zeros((info["height"], info["width"]), np.uint8)
         for ann in coco.loadAnns(coco.getAnnIds(imgIds=image, catIds=category_id)):
