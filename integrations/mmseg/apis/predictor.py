@@ -119,8 +119,9 @@ class FewShotPredictor:
     box, clicks or a scribble as its prompts (:attr:`takes_prompts`); for any other model they become the support's
     mask through the model's own prompt step or the shared one's SAM2 (:func:`prompt_masker_for`); without either a
     box is a filled rectangle, and clicks and scribbles are refused. Every image (supports and queries) is resized so
-    its longer side is ``size`` and padded (PFENet's test protocol); a query's result is mapped back to its own
-    size, so memory does not grow with it.
+    its longer side is ``size`` and padded (PFENet's test protocol), except for a model that stretches images itself
+    (:attr:`~crc_modules.EpisodeModel.stretches_images`: its images at their own size, several supports stretched to
+    ``size`` square); a query's result is mapped back to its own size, so memory does not grow with it.
 
     Args:
         segmentor (nn.Module): A :class:`FewShotSegmentor` (any model it hosts); its ``test_cfg`` sets the
