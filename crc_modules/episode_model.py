@@ -97,9 +97,10 @@ class EpisodeModel(nn.Module):
             checks from it. Every :attr:`FrozenWeights.option` of :meth:`frozen_weights` is one of them.
         takes_prompts (bool): :meth:`encode_prompts` encodes a support from its prompts (a box, clicks or a
             scribble as points), so a support need not be a mask first.
-        stretches_images (bool): The model brings each image to its own input size itself (FSS-SAM3 stretches each
-            into its cell of a canvas), so the predictor gives images at their own size, not resized and padded
-            (several supports: each stretched to the working size square, so they stack).
+        stretches_images (bool): The model brings each image to its own input size itself (a model that pastes
+            supports and query onto one canvas stretches each into its cell), so the predictor gives images at their
+            own size, not resized and padded (several supports: each stretched to the working size square, so they
+            stack).
 
     A model built on frozen released weights (a foundation model) lists them in :meth:`frozen_weights`. A model
     that can turn a support's box, clicks or scribble into its mask with a model of its own gives that step in

@@ -144,11 +144,18 @@ def read_sam3_weights(path: str, sam3: nn.Module, option: str = "sam3_weights") 
     return {key[len(DETECTOR):]: value for key, value in state.items() if key.startswith(DETECTOR)}
 
 
+EMPTY_PARAMETERS = ("positional_embedding", "text_projection")  # the text encoder's, made by torch.empty
+
+
 def initialise_unset_tensors(model: nn.Module, generator: Optional[torch.Generator] = None) -> None:
-    """Give random values to the parameters a random-weight build leaves uninitialised (NaN from ``torch.empty``: the
-    text encoder's ``positional_embedding`` and ``text_projection``), so a model with no file runs (tests,
-    benchmarks); buffers are left alone (the text encoder's causal mask holds -inf on purpose)."""
+    """Give random values to the parameters a random-weight build leaves uninitialised (``torch.empty``: the text
+    encoder's ``positional_embedding`` and ``text_projection``, whatever the memory held: NaN, or huge numbers), so a
+    model with no file runs the same each time (tests, benchmarks): CLIP's initialisation (normal, std 0.01 and
+    ``width ** -0.5``). Buffers are left alone (the text encoder's causal mask holds -inf on purpose)."""
     with torch.no_grad():
-        for parameter in model.parameters():
-            if parameter.device.type != "meta" and torch.isnan(parameter).any():
-                parameter.copy_(torch.randn(parameter.shape, generator=generator) * 0.02)
+        for module in model.modules():
+            for name in EMPTY_PARAMETERS:
+                parameter = getattr(module, name, None)
+                if isinstance(parameter, nn.Parameter) and parameter.device.type != "meta":
+                    std = 0.01 if name == "positional_embedding" else parameter.shape[0] ** -0.5
+                    parameter.copy_(torch.randn(parameter.shape, generator=generator) * std)

@@ -78,8 +78,10 @@ def support_prompt(mark: MaskLike, shape: Tuple[int, int], name: str) -> Support
         prompt, name = SupportPrompt(mask=binary(_read_mask_file(mark, "mask", name))), mark
     elif isinstance(mark, SupportPrompt):
         prompt = mark
-    elif isinstance(mark, (tuple, list)) or (isinstance(mark, np.ndarray) and mark.ndim == 1 and mark.size == 4):
-        prompt = parse_prompt(",".join(str(value) for value in np.asarray(mark).tolist()), name)
+    elif isinstance(mark, (tuple, list)):
+        prompt = parse_prompt(",".join(str(value) for value in mark), name)
+    elif isinstance(mark, np.ndarray) and mark.ndim == 1 and mark.size == 4:  # a box; whole floats are its pixels
+        prompt = parse_prompt(",".join(str(int(v) if float(v).is_integer() else v) for v in mark.tolist()), name)
     elif np.ndim(mark) not in (2, 3):
         raise ValueError(f"the mark of {name} must be a mask (an (H, W) array), a box (x0, y0, x1, y1), a prompt "
                          f"string or a mask file, got an array of shape {np.shape(mark)}")
