@@ -48,6 +48,8 @@ class Family:
         package: The package whose import registers its models (``'integrations.gfsam'``).
         config_prefix: Its configs' file-name prefix (``'gfsam_'``).
         benchmark_cases: ``tools/benchmark.py`` rows by name.
+        train_step_configs: The configs whose training step ``tools/benchmark_train_step.py`` times (none for a
+            family with nothing trained).
     """
 
     name: str
@@ -55,6 +57,7 @@ class Family:
     package: str
     config_prefix: str
     benchmark_cases: Mapping[str, BenchmarkCase] = field(default_factory=dict)
+    train_step_configs: Tuple[str, ...] = ()
 
 
 def families() -> Tuple[Family, ...]:
@@ -70,6 +73,11 @@ def families() -> Tuple[Family, ...]:
 def import_family(family: Family) -> None:
     """Register the family's models (import its package)."""
     importlib.import_module(family.package)
+
+
+def train_step_configs() -> Tuple[str, ...]:
+    """Every trained family's training-step configs, in family order."""
+    return tuple(config for family in families() for config in family.train_step_configs)
 
 
 def benchmark_cases() -> Dict[str, BenchmarkCase]:

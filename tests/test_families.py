@@ -42,11 +42,13 @@ def test_every_family_package_declares_itself_and_its_configs_exist():
     configs = {os.path.basename(path) for path in glob.glob(os.path.join(ROOT, "configs", "*.py"))}
     for family in found.values():
         assert any(name.startswith(family.config_prefix) for name in configs), family.name
-        for case in family.benchmark_cases.values():
-            assert os.path.isfile(os.path.join(ROOT, case.config)), case.config
+        for config in [case.config for case in family.benchmark_cases.values()] + list(family.train_step_configs):
+            assert os.path.isfile(os.path.join(ROOT, config)), config
     # every config belongs to a family by its prefix
     assert all(any(name.startswith(f.config_prefix) for f in found.values()) for name in configs)
     assert set(benchmark_cases()) == {name for f in found.values() for name in f.benchmark_cases}
+    trained = {f.name for f in found.values() if f.train_step_configs}
+    assert trained == {"CRCNet", "PFENet", "HSNet", "SANSA"}  # GF-SAM and FSS-SAM3 have nothing to train
 
 
 @pytest.mark.parametrize("config", MODEL_CONFIGS)

@@ -9,15 +9,19 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NO_GPU = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "1"}
 
 
-def test_the_training_step_benchmark_times_each_config_at_its_crop_and_batch():
-    configs = ["configs/crcnet_generated.py", "configs/pfenet_generated.py"]
+def test_the_training_step_benchmark_times_every_trained_family_each_case_in_a_fresh_process():
+    """Before: one process for all cases, so the peak-memory column read 1-8 MiB after the first case."""
+    configs = ["configs/crcnet_generated.py", "configs/crcnet_generated.py", "configs/pfenet_generated.py",
+               "configs/hsnet_generated.py", "configs/sansa_generated.py"]
     result = subprocess.run([sys.executable, "tools/benchmark_train_step.py", "--configs", *configs, "--repeats", "1",
-                             "--batch", "2", "--crop", "41"],
+                             "--batch", "1", "--crop", "41"],
                             cwd=ROOT, capture_output=True, text=True, timeout=600, env=NO_GPU)
     assert result.returncode == 0, result.stderr[-3000:]
-    rows = re.findall(r"^\| (\w+\.py) \| 41 \| 2 \| fp32 \| ([\d.e-]+) \| (-?\d+) \|$", result.stdout, re.M)
-    assert [row[0] for row in rows] == ["crcnet_generated.py", "pfenet_generated.py"]
+    rows = re.findall(r"^\| (\w+\.py) \| 41 \| 1 \| fp32 \| ([\d.e-]+) \| (-?\d+) \|$", result.stdout, re.M)
+    assert [row[0] for row in rows] == [os.path.basename(config) for config in configs]
     assert all(float(seconds) > 0 for _, seconds, _ in rows)
+    first, again = int(rows[0][2]), int(rows[1][2])  # the same case twice: the same growth, not what is left over
+    assert first > 10 and again > first / 2
 
 
 def test_the_paper_configs_train_at_their_own_crop_and_batch():
@@ -31,6 +35,8 @@ def test_the_paper_configs_train_at_their_own_crop_and_batch():
     sizes = {os.path.basename(c): crop_and_batch(Config.fromfile(os.path.join(ROOT, c))) for c in PAPER_CONFIGS}
     assert sizes["crcnet_pascal_fold0.py"] == (321, 8) and sizes["pfenet_pascal_fold0.py"] == (473, 4)
     assert sizes["pfenet_coco_fold0.py"] == (641, 8)
+    # every trained family's (its family.py): HSNet and SANSA resize rather than crop
+    assert sizes["hsnet_pascal_fold0.py"] == (400, 20) and sizes["sansa_coco_fold0.py"] == (640, 32)
 
 
 def test_gpu_check_says_there_is_no_gpu_and_exits_0():

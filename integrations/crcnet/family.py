@@ -12,4 +12,5 @@ FAMILY = Family(
         "CRCNet 5-shot finetune": BenchmarkCase(CONFIG, 5, "finetune"),
         "CRCNet 1-shot multi-scale": BenchmarkCase(CONFIG, multi_scale=True),
         "CRCNet folder: 5-shot finetune + N queries": BenchmarkCase(CONFIG, 5, "finetune", folder=True),
-    })
+    },
+    train_step_configs=(CONFIG, "configs/crcnet_coco_fold0.py", "configs/crcnet_fss1000.py"))

@@ -7,4 +7,5 @@ FAMILY = Family(
     package="integrations.hsnet", config_prefix="hsnet_",
     benchmark_cases={"HSNet 1-shot": BenchmarkCase(CONFIG, overrides=RESNET50),
                      "HSNet 5-shot vote": BenchmarkCase(CONFIG, 5, overrides=RESNET50,
-                                                        note="the config's k-shot fusion: HSNet's vote")})
+                                                        note="the config's k-shot fusion: HSNet's vote")},
+    train_step_configs=(CONFIG,))

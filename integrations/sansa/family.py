@@ -12,4 +12,5 @@ FAMILY = Family(
         "SANSA Hiera-T 5-shot": BenchmarkCase(CONFIG, 5, overrides=TINY, note="five memory frames"),
         "SANSA Hiera-L 1-shot": BenchmarkCase(CONFIG),
         "SANSA Hiera-L 5-shot": BenchmarkCase(CONFIG, 5),
-    })
+    },
+    train_step_configs=(CONFIG,))  # the adapters in a frozen SAM2 Hiera-L
