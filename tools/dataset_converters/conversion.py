@@ -17,7 +17,7 @@ from typing import Callable, Iterable, Iterator, List, Sequence, TypeVar
 
 from tqdm import tqdm
 
-from integrations.mmseg.datasets.checks import CONVERSION_MARKER
+from integrations.conversion_marker import CONVERSION_MARKER
 
 Job = TypeVar("Job")
 SHOWN = 3  # files named in a message

@@ -19,6 +19,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from crc_modules.labels import IGNORE_INDEX
+from integrations.conversion_marker import CONVERSION_MARKER
 
 from .images import EXIF_ORIENTATION, JPEG_END, JPEG_START, decode_class_label, read_bytes
 
@@ -92,9 +93,6 @@ def check_files_exist(paths: Iterable[str], what: str, backend_args: Optional[di
         shown = ", ".join(missing[:MISSING_SHOWN])
         _record_or_raise("missing", what, missing, missing, FileNotFoundError(
             f"{len(missing)} of the {len(paths)} files listed by {what} are missing, first: {shown}"))
-
-CONVERSION_MARKER = ".conversion-incomplete"  # left by a dataset converter until it finishes writing
-
 
 def check_conversion_finished(paths: Iterable[str], what: str, levels: int = 4) -> None:
     """Refuse files in a tree that a dataset converter is writing or was stopped writing: the marker it leaves there
