@@ -86,13 +86,15 @@ def weight_options(cfg: Config) -> Dict[str, str]:
     (:data:`~integrations.foundation.SHARED_WEIGHT_OPTIONS`: the support prompt step's file)."""
     from integrations.foundation import SHARED_WEIGHT_OPTIONS
 
-    return {**SHARED_WEIGHT_OPTIONS, **dict(getattr(_model_class(cfg), "weight_options", {}))}
+    return {**SHARED_WEIGHT_OPTIONS, **_model_weight_options(cfg)}
 
 
-def _model_class(cfg: Config):
-    """The class of the config's hosted model (``model.model.type``), or None when the registry has none."""
+def _model_weight_options(cfg: Config) -> Dict[str, str]:
+    """The weight options the config's hosted model (``model.model.type``) declares; none when the registry has no
+    such class."""
     model_type = (cfg.get("model") or {}).get("model", {}).get("type")
-    return model_type if isinstance(model_type, type) else MODELS.get(model_type) if model_type else None
+    model_class = model_type if isinstance(model_type, type) else MODELS.get(model_type) if model_type else None
+    return dict(getattr(model_class, "weight_options", {}))
 
 
 def _set_frozen_weight_files(cfg: Config) -> None:
@@ -103,7 +105,7 @@ def _set_frozen_weight_files(cfg: Config) -> None:
     the top level, where a shared step (the support prompt step) reads it.
     """
     model = cfg.get("model", {}).get("model", {})
-    own = dict(getattr(_model_class(cfg), "weight_options", {}))
+    own = _model_weight_options(cfg)
     for option in weight_options(cfg):
         path = cfg.get(option)
         if path is None:
