@@ -136,6 +136,11 @@ class EpisodeModel(nn.Module):
                                for key, value in module.state_dict(keep_vars=True).items() if key not in trainable)
         return weights
 
+    def check_checkpoint(self, path: str, state: Mapping[str, torch.Tensor]) -> None:
+        """Refuse a checkpoint that is not this model's (ValueError naming ``path`` and what it holds) before its keys
+        are matched, where the model can say more than the missing keys do (its released files' layouts); ``state``
+        has keys relative to the model. By default every file is matched by its keys alone."""
+
     def prompt_masker(self) -> Optional[Any]:
         """The model's own step from a support's prompts to its mask: an object with ``model_name`` and
         ``mask(image_rgb, prompt, name) -> (H, W) uint8`` (``integrations.foundation.prompt_masks.PromptMasker``);

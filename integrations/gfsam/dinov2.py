@@ -10,22 +10,9 @@ import torch
 import torch.nn.functional as F
 from timm.models.vision_transformer import VisionTransformer
 
-# GF-SAM's --dinov2-size names -> timm's models (ViT-g is 'vit_giant2' in Meta's code, SwiGLU MLPs)
-DINOV2_MODELS = {"vit_small": "vit_small_patch14_dinov2", "vit_base": "vit_base_patch14_dinov2",
-                 "vit_large": "vit_large_patch14_dinov2", "vit_giant2": "vit_giant_patch14_dinov2"}
-DINOV2_IMAGE_SIZE = 518  # GFSAM.py: ``img_size = 518``, the encoder's input and its position embedding's size
+from integrations.foundation.dinov2 import DINOV2_IMAGE_SIZE, DINOV2_MODELS, build_dinov2
 
-
-def build_dinov2(size: str, image_size: int = DINOV2_IMAGE_SIZE, **architecture) -> VisionTransformer:
-    """An un-weighted DINOv2 ViT of ``size`` ('vit_small' | 'vit_base' | 'vit_large' | 'vit_giant2') from timm,
-    without a classifier; ``architecture`` overrides timm's arguments (``embed_dim``, ``depth``, ``num_heads``;
-    tests build tiny ViTs this way)."""
-    import timm  # only GF-SAM imports timm
-
-    if size not in DINOV2_MODELS:
-        raise ValueError(f"dinov2 must be one of {sorted(DINOV2_MODELS)}, got {size!r}")
-    return timm.create_model(DINOV2_MODELS[size], pretrained=False, num_classes=0, img_size=image_size,
-                             **architecture)
+__all__ = ["DINOV2_IMAGE_SIZE", "DINOV2_MODELS", "build_dinov2", "dinov2_patch_tokens"]
 
 
 def dinov2_patch_tokens(model: VisionTransformer, images: torch.Tensor, image_size: int) -> torch.Tensor:

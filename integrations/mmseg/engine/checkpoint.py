@@ -117,8 +117,11 @@ def load_model_weights(model: torch.nn.Module, path: Optional[str] = None, allow
     if isinstance(hosted, torch.nn.Module) and len(state.keys() & hosted.state_dict().keys()) > len(
             state.keys() & segmentor.state_dict().keys()):
         target = hosted  # a released checkpoint: the hosted model's own keys
-    missing, unexpected = key_mismatch(target, state)
     prefix = "" if target is hosted else "model."
+    if isinstance(hosted, EpisodeModel):
+        hosted.check_checkpoint(path, {key[len(prefix):]: value for key, value in state.items()
+                                       if key.startswith(prefix)})
+    missing, unexpected = key_mismatch(target, state)
     for part in unset:
         if any(key.startswith(f"{prefix}{part.module}.") for key in missing):
             raise ValueError(f"{path} holds no weights for the model's {part.module}, which come from a file: give it "
