@@ -4,26 +4,10 @@
 # the adapters (stages 2 and 3, ratio 0.3): freeze_sam2=False, which is not SANSA. AdamW with SANSA's betas, clipping
 # and cosine schedule, at lr 1e-3 for a from-scratch run; 24 epochs of 984 episodes take about what the CRCNet
 # default takes on 2 cores (README, SANSA). SANSA's procedure, SAM2 frozen: --cfg-options model.model.freeze_sam2=True
-_base_ = ['./crcnet_generated.py']
+_base_ = ['./crcnet_generated.py', './_base_/models/sam2_generated.py']
 custom_imports = dict(imports=['integrations.mmseg', 'integrations.sansa'], allow_failed_imports=False)
-sam2_small = [
-    '++model.image_size=128',
-    '++model.image_encoder.trunk.embed_dim=16', '++model.image_encoder.trunk.num_heads=1',
-    '++model.image_encoder.trunk.stages=[1,1,2,1]', '++model.image_encoder.trunk.global_att_blocks=[3]',
-    '++model.image_encoder.neck.d_model=64', '++model.image_encoder.neck.backbone_channel_list=[128,64,32,16]',
-    '++model.image_encoder.neck.position_encoding.num_pos_feats=64',
-    '++model.memory_attention.d_model=64', '++model.memory_attention.num_layers=2',
-    '++model.memory_attention.layer.d_model=64', '++model.memory_attention.layer.dim_feedforward=256',
-    '++model.memory_attention.layer.self_attention.embedding_dim=64',
-    '++model.memory_attention.layer.cross_attention.embedding_dim=64',
-    '++model.memory_attention.layer.cross_attention.kv_in_dim=32',
-    '++model.memory_encoder.out_dim=32', '++model.memory_encoder.in_dim=64',
-    '++model.memory_encoder.position_encoding.num_pos_feats=32',
-    '++model.memory_encoder.mask_downsampler.embed_dim=64',
-    '++model.memory_encoder.fuser.layer.dim=64', '++model.memory_encoder.fuser.num_layers=1',
-]
 model = dict(model=dict(_delete_=True, type='SANSA', sam2_size='tiny', sam2_weights=None, adapter_stages=(2, 3),
-                        adapter_ratio=0.3, sam2_overrides=sam2_small, freeze_sam2=False))
+                        adapter_ratio=0.3, sam2_overrides={{_base_.sam2_small}}, freeze_sam2=False))
 base_lr = 1e-3
 max_epochs = 24
 optim_wrapper = dict(type='OptimWrapper', clip_grad=dict(max_norm=0.1),

@@ -3,13 +3,15 @@
 A released checkpoint (``exp.zip``: ``exp/{pascal,coco}/{FSSAM,FSSAM5s}/split{0..3}/{small,...}/snapshot/*.pth``) is
 ``{'epoch', 'state_dict', 'optimizer'}`` of the whole model under DDP: ``module.sam2.*`` (all of SAM 2 in Meta's
 names) and ``module.dino.*`` (DINOv2 in the hub code's names).
-Reading: the 1-shot and 5-shot models hold the same tensors, so which one a released file is comes from the
-release's folder (``FSSAM`` or ``FSSAM5s``); a file outside that layout is taken as it is.
+Reading: the 1-shot and 5-shot models hold the same tensors, so which one a released file is comes from its folder
+(``FSSAM`` or ``FSSAM5s``) or its name (train.py writes ``train_epoch_*`` at 1 shot, ``train5_epoch_*`` at 5); a file
+named otherwise outside that layout is taken as it is.
 """
 from __future__ import annotations
 
+import re
 from pathlib import PurePath
-from typing import Dict
+from typing import Dict, Optional, Tuple
 
 import torch
 from torch import nn
@@ -17,6 +19,7 @@ from torch import nn
 from integrations.foundation.weight_files import what_file
 
 RELEASED_VARIANTS = {"FSSAM": 1, "FSSAM5s": 5}  # the release's folder -> the shots its model was trained on
+SNAPSHOT_NAME = re.compile(r"train(\d*)_epoch_")  # train.py's file names: train_epoch_E_MIOU, train5_epoch_E_MIOU
 # part -> (its name, the entry that says which model it is)
 PARTS = {"sam2": ("SAM 2", "image_encoder.trunk.patch_embed.proj.weight"),
          "dino": ("DINOv2", "patch_embed.proj.weight")}
@@ -45,8 +48,19 @@ def check_fssam_checkpoint(model: nn.Module, path: str, state: Dict[str, torch.T
         if found != built:
             raise ValueError(f"{path} holds an FSSAM whose {label} is {found}, but the config builds {built}: change "
                              f"the config's model (sam2_size, dinov2) to the file's")
-    variants = [RELEASED_VARIANTS[part] for part in PurePath(path).parts if part in RELEASED_VARIANTS]
-    if variants and variants[-1] != model.trained_shots:
-        raise ValueError(f"{path} is the released {variants[-1]}-shot FSSAM (its folder says so), but the config "
-                         f"builds the {model.trained_shots}-shot model: use configs/"
-                         f"{'fssam5s' if variants[-1] == 5 else 'fssam'}_*.py")
+    shots, evidence = trained_shots_of(path)
+    if shots is not None and shots != model.trained_shots:
+        raise ValueError(f"{path} is the {shots}-shot FSSAM ({evidence} says so), but the config builds the "
+                         f"{model.trained_shots}-shot model: use configs/{'fssam5s' if shots == 5 else 'fssam'}_*.py")
+
+
+def trained_shots_of(path: str) -> Tuple[Optional[int], str]:
+    """(shots, what says so) of a released FSSAM file from its folder or name; (None, '') where neither says."""
+    parts = PurePath(path).parts
+    folders = [RELEASED_VARIANTS[part] for part in parts[:-1] if part in RELEASED_VARIANTS]
+    if folders:
+        return folders[-1], "its folder"
+    name = SNAPSHOT_NAME.match(parts[-1]) if parts else None
+    if name:
+        return int(name.group(1) or 1), "its name"
+    return None, ""

@@ -38,11 +38,11 @@ def _positions(vit: VisionTransformer, rows: int, cols: int) -> torch.Tensor:
     return torch.cat([embedding[:, :1], grid.permute(0, 2, 3, 1).flatten(1, 2)], dim=1)
 
 
-def last_layer_features(vit: VisionTransformer, images: torch.Tensor) -> torch.Tensor:
-    """(N, C, 40, 40) features of (N, 3, H, W) normalised images: resized to 560 (bilinear, corners aligned), the
+def last_layer_features(vit: VisionTransformer, images: torch.Tensor, side: int = FSSAM_DINOV2_SIZE) -> torch.Tensor:
+    """(N, C, 40, 40) features of (N, 3, H, W) normalised images: resized to ``side`` (bilinear, corners aligned), the
     last block's tokens after the final norm, without the class token (``get_intermediate_layers(..., reshape=True)
     [-1]``)."""
-    images = F.interpolate(images, size=(FSSAM_DINOV2_SIZE,) * 2, mode="bilinear", align_corners=True)
+    images = F.interpolate(images, size=(side, side), mode="bilinear", align_corners=True)
     patches = vit.patch_embed.proj(images)
     rows, cols = patches.shape[-2:]
     tokens = torch.cat([vit.cls_token.expand(len(images), -1, -1), patches.flatten(2).transpose(1, 2)], dim=1)

@@ -23,7 +23,7 @@ autocast only; in fp32 they stay fp32 (the released ``cos_sim`` fails on the mix
 """
 from __future__ import annotations
 
-from typing import Dict, NamedTuple, Optional, Tuple
+from typing import Dict, NamedTuple, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -35,7 +35,7 @@ from integrations.foundation.weight_files import read_model_file
 
 from .calibrated_attention import calibrating, insert_calibration
 from .checkpoints import check_fssam_checkpoint
-from .dinov2_features import build_fssam_dinov2, last_layer_features
+from .dinov2_features import FSSAM_DINOV2_SIZE, build_fssam_dinov2, last_layer_features
 from .losses import weighted_dice_loss
 from .memory_refinement import IterativeMemoryRefinement, QueryMemory
 from .priors import PseudoPromptGenerator
@@ -88,6 +88,9 @@ class FSSAM(EpisodeModel):
         refinement_steps (int): Iterative memory refinement steps (``--num_refine``). Default: 3.
         trained_shots (int): The shots the weights were trained for (1: ``FSSAM``, 5: ``FSSAM5s``); a released
             checkpoint of the other is refused. Default: 1.
+        dinov2_input (int): The square size images are resized to for DINOv2 (560: 40 x 40 patches).
+        trained_parts (Sequence[str]): The parts of SAM 2 that train (FSSAM's: mask decoder, memory encoder, memory
+            attention); the generated-data config adds the image encoder, which has no pretrained weights there.
         sam2_overrides (Sequence[str]): Further Hydra overrides of the package's config (tests build tiny SAM 2s).
         dinov2_architecture (dict, optional): timm arguments overriding the ViT's (tests build tiny ViTs).
     """
@@ -104,12 +107,13 @@ class FSSAM(EpisodeModel):
 
     def __init__(self, sam2_size: str = "small", dinov2: str = "vit_base", sam2_weights: Optional[str] = None,
                  dinov2_weights: Optional[str] = None, refinement_steps: int = 3, trained_shots: int = 1,
+                 dinov2_input: int = FSSAM_DINOV2_SIZE, trained_parts: Sequence[str] = TRAINED_PARTS,
                  sam2_overrides=(), dinov2_architecture: Optional[dict] = None):
         super().__init__()
-        self.sam2_size, self.trained_shots = sam2_size, trained_shots
+        self.sam2_size, self.trained_shots, self.dinov2_input = sam2_size, trained_shots, dinov2_input
         self.sam2_weights, self.dinov2_weights = sam2_weights, dinov2_weights
         self.sam2 = build_fssam_sam2(sam2_size, sam2_overrides).requires_grad_(False)
-        for part in TRAINED_PARTS:
+        for part in trained_parts:
             getattr(self.sam2, part).requires_grad_(True)
         insert_calibration(self.sam2.memory_attention)
         self.dino = build_fssam_dinov2(dinov2, **(dinov2_architecture or {})).requires_grad_(False)
@@ -149,8 +153,8 @@ class FSSAM(EpisodeModel):
         images = self._stretch(images)
         backbone = self.sam2.forward_image(images)
         high_res_4, high_res_8, embedding = backbone["backbone_fpn"][-3:]
-        features = QueryFeatures(last_layer_features(self.dino, images), embedding, backbone["vision_pos_enc"][-1],
-                                 high_res_4, high_res_8)
+        features = QueryFeatures(last_layer_features(self.dino, images, self.dinov2_input), embedding,
+                                 backbone["vision_pos_enc"][-1], high_res_4, high_res_8)
         if masks is None:
             return features
         memory, position, pointer = self.mask_memory(features, self._stretch(masks.float(), "nearest"))

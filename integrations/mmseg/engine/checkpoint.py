@@ -91,10 +91,11 @@ def load_model_weights(model: torch.nn.Module, path: Optional[str] = None, allow
     is this project's ``weights.pth``, an MMEngine checkpoint (``epoch_N.pth``), or a checkpoint as a hosted
     model's authors released it: a state dict, bare or under ``state_dict`` / ``model`` (PFENet's
     ``{'epoch', 'state_dict', 'optimizer'}``, adapters trained into a frozen model), whose keys after a leading
-    ``module.``
-    (DataParallel; HSNet's ``best_model.pt``) are those of the hosted model (the segmentor's ``model``), which
-    then receives them. A weight the file lacks, one it has that the model lacks, or one of another shape is an
-    error naming the file and the keys: a checkpoint trained with other model options (an ablation's
+    ``module.`` (DataParallel; HSNet's ``best_model.pt``) are those of the hosted model (the segmentor's ``model``),
+    which then receives them. Entries of frozen parts whose files the run options name are taken from those files
+    (a released checkpoint that holds its frozen parts too, FSSAM's). A weight the file lacks, one it has that the
+    model lacks, or one of another shape is an error naming the file and the keys: a checkpoint trained with other
+    model options (an ablation's
     ``--cfg-options``) would otherwise test with some modules at their random initial weights. Without ``path``,
     every weight must come from the frozen files (a model with nothing trained).
 
@@ -121,6 +122,11 @@ def load_model_weights(model: torch.nn.Module, path: Optional[str] = None, allow
     if isinstance(hosted, EpisodeModel):
         hosted.check_checkpoint(path, {key[len(prefix):]: value for key, value in state.items()
                                        if key.startswith(prefix)})
+    from_files = {prefix + key for key in hosted.file_weights()} & state.keys() if frozen else set()
+    if from_files:
+        print_log(f"{path}: {len(from_files)} entries come from the frozen files the run options name instead (a "
+                  f"released checkpoint holding its frozen parts too)", logger="current", level=logging.INFO)
+        state = {key: value for key, value in state.items() if key not in from_files}
     missing, unexpected = key_mismatch(target, state)
     for part in unset:
         if any(key.startswith(f"{prefix}{part.module}.") for key in missing):

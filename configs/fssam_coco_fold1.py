@@ -1,0 +1,6 @@
+# FSSAM on COCO-20i fold 1: configs/fssam_coco_fold0.py with fold 1 (released: exp/coco/FSSAM/split1/small).
+_base_ = ['./fssam_coco_fold0.py']
+fold = 1
+train_dataloader = dict(dataset=dict(fold=fold))
+val_dataloader = dict(dataset=dict(fold=fold))
+test_dataloader = dict(dataset=dict(fold=fold))
