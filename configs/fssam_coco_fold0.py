@@ -9,6 +9,7 @@ _base_ = ['./_base_/models/fssam_sam2_small.py', './_base_/datasets/fssam_coco_2
 custom_imports = dict(imports=['integrations.mmseg', 'integrations.fssam.model', 'integrations.fssam.transforms'],
                       allow_failed_imports=False)
 fold = 0
+default_hooks = dict(checkpoint=dict(save_best='mIoU', rule='greater'))  # train.py keeps the best validation
 max_epochs = 75
 param_scheduler = [dict(type='PolyLR', power=0.9, eta_min=0.0, by_epoch=True, begin=0, end=max_epochs,
                         convert_to_iter_based=True)]

@@ -9,3 +9,4 @@ _base_ = ['./_base_/models/fssam_sam2_small.py', './_base_/datasets/fssam_pascal
 custom_imports = dict(imports=['integrations.mmseg', 'integrations.fssam.model', 'integrations.fssam.transforms'],
                       allow_failed_imports=False)
 fold = 0
+default_hooks = dict(checkpoint=dict(save_best='mIoU', rule='greater'))  # train.py keeps the best validation

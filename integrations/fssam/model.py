@@ -98,6 +98,7 @@ class FSSAM(EpisodeModel):
     fuses_shots = True
     encodes_support_masks = True
     align_corners = True
+    stretches_images = True  # every image stretched to SAM 2's square input, as FSSAM's loader does
     weight_options = {
         "sam2_weights": "Meta's SAM 2 file of the config's size (sam2_hiera_{small,base_plus,large}.pt): FSSAM's "
                         "SAM 2 before training",

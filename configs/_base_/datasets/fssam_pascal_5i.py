@@ -7,18 +7,7 @@
 # the mean (BGR here: mmcv loads BGR) and 255, Gaussian blur 5x5 with p 0.5, flip, a random 512x512 crop padded the
 # same way; batch 2 per GPU on 4 GPUs (train.sh): 8 in all here, with N processes set batch_size=8/N. Validation on
 # the test fold's 1000 episodes after every epoch, as train.py (it also validates mid-epoch, not done here).
-_base_ = ['./pascal_5i.py']
-mean_bgr = (103.53, 116.28, 123.675)
-fssam_train_pipeline = [
-    dict(type='RandomScale', ratio_range=(0.9, 1.1)),
-    dict(type='RandomRotate', prob=0.5, degree=10, pad_val=mean_bgr, seg_pad_val=255),
-    dict(type='RandomGaussianBlur', kernel=5, prob=0.5),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='RandomCrop', crop_size=(512, 512)),
-    dict(type='Pad', size=(512, 512), pad_val=dict(img=mean_bgr, seg=255)),
-]
-fssam_test_pipeline = [dict(type='Resize', scale=(512, 512), keep_ratio=False)]
-fssam_test = dict(pipeline=fssam_test_pipeline, num_episodes=1000, seed=321, eval_label='original')
-train_dataloader = dict(batch_size=8, dataset=dict(pipeline=fssam_train_pipeline))
-test_dataloader = dict(dataset=fssam_test)
-val_dataloader = dict(dataset=fssam_test)
+_base_ = ['./pascal_5i.py', './fssam_pipelines.py']
+train_dataloader = dict(batch_size=8, dataset=dict(pipeline={{_base_.fssam_train_pipeline}}))
+test_dataloader = dict(dataset={{_base_.fssam_test}})
+val_dataloader = dict(dataset={{_base_.fssam_test}})

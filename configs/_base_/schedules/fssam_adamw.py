@@ -11,5 +11,4 @@ param_scheduler = [dict(type='PolyLR', power=0.9, eta_min=0.0, by_epoch=True, be
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=1)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
-default_hooks = dict(checkpoint=dict(save_best='mIoU', rule='greater'))
 custom_hooks = [dict(type='EarlyStoppingHook', monitor='mIoU', rule='greater', patience=100)]

@@ -120,8 +120,8 @@ def load_model_weights(model: torch.nn.Module, path: Optional[str] = None, allow
         target = hosted  # a released checkpoint: the hosted model's own keys
     prefix = "" if target is hosted else "model."
     if isinstance(hosted, EpisodeModel):
-        hosted.check_checkpoint(path, {key[len(prefix):]: value for key, value in state.items()
-                                       if key.startswith(prefix)})
+        hosted.check_checkpoint(path, {key[len(prefix):] if key.startswith(prefix) else key: value
+                                       for key, value in state.items()})
     from_files = {prefix + key for key in hosted.file_weights()} & state.keys() if frozen else set()
     if from_files:
         print_log(f"{path}: {len(from_files)} entries come from the frozen files the run options name instead (a "
