@@ -97,6 +97,9 @@ class EpisodeModel(nn.Module):
             checks from it. Every :attr:`FrozenWeights.option` of :meth:`frozen_weights` is one of them.
         takes_prompts (bool): :meth:`encode_prompts` encodes a support from its prompts (a box, clicks or a
             scribble as points), so a support need not be a mask first.
+        image_encoders (Tuple[str, ...]): Attribute paths of the callables that are the model's image encoders (e.g.
+            ``'sam2.image_encoder.forward'``); ``tools/benchmark.py`` reports the share of a query spent in them.
+            Paths that do not resolve on a built model (an alternative part not built) are left out.
         stretches_images (bool): The model brings each image to its own input size itself (a model that pastes
             supports and query onto one canvas stretches each into its cell), so the predictor gives images at their
             own size, not resized and padded (several supports: each stretched to the working size square, so they
@@ -113,6 +116,7 @@ class EpisodeModel(nn.Module):
     weight_options: ClassVar[Mapping[str, str]] = {}
     takes_prompts: ClassVar[bool] = False
     stretches_images: ClassVar[bool] = False
+    image_encoders: ClassVar[Tuple[str, ...]] = ()
 
     def __init__(self) -> None:
         super().__init__()

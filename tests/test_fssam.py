@@ -229,3 +229,34 @@ def test_the_training_transforms_scale_the_images_own_size_and_blur_as_pfenets()
     assert np.array_equal(RandomGaussianBlur(5, prob=0.0)(dict(img=image.copy()))["img"], image)
     with pytest.raises(ValueError, match="odd"):
         RandomGaussianBlur(4)
+
+
+def test_the_benchmarks_encoder_clock_times_fssams_sam2_and_dinov2_encoders_and_skips_parts_not_built(model):
+    import importlib.util
+    import time
+
+    from tests.fssam_fixtures import ROOT
+
+    spec = importlib.util.spec_from_file_location("benchmark_tool", f"{ROOT}/tools/benchmark.py")
+    benchmark = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(benchmark)
+    clocked = tiny_fssam(seed=4)
+    clock = benchmark.EncoderClock(clocked, "cpu")
+    assert clock.wrapped == list(FSSAM.image_encoders)
+    query, supports, masks = episode(seed=4)
+    start = time.perf_counter()
+    with torch.no_grad():
+        logits = clocked(query, supports, masks).query_logits
+    total = time.perf_counter() - start
+    assert 0 < clock.seconds < total
+    with torch.no_grad():
+        assert torch.equal(logits, model.__class__.forward(tiny_fssam(seed=4), query, supports, masks).query_logits)
+
+    class PartlyBuilt(torch.nn.Module):
+        image_encoders = ("encoder.forward", "absent.forward")
+
+        def __init__(self):
+            super().__init__()
+            self.encoder = torch.nn.Linear(2, 2)
+
+    assert benchmark.EncoderClock(PartlyBuilt(), "cpu").wrapped == ["encoder.forward"]

@@ -10,7 +10,8 @@ CUDA ``torch.cuda.max_memory_allocated`` over the warm-up run, on the CPU the gr
 memory over the built model during the first run (sampled every millisecond). One training step per paper
 config is ``tools/benchmark_train_step.py``. The folder case prepares one 5-shot support set (finetuned
 once) and segments ``--queries`` queries. Ratios are to CRCNet 1-shot and to PFENet 1-shot in fp32 at the
-same input size.
+same input size. A further query (the support set prepared once) is timed on its own too, with the share of it
+spent in the model's image encoders (:attr:`~crc_modules.EpisodeModel.image_encoders`; foundation families).
 """
 import argparse
 import json
@@ -44,7 +45,8 @@ def episode(shots: int, size: int, device: str, seed: int = 0):
 
 
 def build_case(name: str, size: int, precision: str, device: str, queries: int):
-    """A no-argument function running one case once."""
+    """(a no-argument function running one case once, one running a further query of the prepared support set, the
+    segmentor)."""
     case = CASES[name]
     cfg = Config.fromfile(case.config)  # imports the config's custom_imports: its family's package
     cfg.merge_from_dict(dict(case.overrides))
@@ -58,7 +60,49 @@ def build_case(name: str, size: int, precision: str, device: str, queries: int):
         support_set = segmentor.prepare_supports(supports, labels)
         for each_query in folder_queries:
             support_set.predict(each_query)
-    return segment_queries
+
+    prepared = []
+
+    def further_query():
+        if not prepared:
+            prepared.append(segmentor.prepare_supports(supports, labels))
+            prepared[0].predict(query)  # the support set's encoding and a first query are not timed
+        prepared[0].predict(query)
+    return segment_queries, further_query, segmentor
+
+
+class EncoderClock:
+    """Seconds spent in a model's image encoders (the callables its ``image_encoders`` name), while the block runs."""
+
+    def __init__(self, model: torch.nn.Module, device: str):
+        self.seconds, self.device = 0.0, torch.device(device)
+        self.wrapped = [path for path in type(model).image_encoders if self._wrap(model, path)]
+
+    def _wrap(self, model, path: str) -> bool:
+        """Time the callable at ``path``; False where the built model has no such part."""
+        owner_path, _, name = path.rpartition(".")
+        try:
+            owner = model.get_submodule(owner_path) if owner_path else model
+        except AttributeError:
+            return False
+        function = getattr(owner, name, None)
+        if function is None:
+            return False
+
+        def timed(*args, **kwargs):
+            self._sync()
+            start = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                self._sync()
+                self.seconds += time.perf_counter() - start
+        setattr(owner, name, timed)
+        return True
+
+    def _sync(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
 
 
 def resident_bytes() -> int:
@@ -86,9 +130,20 @@ class ResidentPeak:
 
 
 def measure_case(name: str, size: int, precision: str, device: str, repeats: int, queries: int) -> dict:
-    """{seconds, peak_mib} of one case in this (fresh) process."""
-    seconds, peak = time_and_peak(build_case(name, size, precision, device, queries), device, repeats)
-    return dict(seconds=seconds, peak_mib=peak / 2 ** 20)
+    """{seconds, peak_mib, query_seconds, encoder_share} of one case in this (fresh) process; the share is None for
+    a model that names no image encoders."""
+    episode_run, further_query, segmentor = build_case(name, size, precision, device, queries)
+    seconds, peak = time_and_peak(episode_run, device, repeats)
+    clock = EncoderClock(segmentor.model, device)
+    further_query()  # prepares the support set and runs a first query
+    runs = []
+    for _ in range(repeats):
+        clock.seconds = 0.0
+        runs.append((wall_seconds(further_query) if torch.device(device).type == "cpu"
+                     else cuda_seconds(further_query, device), clock.seconds))
+    query_seconds, encoder_seconds = sorted(runs)[len(runs) // 2]
+    share = encoder_seconds / query_seconds if clock.wrapped else None
+    return dict(seconds=seconds, peak_mib=peak / 2 ** 20, query_seconds=query_seconds, encoder_share=share)
 
 
 def time_and_peak(run, device: str, repeats: int) -> tuple:
@@ -154,8 +209,9 @@ def main(argv=None) -> None:
           f"{args.repeats}, folder of {args.queries} queries" +
           (f"; {'/'.join(skipped)} is fp32 on this device (no fast bf16), so its rows are the fp32 rows"
            if skipped else ""))
-    print("| case | input | precision | latency (s) | x CRCNet 1-shot | x PFENet 1-shot fp32 | peak memory (MiB) |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
+    print("| case | input | precision | latency (s) | x CRCNet 1-shot | x PFENet 1-shot fp32 | peak memory (MiB) | "
+          "further query (s) | image encoders' share |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for size in args.sizes:
         rows = {(name, precision): run_in_fresh_process(name, size, precision, args)
                 for precision in precisions for name in args.cases}
@@ -163,8 +219,9 @@ def main(argv=None) -> None:
         for (name, precision), row in rows.items():
             crcnet = rows.get(("CRCNet 1-shot", precision), {}).get("seconds")
             ratios = [f"{row['seconds'] / reference:.2f}" if reference else "-" for reference in (crcnet, pfenet)]
+            share = "-" if row["encoder_share"] is None else f"{100 * row['encoder_share']:.0f}%"
             print(f"| {name} | {size} | {precision} | {row['seconds']:.3g} | {ratios[0]} | {ratios[1]} | "
-                  f"{row['peak_mib']:.0f} |", flush=True)
+                  f"{row['peak_mib']:.0f} | {row['query_seconds']:.3g} | {share} |", flush=True)
         for precision in precisions:
             print_folder_cost(rows, size, precision, args.queries)
 

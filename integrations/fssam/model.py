@@ -99,6 +99,7 @@ class FSSAM(EpisodeModel):
     encodes_support_masks = True
     align_corners = True
     stretches_images = True  # every image stretched to SAM 2's square input, as FSSAM's loader does
+    image_encoders = ("sam2.image_encoder.forward", "dino.patch_embed.proj.forward", "dino.blocks.forward")
     weight_options = {
         "sam2_weights": "Meta's SAM 2 file of the config's size (sam2_hiera_{small,base_plus,large}.pt): FSSAM's "
                         "SAM 2 before training",

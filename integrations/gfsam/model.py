@@ -84,6 +84,7 @@ class GFSAM(EpisodeModel):
 
     fuses_shots = True
     encodes_support_masks = True  # supports: DINOv2 only; the query: DINOv2 and SAM
+    image_encoders = ("dinov2.forward_intermediates", "sam.image_encoder.forward", "sam2.image_encoder.forward")
     weight_options = {"dinov2_weights": "Meta's DINOv2 file (dinov2_vit{s,b,l,g}14_pretrain.pth): GF-SAM's DINOv2",
                       "sam_weights": "Meta's SAM file (sam_vit_{b,l,h}_*.pth): GF-SAM's mask generator",
                       "sam2_weights": "Meta's SAM2 file (sam2_hiera_*.pt): GF-SAM's mask generator when the config "

@@ -88,6 +88,7 @@ class FSSSAM3(EpisodeModel):
     encodes_support_masks = True  # the supports' masks travel with their images to the canvas
     takes_prompts = True  # a box goes to SAM 3 as given (encode_prompts)
     stretches_images = True  # each image is stretched into its cell: the predictor gives it at its own size
+    image_encoders = ("sam3.backbone.forward_image",)
     weight_options = {"sam3_weights": "Meta's SAM 3 file (sam3.pt: detector.* and tracker.* tensors, flat or under "
                                       "'model'): FSS-SAM3's SAM 3"}
 

@@ -100,6 +100,7 @@ class SANSA(EpisodeModel):
     weight_options = {"sam2_weights": "Meta's SAM2 file of the config's size (sam2_hiera_{tiny,small,base_plus,"
                                       "large}.pt): SANSA's frozen SAM2"}
     takes_prompts = True
+    image_encoders = ("sam.image_encoder.forward",)
 
     def __init__(self, sam2_size: str = "large", sam2_weights: Optional[str] = None,
                  adapter_stages: Sequence[int] = ADAPTER_STAGES, adapter_ratio: float = ADAPTER_RATIO,
