@@ -56,6 +56,22 @@ def _query_status(session: Session) -> str:
     return f"**{len(session.queries)} quer{'ies' if len(session.queries) > 1 else 'y'} ready**: {names}{more}"
 
 
+def uploaded_paths(files) -> List[str]:
+    """The paths of Gradio's copies of an upload field's files, from the field's value as its event receives it
+    unprocessed: a FileData dict, a list of them, or paths (the page's own calls); none for an empty field.
+
+    The page's upload events run with ``preprocess=False``: Gradio's File and UploadButton preprocessing (type
+    "filepath") gives the same paths but opens an empty ``NamedTemporaryFile(delete=False)`` in Gradio's folder per
+    file and per event and drops it (gradio/components/file.py and upload_button.py, ``_process_single_file``),
+    one 0-byte file left per upload for as long as the page runs. Gradio still checks, unprocessed, that every path
+    is one of its uploads before the event sees it.
+    """
+    if files is None:
+        return []
+    return [item["path"] if isinstance(item, dict) else str(item)
+            for item in (files if isinstance(files, (list, tuple)) else [files])]
+
+
 def build_page(model: PageModel, store: SessionStore, limits: UploadLimits, title: str, about: str) -> gr.Blocks:
     """The page over ``model``; ``title`` and ``about`` (Markdown) head it. Launch it with ``css=CSS``."""
     defaults = model.default_settings()
@@ -85,8 +101,9 @@ def build_page(model: PageModel, store: SessionStore, limits: UploadLimits, titl
         session = store.session(request.session_hash)
         with session.lock:
             before = len(session.supports)
-            messages = add_supports(session.supports, list(files or []), session.subfolder("supports"), limits)
-            store.remove_transfers(list(files or []))  # copied into the session's folder; the page shows none
+            uploads = uploaded_paths(files)
+            messages = add_supports(session.supports, uploads, session.subfolder("supports"), limits)
+            store.remove_transfers(uploads)  # copied into the session's folder; the page shows none
             index = before if len(session.supports) > before else (len(session.supports) - 1 if session.supports
                                                                      else None)
             return (*support_view(session, index, view), _messages(messages), None)
@@ -144,10 +161,10 @@ def build_page(model: PageModel, store: SessionStore, limits: UploadLimits, titl
     def set_queries(files, request: gr.Request):
         session = store.session(request.session_hash)
         with session.lock:
-            session.queries, messages = read_queries(list(files or []), session.subfolder("queries", fresh=True),
-                                                     limits)
-            store.remove_transfers([path for path in session.transfers if path not in (files or [])])
-            session.transfers = list(files or [])  # listed by the upload field until replaced or the session ends
+            uploads = uploaded_paths(files)
+            session.queries, messages = read_queries(uploads, session.subfolder("queries", fresh=True), limits)
+            store.remove_transfers([path for path in session.transfers if path not in uploads])
+            session.transfers = uploads  # listed by the upload field until replaced or the session ends
             return _query_status(session), _messages(messages)
 
     def run(kshot_mode, kshot_fusion, multi_scale, precision, request: gr.Request, progress=PROGRESS):
@@ -218,7 +235,8 @@ def build_page(model: PageModel, store: SessionStore, limits: UploadLimits, titl
                                      variant="primary", elem_id="download")
 
         shown_support = [picker, editor, picture, shown, support_status]
-        add_button.upload(add, [add_button, view], [*shown_support, support_messages, add_button])
+        # the upload fields' values unprocessed (their files' paths read by uploaded_paths): no empty file per upload
+        add_button.upload(add, [add_button, view], [*shown_support, support_messages, add_button], preprocess=False)
         picker.input(pick, [picker, view], [*shown_support, support_messages])
         paint_tab.select(open_painting, shown, [editor, view])
         clicks_tab.select(lambda: CLICKS, None, view)
@@ -227,7 +245,7 @@ def build_page(model: PageModel, store: SessionStore, limits: UploadLimits, titl
         picture.select(click, [tool, shown], [picture, support_status, support_messages])
         clear_button.click(clear, [shown, view], [*shown_support, support_messages])
         remove_button.click(remove, [shown, view], [*shown_support, support_messages])
-        query_files.change(set_queries, query_files, [query_status, query_messages])
+        query_files.change(set_queries, query_files, [query_status, query_messages], preprocess=False)
         run_button.click(run, [kshot_mode, kshot_fusion, multi_scale, precision], [gallery, run_messages, download],
                          concurrency_limit=1)
         page.unload(close)
