@@ -59,6 +59,13 @@ def test_a_released_checkpoint_is_tested_and_used_by_infer_with_no_other_file(re
     predictor.set_supports([(str(tmp_path / "support.png"), str(tmp_path / "support_mask.png"))])
     expected = predictor.predict(str(tmp_path / "query.png")).mask
     assert written.shape == (50, 70) and np.array_equal(written > 0, expected)
+    prompted = []  # a box and clicks become the support's mask through FSSAM's own SAM 2: no other file
+    masker = predictor.segmentor.model.prompt_masker()
+    assert masker.model_name == "SAM2" and masker.predictor.model is predictor.segmentor.model.sam2
+    for mark in ((5, 5, 60, 45), "+35,25;-2,2"):
+        predictor.set_supports([(str(tmp_path / "support.png"), mark)])
+        prompted.append(predictor.predict(str(tmp_path / "query.png")).mask.shape)
+    assert prompted == [(50, 70), (50, 70)]
     released = torch.load(path, weights_only=True)["state_dict"]
     key = "sam2.memory_attention.layers.0.cross_attn_image.q_proj.weight"
     assert torch.equal(predictor.segmentor.model.state_dict()[key], released[f"module.{key}"])

@@ -137,6 +137,17 @@ class FSSAM(EpisodeModel):
         """Refuse a file that is not an FSSAM checkpoint for this config, naming what it holds."""
         check_fssam_checkpoint(self, path, state)
 
+    def prompt_masker(self):
+        """The shared prompt step (:class:`~integrations.foundation.prompt_masks.PromptMasker`) over FSSAM's own SAM 2,
+        so a checkpoint alone serves supports marked by a box, clicks or a scribble.
+
+        Reading: FSSAM takes supports as masks only; its SAM 2's image and prompt encoders are Meta's, frozen, and its
+        mask decoder is FSSAM's (trained without prompts), which decodes the prompts at its 512 input.
+        """
+        from integrations.foundation.prompt_masks import PromptMasker
+
+        return PromptMasker(self.sam2)
+
     def finetune_parameters(self) -> Dict[str, nn.Parameter]:
         """None: FSSAM's k shots are its memory frames."""
         return {}

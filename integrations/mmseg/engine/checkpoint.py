@@ -93,7 +93,7 @@ def load_model_weights(model: torch.nn.Module, path: Optional[str] = None, allow
     ``{'epoch', 'state_dict', 'optimizer'}``, adapters trained into a frozen model), whose keys after a leading
     ``module.`` (DataParallel; HSNet's ``best_model.pt``) are those of the hosted model (the segmentor's ``model``),
     which then receives them. Entries of frozen parts whose files the run options name are taken from those files
-    (a released checkpoint that holds its frozen parts too, FSSAM's). A weight the file lacks, one it has that the
+    (a released checkpoint that holds its frozen parts too). A weight the file lacks, one it has that the
     model lacks, or one of another shape is an error naming the file and the keys: a checkpoint trained with other
     model options (an ablation's
     ``--cfg-options``) would otherwise test with some modules at their random initial weights. Without ``path``,
