@@ -13,7 +13,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CORE = {"torch", "torchvision", "numpy", "mmengine"}
 HOST_ONLY_MODULES = ("mmseg", "mmcv", "ftfy", "regex", "prettytable", "tqdm", "integrations")
 # folders whose modules import their own extra's packages when loaded ([foundation], [demo])
-OWN_EXTRA_FOLDERS = ("integrations/sansa", "integrations/gfsam", "tools/demo")
+OWN_EXTRA_FOLDERS = ("integrations/sansa", "integrations/gfsam", "integrations/fssam", "tools/demo")
 
 
 def _project():

@@ -5,7 +5,10 @@ same names: timm builds no masked-image-modelling token, and names ViT-g's SwiGL
 """
 from __future__ import annotations
 
-from timm.models.vision_transformer import VisionTransformer
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # timm is the [foundation] extra's: imported where a DINOv2 is built
+    from timm.models.vision_transformer import VisionTransformer
 
 # Meta's hub names (GF-SAM's --dinov2-size) -> timm's models (ViT-g is 'vit_giant2' in Meta's code, SwiGLU MLPs)
 DINOV2_MODELS = {"vit_small": "vit_small_patch14_dinov2", "vit_base": "vit_base_patch14_dinov2",
@@ -13,7 +16,7 @@ DINOV2_MODELS = {"vit_small": "vit_small_patch14_dinov2", "vit_base": "vit_base_
 DINOV2_IMAGE_SIZE = 518  # Meta's models: the position embedding's grid is 518 / 14 = 37 patches a side
 
 
-def build_dinov2(size: str, image_size: int = DINOV2_IMAGE_SIZE, **architecture) -> VisionTransformer:
+def build_dinov2(size: str, image_size: int = DINOV2_IMAGE_SIZE, **architecture) -> "VisionTransformer":
     """An un-weighted DINOv2 ViT of ``size`` ('vit_small' | 'vit_base' | 'vit_large' | 'vit_giant2') from timm,
     without a classifier; ``architecture`` overrides timm's arguments (``embed_dim``, ``depth``, ``num_heads``;
     tests build tiny ViTs this way)."""
