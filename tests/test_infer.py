@@ -175,8 +175,8 @@ def test_colliding_query_names_keep_both_outputs(files, tmp_path):
     result = _infer(files, "--support", str(files / "s1.jpg"), str(files / "s1_mask.png"), "--query", str(folder),
                     "--out", str(tmp_path / "out"))
     assert result.returncode == 0, result.stderr[-2000:]
-    assert sorted(os.listdir(tmp_path / "out")) == [".infer_outputs", "a_jpg_mask.png", "a_jpg_overlay.png",
-                                                    "a_png_mask.png", "a_png_overlay.png"]
+    assert sorted(os.listdir(tmp_path / "out")) == [".infer_outputs", ".infer_run.json", "a_jpg_mask.png",
+                                                    "a_jpg_overlay.png", "a_png_mask.png", "a_png_overlay.png"]
 
 
 def test_a_file_named_twice_is_segmented_once_and_distinct_files_get_distinct_names(tmp_path, monkeypatch):

@@ -10,22 +10,23 @@ by ``sam2_weights``); without SAM2 a box is a filled rectangle. The supports are
 ``--kshot-mode finetune|both``, finetuned once); every query is resized to the working size and its result mapped
 back to its own size. Writes ``<name>_mask.png`` (0 / 255) and ``<name>_overlay.png`` per query; queries whose
 names collide keep their extension (``a_jpg``) or their folders in the name. The run never writes over a file it
-did not write itself (an earlier run's outputs, listed in ``--out``'s ``.infer_outputs``, are replaced). A query
-that fails (unreadable, out of memory, ...) is reported by name and skipped; what was written stays, and the exit
-status is 1 when any query failed.
+did not write itself (an earlier run's outputs, listed in ``--out``'s ``.infer_outputs``, are replaced; those of an
+earlier run with the same config, checkpoint, supports and settings are kept, so a rerun completes a killed run). A
+query that fails (unreadable, out of memory, ...) is reported by name and skipped; what was written stays, and the
+exit status is 1 when any query failed. ``--launcher pytorch|slurm`` (``tools/dist_infer.sh CONFIG CHECKPOINT N
+...``) shares the queries among processes, each preparing the supports once; one summary at the end.
 """
 import argparse
-import glob
 import os
 import os.path as osp
-import re
 import sys
-from collections import Counter
-from typing import Dict, List
+from typing import List
 
-import cv2
 import numpy as np
+import torch
 from mmengine.config import DictAction
+from mmengine.dist import all_gather_object, barrier, get_dist_info, init_dist
+from torch import distributed as dist
 from tqdm import tqdm
 
 from crc_modules import FUSIONS, MULTI_SCALES
@@ -33,141 +34,23 @@ from crc_modules.kshot import KSHOT_MODES
 from crc_modules.precision import PRECISIONS
 from integrations.cli import run_tool
 from integrations.foundation.prompts import looks_like_prompt_text
+from integrations.mmseg.apis.infer_outputs import (
+    completed_queries,
+    expand_queries,
+    output_names,
+    outputs_of,
+    record_run,
+    refuse_overwriting_inputs,
+    refuse_overwriting_others,
+    remove_stale_temporaries,
+    run_fingerprint,
+    shard,
+    write_image_atomically,
+)
 from integrations.mmseg.apis.predictor import SCRIBBLE_PREFIX, FewShotPredictor, load_image
 from integrations.mmseg.engine.checkpoint import UNSAFE_PICKLE_FLAG
+from integrations.mmseg.engine.launch import finish_distributed
 from integrations.mmseg.visualization.visualization import PREDICTION_COLOUR, overlay
-
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
-OUTPUT_SUFFIXES = ("_mask.png", "_overlay.png")  # what this tool writes (and the README's support-mask naming)
-WRITTEN_LIST = ".infer_outputs"  # in --out: the names of the files this tool wrote there
-TEMPORARY_SUFFIX = ".crc-infer.tmp"
-# .<one of this tool's output names>.<pid>.crc-infer.tmp: a name no user's file has by chance
-TEMPORARY = re.compile(r"^\..+(?:_mask|_overlay)\.png\.(\d+)" + re.escape(TEMPORARY_SUFFIX) + "$")
-
-
-def expand_queries(patterns: List[str]) -> List[str]:
-    """Files, folders (their images, sorted) and globs -> a list of image paths, each once.
-
-    A folder's ``*_mask.png`` and ``*_overlay.png`` (this tool's outputs, or support masks) and hidden files
-    (temporaries) are left out; a file named on its own is kept whatever its name.
-    """
-    paths = []
-    for pattern in patterns:
-        if osp.isdir(pattern):
-            paths += sorted(osp.join(pattern, f) for f in os.listdir(pattern)
-                            if f.lower().endswith(IMAGE_EXTENSIONS) and not f.endswith(OUTPUT_SUFFIXES)
-                            and not f.startswith("."))
-        elif any(c in pattern for c in "*?["):
-            paths += sorted(glob.glob(pattern))
-        else:
-            paths.append(pattern)
-    if not paths:
-        raise FileNotFoundError(f"no query image found in {patterns}")
-    by_file = {}
-    for path in paths:  # one entry per file, however its path is spelled
-        by_file.setdefault(osp.realpath(path), path)
-    return list(by_file.values())
-
-
-def _name_candidates(path: str) -> List[str]:
-    """Output names of one query, from short to unique: ``a``, ``a_jpg``, ``trip_a_jpg``, ``photos_trip_a_jpg`` ..."""
-    *folders, filename = osp.normpath(osp.abspath(path)).split(os.sep)
-    stem, extension = osp.splitext(filename)
-    with_extension = f"{stem}_{extension.lstrip('.')}" if extension else stem
-    return [stem, with_extension] + ["_".join(folders[-depth:] + [with_extension])
-                                     for depth in range(1, len(folders)) if folders[-depth]]
-
-
-def output_names(paths: List[str]) -> Dict[str, str]:
-    """A distinct output name per query (distinct files): the shortest candidate no other query's name collides with."""
-    candidates = {path: _name_candidates(path) for path in paths}
-    level = {path: 0 for path in paths}
-    while True:
-        names = {path: candidates[path][level[path]] for path in paths}
-        counts = Counter(names.values())
-        clashing = [path for path in paths if counts[names[path]] > 1]
-        if not clashing:
-            return names
-        for path in clashing:
-            if level[path] + 1 == len(candidates[path]):
-                raise ValueError(f"no distinct output name for {path} (its full path names another query too)")
-            level[path] += 1
-
-
-def outputs_of(names: Dict[str, str], out: str) -> Dict[str, List[str]]:
-    """query path -> the paths of its two outputs in ``out``."""
-    return {path: [osp.join(out, name + suffix) for suffix in OUTPUT_SUFFIXES] for path, name in names.items()}
-
-
-def refuse_overwriting_inputs(outputs: Dict[str, List[str]], inputs: List[str]) -> None:
-    """An output that is an input file (a support mask named ``<query>_mask.png`` next to it) stops the run."""
-    input_files = {osp.realpath(path) for path in inputs if osp.isfile(path)}
-    clashes = [path for paths in outputs.values() for path in paths if osp.realpath(path) in input_files]
-    if clashes:
-        raise SystemExit(f"error: --out would write over input files: {', '.join(clashes)}. "
-                         f"Choose another --out folder.")
-
-
-def written_before(out: str) -> set:
-    """Names of the files earlier runs of this tool wrote in ``out`` (its ``.infer_outputs`` list)."""
-    path = osp.join(out, WRITTEN_LIST)
-    if not osp.isfile(path):
-        return set()
-    with open(path, encoding="utf-8") as handle:
-        return {line.rstrip("\n") for line in handle if line.strip()}
-
-
-def refuse_overwriting_others(outputs: Dict[str, List[str]], out: str) -> None:
-    """An output path holding a file this tool did not write (a hand-drawn ``cat2_mask.png``) stops the run."""
-    ours = written_before(out)
-    foreign = [path for paths in outputs.values() for path in paths
-               if osp.exists(path) and osp.basename(path) not in ours]
-    if foreign:
-        raise SystemExit(f"error: --out holds files this tool did not write, which the run would replace: "
-                         f"{', '.join(foreign[:5])}{' ...' if len(foreign) > 5 else ''}. Choose another --out folder "
-                         f"or move them.")
-
-
-def remove_stale_temporaries(out: str) -> None:
-    """Remove the temporaries of this tool's runs that were killed while writing (their process is gone): only names
-    of :data:`TEMPORARY`'s form, which a user's own hidden files do not have."""
-    for name in os.listdir(out):
-        match = TEMPORARY.match(name)
-        if match and not process_alive(int(match.group(1))):
-            os.remove(osp.join(out, name))
-
-
-def process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
-    return True
-
-
-def write_image_atomically(path: str, picture: np.ndarray) -> bool:
-    """Write ``picture`` under a hidden temporary name in the same folder, then rename: a reader (or a second run into
-    the same folder) sees the old file or the new one, never a half-written one; the temporary's name is no image's,
-    so no later run takes it for a query. The file's name is added to the folder's list of this tool's outputs."""
-    folder, name = osp.split(path)
-    temporary = osp.join(folder, f".{name}.{os.getpid()}{TEMPORARY_SUFFIX}")
-    try:
-        encoded, data = cv2.imencode(osp.splitext(name)[1], picture)
-        if not encoded:
-            return False
-        with open(temporary, "wb") as handle:
-            handle.write(data.tobytes())
-        os.replace(temporary, path)
-    except OSError:
-        return False
-    finally:
-        if osp.exists(temporary):
-            os.remove(temporary)
-    with open(osp.join(folder, WRITTEN_LIST), "a", encoding="utf-8") as handle:
-        handle.write(name + "\n")
-    return True
 
 
 def parse_args(argv=None):
@@ -192,7 +75,11 @@ def parse_args(argv=None):
                              "CUDA, fp32 on other CPUs (default: the config's, else fp32)")
     parser.add_argument("--size", type=int, help="longer side images are resized to (default: the config's test "
                                                  "size, else its image size, else 473)")
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--device", default="cpu",
+                        help="cpu, cuda or cuda:N (with --launcher: each process its own GPU)")
+    parser.add_argument("--launcher", choices=["none", "pytorch", "slurm"], default="none",
+                        help="several processes share the queries (torchrun: tools/dist_infer.sh; slurm), each "
+                             "preparing the supports once")
     parser.add_argument("--cfg-options", nargs="+", action=DictAction, default={},
                         help="override config entries or give run options, e.g. sam2_weights=PATH (Meta's SAM2 file: "
                              "prompts to masks, SANSA's frozen SAM2), dinov2_weights=PATH sam_weights=PATH (GF-SAM)")
@@ -217,43 +104,82 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     if osp.exists(args.out) and not osp.isdir(args.out):  # before the model loads, not when the first mask is written
         raise NotADirectoryError(f"--out {args.out} is a file: give a folder (it is made if missing)")
+    device = start_processes(args.launcher, args.device)
+    rank, world_size = get_dist_info()
     queries = expand_queries(args.query)
     outputs = outputs_of(output_names(queries), args.out)
     support_files = [mark[len(SCRIBBLE_PREFIX):] if mark.startswith(SCRIBBLE_PREFIX) else mark
                      for _, mark in args.support] + [image for image, _ in args.support]
     refuse_overwriting_inputs(outputs, queries + support_files)
+    fingerprint = run_fingerprint(settings_of(args), [args.config, args.checkpoint or "", *support_files])
+    done = set()
     if osp.isdir(args.out):
         refuse_overwriting_others(outputs, args.out)
+        done = set(completed_queries(outputs, args.out, fingerprint))
+    barrier()  # every process has read the folder before the first one writes to it
+    if rank == 0:
+        os.makedirs(args.out, exist_ok=True)
         remove_stale_temporaries(args.out)
-    predictor = FewShotPredictor.from_config(args.config, args.checkpoint, device=args.device,
+        record_run(args.out, fingerprint)
+    barrier()
+    mine = shard([query for query in queries if query not in done], rank, world_size)
+    predictor = FewShotPredictor.from_config(args.config, args.checkpoint, device=device,
                                              kshot_mode=args.kshot_mode, kshot_fusion=args.kshot_fusion,
                                              size=args.size, precision=args.precision,
                                              scales=MULTI_SCALES if args.multi_scale else None,
                                              cfg_options=args.cfg_options,
                                              allow_full_pickle=args.unsafe_load_full_pickle)
     predictor.set_supports([tuple(pair) for pair in args.support])
-    os.makedirs(args.out, exist_ok=True)
-    failures = []
-    for path in tqdm(queries, desc="segmenting", unit="image"):
-        try:
-            image, _ = load_image(path)  # BGR
-            mask = predictor.predict(image[..., ::-1]).mask  # the full-size float probability is not kept
-        except (OSError, ValueError, RuntimeError, MemoryError) as err:  # torch's out-of-memory is a RuntimeError
-            failures.append(f"{path}: {type(err).__name__}: {err}")
-            tqdm.write(f"skipped {path}: {err}", file=sys.stderr)
-            continue
-        mask_path, overlay_path = outputs[path]
-        pictures = {mask_path: mask * np.uint8(255), overlay_path: overlay(image, mask, PREDICTION_COLOUR)}
-        unwritten = [osp.basename(name) for name, picture in pictures.items()
-                     if not write_image_atomically(name, picture)]
-        if unwritten:
-            failures.append(f"{path}: could not write {', '.join(unwritten)} in {args.out}")
-            tqdm.write(f"could not write {', '.join(unwritten)} in {args.out}", file=sys.stderr)
-    print(f"{len(queries) - len(failures)} of {len(queries)} queries segmented into {args.out}")
-    if failures:
-        print("failed:\n  " + "\n  ".join(failures), file=sys.stderr)
-        return 1
-    return 0
+    failures = [failure for query in tqdm(mine, desc="segmenting", unit="image", disable=rank != 0)
+                for failure in segment(predictor, query, outputs[query], args.out)]
+    failures = [failure for each in all_gather_object(failures) for failure in each] if world_size > 1 else failures
+    if rank == 0:
+        skipped = f"; {len(done)} already complete from an earlier run with the same settings" if done else ""
+        print(f"{len(queries) - len(done) - len(failures)} of {len(queries)} queries segmented into {args.out}"
+              f"{skipped}" + (f" ({world_size} processes)" if world_size > 1 else ""))
+        if failures:
+            print("failed:\n  " + "\n  ".join(failures), file=sys.stderr)
+    finish_distributed()
+    return 1 if failures else 0
+
+
+def start_processes(launcher: str, device: str) -> str:
+    """Join the processes of a ``--launcher`` run and return this process's device: on GPUs MMEngine's ``init_dist``
+    (NCCL, each process its own GPU), on the CPU a gloo group from torchrun's variables."""
+    if launcher == "none":
+        return device
+    if device.startswith("cuda"):
+        init_dist(launcher, backend="nccl")
+        return f"cuda:{torch.cuda.current_device()}"
+    if launcher != "pytorch":
+        raise ValueError(f"--launcher {launcher} needs GPUs (--device cuda); on the CPU use --launcher pytorch "
+                         f"(tools/dist_infer.sh)")
+    dist.init_process_group(backend="gloo")
+    return device
+
+
+def settings_of(args: argparse.Namespace) -> dict:
+    """What, besides the files, the masks depend on (the run record's fingerprint)."""
+    return dict(config=osp.abspath(args.config), checkpoint=args.checkpoint, cfg_options=args.cfg_options,
+                supports=args.support, kshot_mode=args.kshot_mode, kshot_fusion=args.kshot_fusion,
+                multi_scale=args.multi_scale, precision=args.precision, size=args.size)
+
+
+def segment(predictor: FewShotPredictor, query: str, paths: List[str], out: str) -> List[str]:
+    """Segment one query and write its mask and overlay atomically; the failures, by name (none when written)."""
+    try:
+        image, _ = load_image(query)  # BGR
+        mask = predictor.predict(image[..., ::-1]).mask  # the full-size float probability is not kept
+    except (OSError, ValueError, RuntimeError, MemoryError) as err:  # torch's out-of-memory is a RuntimeError
+        tqdm.write(f"skipped {query}: {err}", file=sys.stderr)
+        return [f"{query}: {type(err).__name__}: {err}"]
+    mask_path, overlay_path = paths
+    pictures = {mask_path: mask * np.uint8(255), overlay_path: overlay(image, mask, PREDICTION_COLOUR)}
+    unwritten = [osp.basename(name) for name, picture in pictures.items() if not write_image_atomically(name, picture)]
+    if unwritten:
+        tqdm.write(f"could not write {', '.join(unwritten)} in {out}", file=sys.stderr)
+        return [f"{query}: could not write {', '.join(unwritten)} in {out}"]
+    return []
 
 
 if __name__ == "__main__":
