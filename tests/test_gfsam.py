@@ -114,13 +114,13 @@ def test_priors_that_place_no_point_give_an_empty_mask_without_prompting_sam(mod
 
 def test_under_bf16_autocast_prompt_decoding_and_the_graph_run_in_fp32(model, monkeypatch):
     decoding = []
-    point_masks = model._point_masks
+    point_logits = model._point_logits
 
     def recorded(sam, embedding, *args):
         decoding.append((torch.is_autocast_enabled("cpu"), {part.dtype for part in embedding}))
-        return point_masks(sam, embedding, *args)
+        return point_logits(sam, embedding, *args)
 
-    monkeypatch.setattr(model, "_point_masks", recorded)
+    monkeypatch.setattr(model, "_point_logits", recorded)
     supports, labels, query = episode(shots=1)
     masks = (labels == 1).float()[:, None]
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):

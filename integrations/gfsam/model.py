@@ -17,14 +17,16 @@ from integrations.foundation.weight_files import read_model_file
 
 from .dinov2 import DINOV2_IMAGE_SIZE, build_dinov2, dinov2_patch_tokens
 from .graph import point_mask_graph, weak_components
+from .low_res import LowResMasks, full_size
 from .points import MAX_POINTS, select_points
 from .priors import mask_on_grid, normalise_over_tokens, pixelwise_cosine, point_prior, similarity_priors
-from .sam_masks import build_sam, sam_image_embedding, sam_point_masks
+from .sam_masks import build_sam, sam_image_embedding, sam_point_logits, sam_resize_steps
 from .selection import classify_clusters, cluster_unions, final_mask, mask_on_patch_grid, point_consistency
 from .weights import HINT, read_dinov2_weights, read_sam_weights
 
 MASK_LOGIT = 20.0  # the foreground logit of a mask pixel (-20 elsewhere): softmax 1 - 2e-9, so > 0.5 is the mask
 POINTS_PER_BATCH = 64  # GFSAM.py generate_sam_masks: ``batch_iterator(64, ...)``
+MASK_RESOLUTIONS = ("low", "full")  # the point masks read at SAM's resolution (the answer's at full size), or all full
 
 
 def full_precision(device: torch.device) -> ContextManager:
@@ -80,6 +82,9 @@ class GFSAM(EpisodeModel):
         max_points (int): Most point prompts per query. Default: 128 (GF-SAM's).
         points_per_batch (int): Point prompts decoded by SAM together. Default: 64 (GF-SAM's).
         dinov2_args, sam_args, sam2_args (dict, optional): Architecture overrides (tiny test models).
+        mask_resolution (str): 'low' reads the point masks on the grid from SAM's low-resolution logits and brings
+            to full size only the masks of the answer (:mod:`.low_res`; the same masks up to float rounding); 'full'
+            upsamples every point's mask to the image first, as GF-SAM's code does. Default: 'low'.
     """
 
     fuses_shots = True
@@ -95,8 +100,11 @@ class GFSAM(EpisodeModel):
                  sam2_weights: Optional[str] = None, dinov2_image_size: int = DINOV2_IMAGE_SIZE,
                  max_points: int = MAX_POINTS, points_per_batch: int = POINTS_PER_BATCH,
                  dinov2_args: Optional[dict] = None, sam_args: Optional[dict] = None,
-                 sam2_args: Optional[dict] = None):
+                 sam2_args: Optional[dict] = None, mask_resolution: str = "low"):
         super().__init__()
+        if mask_resolution not in MASK_RESOLUTIONS:
+            raise ValueError(f"mask_resolution must be one of {MASK_RESOLUTIONS}, got {mask_resolution!r}")
+        self.mask_resolution = mask_resolution
         if (sam is None) == (sam2 is None):
             raise ValueError(f"GF-SAM needs one mask generator: sam='vit_b'|'vit_l'|'vit_h' or sam2='tiny'|'small'|"
                              f"'base_plus'|'large' with sam=None; got sam={sam!r}, sam2={sam2!r}")
@@ -113,13 +121,15 @@ class GFSAM(EpisodeModel):
         self.max_points, self.points_per_batch = max_points, points_per_batch
         if sam is not None:
             self.sam = build_sam(sam, **(sam_args or {}))
-            self.mask_model_name, self._embed, self._point_masks = "sam", sam_image_embedding, sam_point_masks
+            self.mask_model_name, self._embed = "sam", sam_image_embedding
+            self._point_logits, self._resize_steps = sam_point_logits, sam_resize_steps
             self._read_masks_weights = partial(read_sam_weights, sam=self.sam)
         else:
-            from .sam2_masks import build_sam2, sam2_image_embedding, sam2_point_masks
+            from .sam2_masks import build_sam2, sam2_image_embedding, sam2_point_logits, sam2_resize_steps
 
             self.sam2 = build_sam2(sam2, **(sam2_args or {}))  # sam2_args: dict(hydra_overrides=[...])
-            self.mask_model_name, self._embed, self._point_masks = "sam2", sam2_image_embedding, sam2_point_masks
+            self.mask_model_name, self._embed = "sam2", sam2_image_embedding
+            self._point_logits, self._resize_steps = sam2_point_logits, sam2_resize_steps
             self._read_masks_weights = partial(read_model_file, option="sam2_weights", built=self.sam2, hint=HINT)
         self.requires_grad_(False)
 
@@ -174,21 +184,25 @@ class GFSAM(EpisodeModel):
         return max_prior, mean_prior, negative_mean
 
     def point_masks(self, embedding: Sequence[torch.Tensor], points: torch.Tensor,
-                    image_hw: Tuple[int, int]) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Each point's mask (N, 1, H, W) bool, and on the grid: nearest (N, h, w) bool, bilinear (N, 1, h, w).
+                    image_hw: Tuple[int, int]) -> Tuple[object, torch.Tensor, torch.Tensor]:
+        """Each point's mask, and on the grid: nearest (N, h, w) bool, bilinear (N, 1, h, w).
 
+        The masks are (N, 1, H, W) bool, or with ``mask_resolution='low'`` a :class:`~.low_res.LowResMasks` that
+        reads the grid from SAM's low-resolution logits and gives full-size masks only of the points asked for.
         SAM's prompt decoding runs in fp32 whatever the encoders' precision: on the README's CPU bf16 decoded no
         faster (15.5 s against 15.7 s for 128 points with SAM ViT-B) and moved mask boundaries.
         """
-        masks, nearest, bilinear = [], [], []
+        steps = self._resize_steps(self.mask_model, image_hw)
         with full_precision(points.device):
             embedding = [part.float() for part in embedding]
-            for batch in self._point_masks(self.mask_model, embedding, points, self.grid, image_hw,
-                                           self.points_per_batch):
-                masks.append(batch)
-                nearest.append(mask_on_patch_grid(batch, self.grid, "nearest")[:, 0] > 0)
-                bilinear.append(mask_on_patch_grid(batch, self.grid, "bilinear"))
-        return torch.cat(masks), torch.cat(nearest), torch.cat(bilinear)
+            logits = list(self._point_logits(self.mask_model, embedding, points, self.grid, image_hw,
+                                             self.points_per_batch))
+            if self.mask_resolution == "low":
+                masks = LowResMasks(torch.cat(logits), steps, self.grid)
+                return masks, masks.nearest(), masks.bilinear()
+            masks = torch.cat([full_size(batch.float(), steps) > 0 for batch in logits])
+            return (masks, mask_on_patch_grid(masks, self.grid, "nearest")[:, 0] > 0,
+                    mask_on_patch_grid(masks, self.grid, "bilinear"))
 
     def segment(self, tokens: torch.Tensor, image_hw: Tuple[int, int], embedding: Sequence[torch.Tensor],
                 support_tokens: torch.Tensor, support_masks: torch.Tensor) -> torch.Tensor:
@@ -207,8 +221,9 @@ class GFSAM(EpisodeModel):
             foreground, scores = classify_clusters(bilinear, labels, count, mean_prior * mean_prior,
                                                    negative_mean * half)
             self_similarity = pixelwise_cosine(tokens, tokens[None])[0]  # (L, L)
-            point_labels = point_consistency(self_similarity, cluster_unions(masks, labels, count, self.grid), points,
-                                             labels, foreground, self.grid[1])
+            unions = (masks.unions(labels, count) if isinstance(masks, LowResMasks)
+                      else cluster_unions(masks, labels, count, self.grid))
+            point_labels = point_consistency(self_similarity, unions, points, labels, foreground, self.grid[1])
         return final_mask(masks, point_labels, scores)
 
     def loss(self, output: EpisodeOutput, query_labels: torch.Tensor,

@@ -15,7 +15,7 @@ from integrations.foundation.sam2_models import build_sam2_model
 
 from .points import prompt_coordinates
 
-__all__ = ["build_sam2", "sam2_image_embedding", "sam2_point_masks"]
+__all__ = ["build_sam2", "sam2_image_embedding", "sam2_point_logits", "sam2_resize_steps"]
 
 
 def build_sam2(size: str, hydra_overrides: Sequence[str] = ()) -> torch.nn.Module:
@@ -40,10 +40,17 @@ def sam2_image_embedding(sam2, images: torch.Tensor) -> Tuple[torch.Tensor, ...]
     return (maps[-1], *maps[:-1])
 
 
-def sam2_point_masks(sam2, embedding: Sequence[torch.Tensor], grid_points: torch.Tensor, grid: Tuple[int, int],
-                     image_hw: Tuple[int, int], batch_size: int) -> Iterator[torch.Tensor]:
-    """One (B, 1, H, W) bool mask per point prompt, ``batch_size`` points at a time (``SAM2ImagePredictor._predict``
-    with one positive point per prompt and ``multimask_output=False``; masks upsampled to the image, > 0)."""
+def sam2_resize_steps(sam2, image_hw: Tuple[int, int]) -> list:
+    """SAM2's resizing of its low-resolution logits to the image (``SAM2Transforms.postprocess_masks``: bilinear,
+    corners not aligned; :mod:`.low_res` steps)."""
+    return [("resize", tuple(image_hw))]
+
+
+def sam2_point_logits(sam2, embedding: Sequence[torch.Tensor], grid_points: torch.Tensor, grid: Tuple[int, int],
+                      image_hw: Tuple[int, int], batch_size: int) -> Iterator[torch.Tensor]:
+    """One (B, 1, 256, 256) low-resolution logit map per point prompt, ``batch_size`` points at a time
+    (``SAM2ImagePredictor._predict`` with one positive point per prompt and ``multimask_output=False``); the mask is
+    these resized by :func:`sam2_resize_steps`, > 0."""
     image_embedding, *high_res = embedding
     coordinates = prompt_coordinates(grid_points, grid, (sam2.image_size, sam2.image_size))
     dense_pe = sam2.sam_prompt_encoder.get_dense_pe()
@@ -51,8 +58,7 @@ def sam2_point_masks(sam2, embedding: Sequence[torch.Tensor], grid_points: torch
         batch = coordinates[start:start + batch_size, None, :]  # (B, 1, 2)
         labels = torch.ones(batch.shape[:2], dtype=torch.int, device=batch.device)
         sparse, dense = sam2.sam_prompt_encoder(points=(batch, labels), boxes=None, masks=None)
-        low_res = sam2.sam_mask_decoder(image_embeddings=image_embedding, image_pe=dense_pe,
-                                        sparse_prompt_embeddings=sparse, dense_prompt_embeddings=dense,
-                                        multimask_output=False, repeat_image=batch.shape[0] > 1,
-                                        high_res_features=high_res or None)[0]
-        yield F.interpolate(low_res, size=image_hw, mode="bilinear", align_corners=False) > 0
+        yield sam2.sam_mask_decoder(image_embeddings=image_embedding, image_pe=dense_pe,
+                                    sparse_prompt_embeddings=sparse, dense_prompt_embeddings=dense,
+                                    multimask_output=False, repeat_image=batch.shape[0] > 1,
+                                    high_res_features=high_res or None)[0]

@@ -75,17 +75,25 @@ def sam_image_embedding(sam, images: torch.Tensor) -> Tuple[torch.Tensor]:
     return (sam.image_encoder(F.pad(images, (0, size - frame[1], 0, size - frame[0]))),)
 
 
-def sam_point_masks(sam, embedding: Tuple[torch.Tensor], grid_points: torch.Tensor, grid: Tuple[int, int],
-                    image_hw: Tuple[int, int], batch_size: int) -> Iterator[torch.Tensor]:
-    """One (B, 1, H, W) bool mask per point prompt, ``batch_size`` points at a time (GFSAM.py ``generate_sam_masks``:
-    batches of 64, one positive point each, ``multimask_output=False``, logits > ``mask_threshold``).
+def sam_resize_steps(sam, image_hw: Tuple[int, int]) -> list:
+    """SAM's resizing of its low-resolution logits to the image (``Sam.postprocess_masks``): to its square frame,
+    the padding cropped, to the image's size (:mod:`.low_res` steps)."""
+    side = sam.image_encoder.img_size
+    return [("resize", (side, side)), ("crop", sam_frame(image_hw, side)), ("resize", tuple(image_hw))]
+
+
+def sam_point_logits(sam, embedding: Tuple[torch.Tensor], grid_points: torch.Tensor, grid: Tuple[int, int],
+                     image_hw: Tuple[int, int], batch_size: int) -> Iterator[torch.Tensor]:
+    """One (B, 1, 256, 256) low-resolution logit map per point prompt, ``batch_size`` points at a time (GFSAM.py
+    ``generate_sam_masks``: batches of 64, one positive point each, ``multimask_output=False``); the mask is these
+    resized by :func:`sam_resize_steps`, > ``mask_threshold``.
 
     Args:
         sam: The SAM model.
         embedding: (1, 256, 64, 64) of the query, as :func:`sam_image_embedding` gives it.
         grid_points: (N, 2) long grid cells (x, y) of the points.
         grid: The (h, w) patch grid of the points.
-        image_hw: The query's (H, W): the masks' size.
+        image_hw: The query's (H, W).
         batch_size: Points decoded together.
     """
     frame = sam_frame(image_hw, sam.image_encoder.img_size)
@@ -95,6 +103,5 @@ def sam_point_masks(sam, embedding: Tuple[torch.Tensor], grid_points: torch.Tens
         batch = coordinates[start:start + batch_size, None, :]  # (B, 1, 2)
         labels = torch.ones(batch.shape[:2], dtype=torch.int, device=batch.device)
         sparse, dense = sam.prompt_encoder(points=(batch, labels), boxes=None, masks=None)
-        low_res, _ = sam.mask_decoder(image_embeddings=embedding[0], image_pe=dense_pe, sparse_prompt_embeddings=sparse,
-                                      dense_prompt_embeddings=dense, multimask_output=False)
-        yield sam.postprocess_masks(low_res, frame, image_hw) > sam.mask_threshold
+        yield sam.mask_decoder(image_embeddings=embedding[0], image_pe=dense_pe, sparse_prompt_embeddings=sparse,
+                               dense_prompt_embeddings=dense, multimask_output=False)[0]
