@@ -20,8 +20,8 @@ PEER_COUNTS = {("PascalFewShotDataset", "pfenet"): 5000, ("CocoFewShotDataset", 
                ("FSS1000Dataset", "patnet"): None,
                # FSS-SAM3 data/dataset_tool.py: episode_num = 1000 in 'val' mode
                ("FssSam3PascalDataset", "fss_sam3"): 1000, ("FssSam3CocoDataset", "fss_sam3"): 1000}
-# a family whose PFENet-protocol test counts differ from PFENet's: FSSAM's test.py runs 1000 episodes (PASCAL's test_num,
-# COCO's --episode=1000) on PFENet's rules and lists
+# a family whose PFENet-protocol test counts differ from PFENet's: FSSAM's test.py runs 1000 episodes (PASCAL's
+# test_num, COCO's --episode=1000) on PFENet's rules and lists
 FAMILY_COUNTS = {"fssam": 1000}
 PAPER_CONFIGS = [c for c in sorted(glob.glob(os.path.join(ROOT, "configs", "*.py"))) if "generated" not in c]
 
