@@ -105,3 +105,23 @@ def test_shards_cover_every_query_once():
     items = [f"q{index}" for index in range(7)]
     shares = [shard(items, rank, 3) for rank in range(3)]
     assert sorted(sum(shares, [])) == sorted(items) and [len(share) for share in shares] == [3, 2, 2]
+
+
+def test_a_query_counts_as_complete_only_with_both_outputs_listed_newer_than_it_and_the_same_fingerprint(tmp_path):
+    from integrations.mmseg.apis.infer_outputs import completed_queries, record_run
+
+    queries = {name: tmp_path / f"{name}.jpg" for name in ("a", "b", "c")}
+    for path in queries.values():
+        path.write_bytes(b"image")
+    outputs = {str(path): [str(tmp_path / f"{name}_mask.png"), str(tmp_path / f"{name}_overlay.png")]
+               for name, path in queries.items()}
+    for paths in outputs.values():
+        for path in paths:
+            with open(path, "wb") as handle:
+                handle.write(b"png")
+    (tmp_path / WRITTEN_LIST).write_text("a_mask.png\na_overlay.png\nb_mask.png\nb_overlay.png\nc_mask.png\n")
+    record_run(str(tmp_path), "same")
+    later = os.path.getmtime(outputs[str(queries["b"])][0]) + 10
+    os.utime(queries["b"], (later, later))  # the image changed after its outputs were written
+    assert completed_queries(outputs, str(tmp_path), "same") == [str(queries["a"])]  # c: its overlay is not listed
+    assert completed_queries(outputs, str(tmp_path), "other settings") == []

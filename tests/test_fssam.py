@@ -260,3 +260,22 @@ def test_the_benchmarks_encoder_clock_times_fssams_sam2_and_dinov2_encoders_and_
             self.encoder = torch.nn.Linear(2, 2)
 
     assert benchmark.EncoderClock(PartlyBuilt(), "cpu").wrapped == ["encoder.forward"]
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_a_tiny_fssam_segments_on_cuda_in_fp32_and_under_bf16_autocast_as_on_the_cpu():
+    """FSSAM's released runs are CUDA bf16: the fp32 logits agree with the CPU's, and bf16's mask with 97% of pixels
+    (Reading: bf16 moves logits near 0 across it)."""
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    model = tiny_fssam(seed=6)
+    query, supports, masks = episode(seed=6, shots=2)
+    with torch.no_grad():
+        on_cpu = model(query, supports, masks).query_logits[:, 1]
+        model = model.to("cuda")
+        inputs = [tensor.cuda() for tensor in (query, supports, masks)]
+        on_cuda = model(*inputs).query_logits[:, 1]
+        with torch.autocast("cuda", dtype=torch.bfloat16):
+            in_bf16 = model(*inputs).query_logits[:, 1].float()
+    assert torch.allclose(on_cuda.cpu(), on_cpu, atol=1e-3)
+    assert ((in_bf16.cpu() > 0) == (on_cpu > 0)).float().mean() >= 0.97

@@ -192,12 +192,13 @@ def record_run(out: str, fingerprint: str) -> None:
 
 def completed_queries(outputs: Mapping[str, Sequence[str]], out: str, fingerprint: str) -> List[str]:
     """The queries whose outputs an earlier run with this ``fingerprint`` wrote in full (all of them are files this
-    tool listed); none when the folder holds another run's outputs."""
+    tool listed, written after the query's image last changed); none when the folder holds another run's outputs."""
     if fingerprint != recorded_fingerprint(out):
         return []
     ours = written_before(out)
     return [query for query, paths in outputs.items()
-            if all(osp.isfile(path) and osp.basename(path) in ours for path in paths)]
+            if all(osp.isfile(path) and osp.basename(path) in ours and osp.getmtime(path) >= osp.getmtime(query)
+                   for path in paths)]
 
 
 def shard(items: Sequence[str], rank: int, world_size: int) -> List[str]:
