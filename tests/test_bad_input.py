@@ -232,13 +232,14 @@ def test_infer_into_the_query_folder_never_reads_its_outputs_back_and_skips_an_e
     _photos(photos, ["a.jpg", "b.jpg"])
     (photos / "c_empty.jpg").write_bytes(b"")
     support = ["--support", str(photos / "a.jpg"), "5,5,30,25"]
-    for run in range(2):
+    for run, segmented in enumerate(("2 of 3 queries segmented", "0 of 3 queries segmented into")):
         result = _infer(weights, *support, "--query", str(photos), "--out", str(photos))
         assert result.returncode == 1  # the empty photo, reported by name and skipped
         assert f"skipped {photos / 'c_empty.jpg'}: image {photos / 'c_empty.jpg'} is an empty file" in result.stderr
-        assert "2 of 3 queries segmented" in result.stdout, (run, result.stdout)
-    assert sorted(os.listdir(photos)) == [".infer_outputs", "a.jpg", "a_mask.png", "a_overlay.png", "b.jpg",
-                                          "b_mask.png", "b_overlay.png", "c_empty.jpg"]
+        assert segmented in result.stdout, (run, result.stdout)  # the second run: a and b already complete
+    assert "2 already complete from an earlier run with the same settings" in result.stdout
+    assert sorted(os.listdir(photos)) == [".infer_outputs", ".infer_run.json", "a.jpg", "a_mask.png", "a_overlay.png",
+                                          "b.jpg", "b_mask.png", "b_overlay.png", "c_empty.jpg"]
 
 
 def test_infer_refuses_to_write_over_a_support_mask_named_like_an_output(weights, tmp_path):
@@ -283,8 +284,8 @@ def test_a_killed_runs_temporary_is_never_a_query_and_is_removed(weights, tmp_pa
                     "--out", str(photos))
     assert result.returncode == 0, result.stderr[-2000:]
     assert "1 of 1 queries segmented" in result.stdout and not stale.exists()
-    assert sorted(os.listdir(photos)) == [".hidden.png", ".infer_outputs", users.name, "a.jpg", "a_mask.png",
-                                          "a_overlay.png"]
+    assert sorted(os.listdir(photos)) == [".hidden.png", ".infer_outputs", ".infer_run.json", users.name, "a.jpg",
+                                          "a_mask.png", "a_overlay.png"]
 
 
 def test_a_support_whose_object_vanishes_at_the_working_size_is_refused_naming_the_size_that_keeps_it(tmp_path):

@@ -71,7 +71,7 @@ def test_the_mmseg_extra_with_the_core_covers_what_the_hosts_and_tools_import_an
                 **_distributions_imported_by("tools", True, OWN_EXTRA_FOLDERS)}
     assert not {name: files for name, files in imported.items() if name not in host}, "not in [mmseg]"
     optional = host | set().union(*(_names(extras[name]) for name in ("coco", "tensorboard", "convert", "foundation",
-                                                                      "demo", "test")))  # test: the page's driver
+                                                                      "demo", "test", "backends")))
     imported = {**_distributions_imported_by("integrations"), **_distributions_imported_by("tools")}
     assert not {name: files for name, files in imported.items() if name not in optional}, "not in any extra"
 

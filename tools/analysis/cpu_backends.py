@@ -20,7 +20,6 @@ import tempfile
 import time
 
 import cv2
-import matplotlib
 import numpy as np
 import torch
 from mmengine.config import Config
@@ -99,6 +98,8 @@ class _Flat(torch.nn.Module):
 
 
 def episode(size: int, queries: int):
+    import matplotlib  # its sample photos; matplotlib comes with the [foundation] extra's packages
+
     folder = os.path.join(os.path.dirname(matplotlib.__file__), "mpl-data", "sample_data")
     images = [cv2.resize(cv2.imread(os.path.join(folder, name), cv2.IMREAD_COLOR), (size, size)) for name in PHOTOS]
     label = np.zeros((size, size), np.uint8)

@@ -1,8 +1,9 @@
 """A run of the page: a session's marked supports prepared once, each query segmented, the masks zipped.
 
-Names and bytes are ``tools/infer.py``'s: its :func:`output_names` name the masks and its
-:func:`write_image_atomically` writes them, so the zip holds the files ``tools/infer.py`` writes for the
-same supports and queries. A query that fails is reported by name and the others are still segmented.
+Names and bytes are ``tools/infer.py``'s: :func:`~integrations.mmseg.apis.infer_outputs.output_names` name the
+masks and :func:`~integrations.mmseg.apis.infer_outputs.write_image_atomically` writes them, so the zip holds the
+files ``tools/infer.py`` writes for the same supports and queries. A query that fails is reported by name and the
+others are still segmented.
 """
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
 import cv2
 import numpy as np
-from infer import OUTPUT_SUFFIXES, output_names, write_image_atomically
 
+from integrations.mmseg.apis.infer_outputs import OUTPUT_SUFFIXES, output_names, write_image_atomically
 from integrations.mmseg.apis.predictor import load_image
 
 from .drawing import result_picture
