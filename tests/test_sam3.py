@@ -9,6 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
+from integrations.foundation.meta_device import CudaToDefaultDevice
 from integrations.sam3.boxes import mask_box, support_boxes
 from integrations.sam3.canvas import (
     Cell,
@@ -20,7 +21,7 @@ from integrations.sam3.canvas import (
     point_on_canvas,
 )
 from integrations.sam3.model import to_rgb_uint8
-from integrations.sam3.sam3_model import BPE_SHA256, DETECTOR, CudaToDefaultDevice, bpe_vocabulary, read_sam3_weights
+from integrations.sam3.sam3_model import BPE_SHA256, DETECTOR, bpe_vocabulary, read_sam3_weights
 from tests.sam3_fixtures import TINY, tiny_fss_sam3
 
 SIZE = 1008

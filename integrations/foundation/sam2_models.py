@@ -43,3 +43,8 @@ def build_sam2_model(size: str, version: str = "2", hydra_overrides: Sequence[st
 def sam2_version_of(state: Dict[str, torch.Tensor]) -> str:
     """'2.1' for a SAM 2.1 state dict (it has ``no_obj_embed_spatial``), else '2'."""
     return "2.1" if "no_obj_embed_spatial" in state else "2"
+
+
+def sequence_first(feature_map: torch.Tensor) -> torch.Tensor:
+    """(N, C, h, w) -> (h*w, N, C), the layout of SAM2's memory attention and memory encoder inputs."""
+    return feature_map.flatten(2).permute(2, 0, 1)

@@ -109,7 +109,7 @@ def main(argv=None) -> Dict[int, dict]:
     for shots, result in results.items():
         print(f"{shots}-shot: max |logit difference| {result['max_logit_difference']:.2e}, masks agree on "
               f"{100 * result['mask_agreement']:.3f}% of pixels; logits move by at most: "
-              + ", ".join(f"{name} {value:.2f}" for name, value in result["moved"].items()))
+              + ", ".join(f"{name} {value:.2g}" for name, value in result["moved"].items()))
     return results
 
 

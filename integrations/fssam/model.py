@@ -31,6 +31,7 @@ from torch import nn
 
 from crc_modules.episode_model import EpisodeModel, EpisodeOutput, FrozenWeights
 from crc_modules.registry import MODELS
+from integrations.foundation.sam2_models import sequence_first
 from integrations.foundation.weight_files import read_model_file
 
 from .calibrated_attention import calibrating, insert_calibration
@@ -64,11 +65,6 @@ class SupportFeatures(NamedTuple):
     memory: torch.Tensor
     memory_position: torch.Tensor
     object_pointer: torch.Tensor
-
-
-def _tokens(feature_map: torch.Tensor) -> torch.Tensor:
-    """(N, C, h, w) -> (h*w, N, C), SAM 2's sequence-first layout."""
-    return feature_map.flatten(2).permute(2, 0, 1)
 
 
 @MODELS.register_module()
@@ -180,7 +176,8 @@ class FSSAM(EpisodeModel):
         logits)."""
         outputs = self.sam2._use_mask_as_output(features.embedding, [features.high_res_4, features.high_res_8], masks)
         memory, position = self.sam2._encode_new_memory(
-            current_vision_feats=[_tokens(features.embedding)], feat_sizes=[tuple(features.embedding.shape[-2:])],
+            current_vision_feats=[sequence_first(features.embedding)],
+            feat_sizes=[tuple(features.embedding.shape[-2:])],
             pred_masks_high_res=outputs[1], object_score_logits=None, is_mask_from_pts=False)
         return memory, position[-1], outputs[5]
 
@@ -203,7 +200,7 @@ class FSSAM(EpisodeModel):
         calibration_masks = F.interpolate(masks[:, 0], grid, mode="nearest")[:, None]  # the first shot's
         with calibrating(self.sam2.memory_attention, calibration_masks):
             conditioned = self.sam2.memory_attention(
-                curr=[_tokens(query.embedding)], curr_pos=[_tokens(query.position)], memory=memory,
+                curr=[sequence_first(query.embedding)], curr_pos=[sequence_first(query.position)], memory=memory,
                 memory_pos=memory_position, num_obj_ptr_tokens=pointers)
         conditioned = conditioned.permute(1, 2, 0).view_as(query.embedding)
         logits = decode_masks(self.sam2, conditioned, (query.high_res_4, query.high_res_8))
@@ -219,8 +216,8 @@ class FSSAM(EpisodeModel):
         frames = [supports.memory[:, shot] for shot in range(shots)] + [refined]
         positions = [supports.memory_position[:, shot] for shot in range(shots)] + [query_memory[1]]
         temporal = sam.maskmem_tpos_enc[sam.num_maskmem - 1]
-        memory = [_tokens(frame) for frame in frames]
-        memory_position = [_tokens(position) + temporal for position in positions]
+        memory = [sequence_first(frame) for frame in frames]
+        memory_position = [sequence_first(position) + temporal for position in positions]
         pointer_tokens = 0
         if sam.use_obj_ptrs_in_encoder:
             pointers = torch.stack([supports.object_pointer[:, shot] for shot in range(shots)] + [query_memory[2]])

@@ -25,22 +25,10 @@ import textwrap
 from types import SimpleNamespace
 
 import torch
-from torch.overrides import TorchFunctionMode
+
+from integrations.foundation.meta_device import CudaToDefaultDevice
 
 SIDE = 512
-
-
-class CudaStaysOnTheCPU(TorchFunctionMode):
-    """``.cuda()`` and ``device='cuda'`` keep tensors where they are, where CUDA is not available."""
-
-    def __torch_function__(self, func, types, args=(), kwargs=None):
-        kwargs = dict(kwargs or {})
-        if func is torch.Tensor.cuda:
-            return args[0]
-        if "device" in kwargs and str(kwargs["device"]).startswith("cuda"):
-            kwargs["device"] = "cpu"
-        args = tuple("cpu" if isinstance(arg, str) and arg.startswith("cuda") else arg for arg in args)
-        return func(*args, **kwargs)
 
 
 def _module(path: str, name: str):
@@ -117,8 +105,7 @@ def main(argv=None) -> None:
     generator = torch.Generator().manual_seed(args.seed)
     torch.manual_seed(args.seed)
     written = {}
-    context = CudaStaysOnTheCPU() if not torch.cuda.is_available() else torch.device("cuda")
-    with context, torch.no_grad():
+    with torch.device("cuda") if torch.cuda.is_available() else CudaToDefaultDevice(), torch.no_grad():
         state = None
         for shots, module in models.items():
             options = SimpleNamespace(zoom_factor=8, shot=shots, data_set="pascal", print_freq=10, sam2_weight=None,

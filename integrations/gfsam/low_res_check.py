@@ -10,11 +10,9 @@ ellipse on it.
 from __future__ import annotations
 
 import argparse
-import os
 import time
 
 import cv2
-import matplotlib
 import numpy as np
 import torch
 from mmengine.config import Config
@@ -22,15 +20,14 @@ from mmengine.utils import import_modules_from_strings
 
 from crc_modules.precision import PRECISIONS
 from integrations.cli import run_tool
+from integrations.foundation.sample_photos import sample_photos
 from integrations.mmseg.models.segmentor import FewShotSegmentor
 
-PHOTOS = ("grace_hopper.jpg", "Minduka_Present_Blue_Pack.png", "logo2.png")
 SIDE = 1024
 
 
 def photos() -> list:
-    folder = os.path.join(os.path.dirname(matplotlib.__file__), "mpl-data", "sample_data")
-    images = [cv2.resize(cv2.imread(os.path.join(folder, name), cv2.IMREAD_COLOR), (SIDE, SIDE)) for name in PHOTOS]
+    images = sample_photos(SIDE)
     return images + [image[:, ::-1] for image in images]
 
 

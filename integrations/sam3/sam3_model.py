@@ -7,9 +7,10 @@ Three facts of ``sam3`` 0.1.4 handled here without changing the package:
   MMSegmentation ships the same file (``mmseg/utils/``); it is used after its SHA-256 is checked.
 - Two places create tensors with ``device="cuda"`` (the position encoding's cache and the decoder's coordinates, both
   at build time) and the geometry encoder calls ``pin_memory()`` on each box forward, so the package does not run
-  on a machine without CUDA as published. :class:`CudaToDefaultDevice` (a ``TorchFunctionMode``) sends those
-  tensors to the default device and makes ``pin_memory`` a no-op where there is no CUDA; it is active while the
-  model is built and around the calls that prompt boxes. The two build-time caches are dropped when the model
+  on a machine without CUDA as published. :class:`~integrations.foundation.meta_device.CudaToDefaultDevice` (a
+  ``TorchFunctionMode``, shared with FSSAM's reference run) sends those tensors to the default device and makes
+  ``pin_memory`` a no-op where there is no CUDA; it is active while the model is built and around the calls that
+  prompt boxes. The two build-time caches are dropped when the model
   moves (:func:`drop_device_caches`): the package refills them on the device of its inputs.
 - ``build_sam3_image_model(load_from_HF=True)`` downloads ``sam3.pt``; it is always called with
   ``load_from_HF=False`` and no checkpoint, and Meta's file is read by :func:`read_sam3_weights`.
@@ -26,9 +27,8 @@ from typing import Dict, Iterator, Optional
 import torch
 from mmengine.logging import print_log
 from torch import nn
-from torch.overrides import TorchFunctionMode
 
-from integrations.foundation.meta_device import LinspaceOnTheCPU
+from integrations.foundation.meta_device import LinspaceOnTheCPU, on_this_machine
 from integrations.foundation.weight_files import read_model_file, what_file
 
 BPE_FILE = "bpe_simple_vocab_16e6.txt.gz"
@@ -60,25 +60,6 @@ def bpe_vocabulary() -> str:
         raise FileNotFoundError(f"{copy} is not CLIP's BPE vocabulary that SAM 3 reads (SHA-256 {digest}, expected "
                                 f"{BPE_SHA256})")
     return copy
-
-
-class CudaToDefaultDevice(TorchFunctionMode):
-    """Tensors the package asks for on ``"cuda"`` go to the default device (the CPU, or the meta device while a model
-    is built on it), and ``Tensor.pin_memory`` is the tensor itself, where CUDA is not available."""
-
-    def __torch_function__(self, func, types, args=(), kwargs=None):
-        kwargs = dict(kwargs or {})
-        if func is torch.Tensor.pin_memory and not torch.cuda.is_available():
-            return args[0]
-        device = kwargs.get("device")
-        if device is not None and torch.device(device).type == "cuda" and not torch.cuda.is_available():
-            kwargs["device"] = torch.get_default_device()
-        return func(*args, **kwargs)
-
-
-def on_this_machine() -> contextlib.AbstractContextManager:
-    """:class:`CudaToDefaultDevice` where CUDA is not available; nothing where it is."""
-    return contextlib.nullcontext() if torch.cuda.is_available() else CudaToDefaultDevice()
 
 
 @contextlib.contextmanager

@@ -29,6 +29,7 @@ from crc_modules.episode_model import EpisodeModel, EpisodeOutput, FrozenWeights
 from crc_modules.labels import IGNORE_INDEX
 from crc_modules.layers import resize_to
 from crc_modules.registry import MODELS
+from integrations.foundation.sam2_models import sequence_first
 
 from .adapter import ADAPTER_RATIO, ADAPTER_STAGES, insert_adapters
 from .losses import sansa_mask_loss
@@ -51,11 +52,6 @@ class SupportMemory(NamedTuple):
     features: torch.Tensor  # (N, C_mem, h, w)
     position: torch.Tensor  # (N, C_mem, h, w)
     object_pointer: torch.Tensor  # (N, C)
-
-
-def _tokens(feature_map: torch.Tensor) -> torch.Tensor:
-    """(N, C, h, w) -> (h*w, N, C), SAM2's sequence-first layout."""
-    return feature_map.flatten(2).permute(2, 0, 1)
 
 
 def memory_bank(supports: SupportMemory) -> Dict[str, Dict[int, dict]]:
@@ -186,7 +182,8 @@ class SANSA(EpisodeModel):
         side = self.sam.image_size
         high_res_logits = F.interpolate(low_res_logits, (side, side), mode="bilinear", align_corners=False)
         features_map, position = self.sam._encode_new_memory(
-            current_vision_feats=[_tokens(features.embedding)], feat_sizes=[tuple(features.embedding.shape[-2:])],
+            current_vision_feats=[sequence_first(features.embedding)],
+            feat_sizes=[tuple(features.embedding.shape[-2:])],
             pred_masks_high_res=high_res_logits, object_score_logits=None, is_mask_from_pts=False)
         return SupportMemory(features_map, position[-1], object_pointer)
 
@@ -195,8 +192,8 @@ class SANSA(EpisodeModel):
         """Logits (B, 2, H/4', W/4') = ``[0, x]`` of the query decoded with memory attention over its K supports."""
         shots = supports.features.shape[1]
         conditioned = self.sam._prepare_memory_conditioned_features(
-            frame_idx=shots, is_init_cond_frame=False, current_vision_feats=[_tokens(query.embedding)],
-            current_vision_pos_embeds=[_tokens(query.position)], feat_sizes=[tuple(query.embedding.shape[-2:])],
+            frame_idx=shots, is_init_cond_frame=False, current_vision_feats=[sequence_first(query.embedding)],
+            current_vision_pos_embeds=[sequence_first(query.position)], feat_sizes=[tuple(query.embedding.shape[-2:])],
             output_dict=memory_bank(supports), num_frames=shots + 1)
         outputs = self.sam._forward_sam_heads(conditioned, high_res_features=[query.high_res_4, query.high_res_8],
                                               multimask_output=True)

@@ -28,11 +28,11 @@ from torch.utils._pytree import tree_flatten, tree_unflatten
 
 import integrations.mmseg  # noqa: F401  (registers the host's types)
 from integrations.cli import run_tool
+from integrations.foundation.sample_photos import sample_photos
 from integrations.mmseg.apis.predictor import working_size
 from integrations.mmseg.models.segmentor import FewShotSegmentor
 
 BACKENDS = ("fp32", "bf16", "int8", "onnxruntime", "openvino")
-PHOTOS = ("grace_hopper.jpg", "Minduka_Present_Blue_Pack.png", "logo2.png")
 
 
 def encoder_modules(model):
@@ -98,10 +98,7 @@ class _Flat(torch.nn.Module):
 
 
 def episode(size: int, queries: int):
-    import matplotlib  # its sample photos; matplotlib comes with the [foundation] extra's packages
-
-    folder = os.path.join(os.path.dirname(matplotlib.__file__), "mpl-data", "sample_data")
-    images = [cv2.resize(cv2.imread(os.path.join(folder, name), cv2.IMREAD_COLOR), (size, size)) for name in PHOTOS]
+    images = sample_photos(size)
     label = np.zeros((size, size), np.uint8)
     cv2.ellipse(label, (size // 2, size // 2), (size // 4, size // 3), 0, 0, 360, 1, -1)
     support, others = images[0], images[1:] + [image[:, ::-1] for image in images]
