@@ -5,9 +5,7 @@
 #   python tools/train.py configs/fssam_coco_fold0.py --cfg-options sam2_weights=sam2_hiera_small.pt \
 #       dinov2_weights=dinov2_vitb14_pretrain.pth
 _base_ = ['./_base_/models/fssam_sam2_small.py', './_base_/datasets/fssam_coco_20i.py',
-          './_base_/schedules/fssam_adamw.py', './_base_/default_runtime.py']
-custom_imports = dict(imports=['integrations.mmseg', 'integrations.fssam.model', 'integrations.fssam.transforms'],
-                      allow_failed_imports=False)
+          './_base_/schedules/fssam_adamw.py']
 fold = 0
 default_hooks = dict(checkpoint=dict(save_best='mIoU', rule='greater'))  # train.py keeps the best validation
 max_epochs = 75

@@ -5,6 +5,5 @@
 # Different from SANSA's code: the episodes are drawn by this project's seeded generator (same rules, other draws);
 # the adapters train through MMEngine's Runner (same optimiser, schedule, clipping and loss).
 _base_ = ['./_base_/models/sansa_hiera_l.py', './_base_/datasets/sansa_coco_20i.py',
-          './_base_/schedules/sansa_adamw.py', './_base_/default_runtime.py']
-custom_imports = dict(imports=['integrations.mmseg', 'integrations.sansa'], allow_failed_imports=False)
+          './_base_/schedules/sansa_adamw.py']
 fold = 0  # the datasets' fold; a run option: --cfg-options fold=N

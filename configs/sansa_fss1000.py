@@ -3,5 +3,4 @@
 # 5 epochs. Released adapter: SANSA's "FSS-1000" download (91.4 mIoU 1-shot):
 #   python tools/test.py configs/sansa_fss1000.py ADAPTER.pth --cfg-options sam2_weights=sam2_hiera_large.pt
 _base_ = ['./_base_/models/sansa_hiera_l.py', './_base_/datasets/sansa_fss1000.py',
-          './_base_/schedules/sansa_adamw.py', './_base_/default_runtime.py']
-custom_imports = dict(imports=['integrations.mmseg', 'integrations.sansa'], allow_failed_imports=False)
+          './_base_/schedules/sansa_adamw.py']

@@ -6,8 +6,7 @@
 #   python tools/train.py configs/sansa_pascal_fold4.py --cfg-options sam2_weights=sam2_hiera_large.pt
 # The other targets: configs/sansa_cdfss_{deepglobe,isic,chest_xray,fss1000}.py with this run's weights.
 _base_ = ['./_base_/models/sansa_hiera_l.py', './_base_/datasets/hsnet_pascal_5i.py',
-          './_base_/schedules/sansa_adamw.py', './_base_/default_runtime.py', './_base_/datasets/cdfss_fss1000.py']
-custom_imports = dict(imports=['integrations.mmseg', 'integrations.sansa'], allow_failed_imports=False)
+          './_base_/schedules/sansa_adamw.py', './_base_/datasets/cdfss_fss1000.py']
 fold = 4
 train_dataloader = dict(batch_size=32, dataset=dict(
     fold=fold, shot=1, pipeline=[dict(type='Resize', scale=(640, 640), keep_ratio=False)]))

@@ -18,7 +18,5 @@ test_dataloader = dict(dataset=dict(
     _delete_=True, type=dataset_type, data_root=data_root, setting='fold', fold=0, mode='test', shot=1,
     list_file='lists/coco/val_data_list.txt', protocol='pfenet', pipeline={{_base_.test_pipeline}},
     num_episodes=20000, seed=321, eval_label='original'))
-val_dataloader = dict(dataset=dict(
-    _delete_=True, type=dataset_type, data_root=data_root, setting='fold', fold=0, mode='test', shot=1,
-    list_file='lists/coco/val_data_list.txt', protocol='pfenet', pipeline={{_base_.test_pipeline}},
-    num_episodes=300, seed=123, eval_label='original'))
+# validation: the test dataset, 300 episodes from another seed
+val_dataloader = dict(dataset=dict(test_dataloader['dataset'], num_episodes=300, seed=123))

@@ -17,6 +17,6 @@ train_dataloader = dict(dataset=dict(
 test_dataloader = dict(dataset=dict(
     _delete_=True, type=dataset_type, data_root=data_root, split_file='splits/fss/test.txt', protocol='hsnet',
     mode='test', shot=1, pipeline={{_base_.test_pipeline}}, seed=321, eval_label='original'))
-val_dataloader = dict(dataset=dict(
-    _delete_=True, type=dataset_type, data_root=data_root, split_file='splits/fss/val.txt', protocol='hsnet',
-    mode='test', shot=1, pipeline={{_base_.test_pipeline}}, num_episodes=300, seed=123, eval_label='original'))
+# validation: the test dataset on the val classes, 300 episodes from another seed
+val_dataloader = dict(dataset=dict(test_dataloader['dataset'], split_file='splits/fss/val.txt', num_episodes=300,
+                                   seed=123))

@@ -16,11 +16,7 @@ test_dataloader = dict(
     collate_fn=dict(type='pseudo_collate'),
     dataset=dict(type=dataset_type, fold=0, mode='test', shot=1, image_size=image_size, images_per_class=40,
                  pipeline=test_pipeline, num_episodes=200, seed=321, eval_label='transformed'))
-val_dataloader = dict(
-    batch_size=1, num_workers=0,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    collate_fn=dict(type='pseudo_collate'),
-    dataset=dict(type=dataset_type, fold=0, mode='test', shot=1, image_size=image_size, images_per_class=40,
-                 pipeline=test_pipeline, num_episodes=100, seed=123, eval_label='transformed'))
+# validation: the test loader, 100 episodes from another seed
+val_dataloader = dict(test_dataloader, dataset=dict(test_dataloader['dataset'], num_episodes=100, seed=123))
 val_evaluator = dict(type='FewShotIoUMetric')
 test_evaluator = val_evaluator

@@ -32,12 +32,7 @@ test_dataloader = dict(
     dataset=dict(type=dataset_type, data_root=data_root, fold=0, mode='test', shot=1, protocol='pfenet',
                  list_file='lists/pascal/val.txt', pipeline=test_pipeline, num_episodes=5000, seed=321,
                  eval_label='original'))
-val_dataloader = dict(
-    batch_size=1, num_workers=2, persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    collate_fn=dict(type='pseudo_collate'),
-    dataset=dict(type=dataset_type, data_root=data_root, fold=0, mode='test', shot=1, protocol='pfenet',
-                 list_file='lists/pascal/val.txt', pipeline=test_pipeline, num_episodes=300, seed=123,
-                 eval_label='original'))
+# validation: the test loader, 300 episodes from another seed
+val_dataloader = dict(test_dataloader, dataset=dict(test_dataloader['dataset'], num_episodes=300, seed=123))
 val_evaluator = dict(type='FewShotIoUMetric')
 test_evaluator = val_evaluator

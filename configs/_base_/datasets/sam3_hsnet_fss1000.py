@@ -3,7 +3,6 @@
 # with PIL's bilinear filter (FSS-SAM3 stretches each image into its cell of the canvas; one size, so k supports
 # stack) and scored at that size (as GF-SAM at its 1024), episodes drawn from seed 0; each support mask's connected
 # components are its exemplar boxes.
-_base_ = ['./hsnet_fss1000.py']
-sam3_pipeline = [dict(type='Resize', scale=(1008, 1008), keep_ratio=False, backend='pillow')]
-test_dataloader = dict(dataset=dict(pipeline=sam3_pipeline, seed=0))
+_base_ = ['./hsnet_fss1000.py', './sam3_pipeline.py']
+test_dataloader = dict(dataset=dict(pipeline={{_base_.sam3_pipeline}}, seed=0))
 train_dataloader = val_dataloader = val_evaluator = None  # nothing trained, nothing validated: testing only

@@ -7,6 +7,9 @@
 # dinov2_weights=dinov2_vitb14_pretrain.pth. SAM 2's base+ / large: --cfg-options model.model.sam2_size=base_plus.
 # Testing: every shot a memory frame (fuses_shots), the sigmoid thresholded at 0.5 (test.py), the 512 logits upsampled
 # to the original label with corners aligned (ori_resize).
+_base_ = ['../default_runtime.py']
+custom_imports = dict(imports=['integrations.mmseg', 'integrations.fssam.model', 'integrations.fssam.transforms'],
+                      allow_failed_imports=False)  # transforms: the pipelines' RandomScale, RandomGaussianBlur
 model = dict(
     type='FewShotSegmentor',
     data_preprocessor=dict(type='FewShotDataPreprocessor', bgr_to_rgb=True),  # ImageNet mean/std (FSSAM's, in-model)

@@ -6,7 +6,9 @@
 # Images: the loader's resize and ImageNet normalisation (the data preprocessor; SANSA's transforms.Normalize), then
 # SAM2's 1024 square resize, bilinear and antialiased (models/sam2/modeling/sam2_utils.py, preprocess) in the model.
 # Testing: every shot a memory frame (fuses_shots: 'fusion' lets the model fuse), the sigmoid thresholded at 0.5
-# (opts.py --threshold 0.5). Configs using this add 'integrations.sansa' to custom_imports.
+# (opts.py --threshold 0.5).
+_base_ = ['../default_runtime.py']
+custom_imports = dict(imports=['integrations.mmseg', 'integrations.sansa'], allow_failed_imports=False)
 model = dict(
     type='FewShotSegmentor',
     data_preprocessor=dict(type='FewShotDataPreprocessor', bgr_to_rgb=True),
