@@ -85,7 +85,7 @@ class EpisodeModel(nn.Module):
     Section 4.6), so the hosts encode each image once per support set and finetune only what
     :meth:`finetune_parameters` returns.
 
-    Class attributes:
+    Attributes:
         fuses_shots (bool): :meth:`predict` takes all K supports of an episode and fuses them itself
             (PFENet averages prototypes and priors). When False, :meth:`predict` takes K = 1 and the
             hosts average the K one-shot probabilities (the fusion of Table 4).

@@ -53,7 +53,7 @@ class SupportSet:
 
     @torch.no_grad()
     def predict(self, query_img: torch.Tensor, size: Optional[Sequence[int]] = None) -> torch.Tensor:
-        """Foreground probability (1, 1, *size) of a (1, 3, H', W') query; ``size`` defaults to (H', W')."""
+        """Foreground probability ``(1, 1, *size)`` of a (1, 3, H', W') query; ``size`` defaults to (H', W')."""
         size = tuple(size or query_img.shape[-2:])
         model = self.model
         was_training = model.training

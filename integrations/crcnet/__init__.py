@@ -1,2 +1,4 @@
-"""CRCNet's family record (:mod:`.family`); the model is ``crc_modules.CRCNet``, registered by ``crc_modules``."""
+"""CRCNet's family record (:mod:`integrations.crcnet.family`).
+
+The model is ``crc_modules.CRCNet``, registered by ``crc_modules``."""
 import crc_modules  # noqa: F401  (registers CRCNet and its blocks)

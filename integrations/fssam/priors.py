@@ -54,7 +54,7 @@ class PseudoPromptGenerator(nn.Module):
     def forward(self, query: torch.Tensor, supports: torch.Tensor, support_masks: torch.Tensor,
                 size: Tuple[int, int]) -> Tuple[torch.Tensor, torch.Tensor]:
         """``query`` (B, C, h, w), ``supports`` (B, K, C, h, w), ``support_masks`` (B, K, 1, H, W) in [0, 1] ->
-        (foreground prior, absolute-foreground prior), each (B, 1, *size) in [0, 1]."""
+        (foreground prior, absolute-foreground prior), each ``(B, 1, *size)`` in [0, 1]."""
         batch, shots = supports.shape[:2]
         grid = query.shape[-2:]
         masks = _upsample(support_masks.flatten(0, 1).float(), grid)  # (BK, 1, h, w)

@@ -1,6 +1,8 @@
-"""FSSAM's own code on random weights, for :mod:`.equivalence`: run in a process of its own, since the ``sam2`` copy
-in ``Sam1224/FSSAM`` shadows Meta's package (``python -m integrations.fssam.reference --reference SRC --dinov2 SRC
---out FILE``; :mod:`.equivalence` starts it).
+"""FSSAM's own code on random weights, for :mod:`integrations.fssam.equivalence`.
+
+It runs in a process of its own, since the ``sam2`` copy in ``Sam1224/FSSAM`` shadows Meta's package
+(``python -m integrations.fssam.reference --reference SRC --dinov2 SRC --out FILE``;
+:mod:`integrations.fssam.equivalence` starts it).
 
 The released ``model/FSSAM.py`` and ``model/FSSAM5s.py`` are imported from a copy outside this repository, never
 shipped, with the released ``sam2`` copy; DINOv2 is Meta's hub code from a copy of ``facebookresearch/dinov2``,

@@ -62,9 +62,10 @@ class GFSAM(EpisodeModel):
 
     :meth:`encode` gives a support's DINOv2 tokens (computed once per support set by the hosts) and a query's
     DINOv2 tokens with its SAM image embedding; :meth:`predict` runs the rest of ``GFSAM.predict`` per query:
-    the similarity priors (:mod:`.priors`), the points (:mod:`.points`), one SAM mask per point, the point-mask
-    graph and its clusters (:mod:`.graph`), the clusters' classification, the points' consistency and the
-    final mask (:mod:`.selection`). k shots are fused as GF-SAM does: the priors are averaged over the shots.
+    the similarity priors (:mod:`integrations.gfsam.priors`), the points (:mod:`integrations.gfsam.points`), one SAM
+    mask per point, the point-mask graph and its clusters (:mod:`integrations.gfsam.graph`), the clusters'
+    classification, the points' consistency and the final mask (:mod:`integrations.gfsam.selection`).
+    k shots are fused as GF-SAM does: the priors are averaged over the shots.
     The logits are 0 / +/-20 for the mask, so the hosts' 0.5 threshold gives GF-SAM's mask exactly.
 
     Inputs: images normalised with ImageNet's mean and std (the host's default preprocessor), which is also
@@ -154,7 +155,8 @@ class GFSAM(EpisodeModel):
 
     def encode(self, images: torch.Tensor, masks: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, ...]:
         """Supports (``masks`` given): their DINOv2 tokens (N, L, C). The query: (tokens, its (H, W) as an (N, 2)
-        tensor, SAM's image embedding tensors). Tokens are channel-normalised over the image (:mod:`.priors`)."""
+        tensor, SAM's image embedding tensors). Tokens are channel-normalised over the image
+        (:mod:`integrations.gfsam.priors`)."""
         tokens = normalise_over_tokens(dinov2_patch_tokens(self.dinov2, images, self.dinov2_image_size).float())
         if masks is not None:
             return tokens

@@ -35,6 +35,7 @@ class HSNet(EpisodeModel):
     ``align_corners=True`` as HSNet does. k shots: one prediction per shot, fused by the host (HSNet votes).
 
     Insertion points of the CRC blocks (not in the released model):
+
     - ``cross_reference``: one :class:`~crc_modules.CrossReference` per stage re-weights the channels of the
       query's and the support's features of every layer of that stage before the support is masked and
       correlated (Section 4.3: the co-occurrent channels of the two images are kept).
@@ -44,6 +45,7 @@ class HSNet(EpisodeModel):
       (B, 128, H/8, W/8), between its 4D encoder and its decoder, on the support's masked-average prototype.
       Reading: the prototype pools the last feature of the middle stage (ResNet layer3's last block,
       VGG conv5_3), the stage PFENet also pools, and a linear layer projects it to the map's 128 channels.
+
     With either flag, released weights cover every released key; the added blocks start from scratch.
 
     Args:

@@ -186,7 +186,7 @@ class FewShotPredictor:
 
     @property
     def takes_prompts(self) -> bool:
-        """Whether supports marked by prompts go to the model as prompts: a promptable model
+        """Whether supports marked by prompts go to the model as prompts, as they do for a promptable model
         (:attr:`~crc_modules.EpisodeModel.takes_prompts`) predicting in the 'fusion' mode at one scale. Otherwise they
         become masks first (:meth:`support_mask`)."""
         return self.segmentor.model.takes_prompts and self.segmentor.kshot.takes_encoded_supports

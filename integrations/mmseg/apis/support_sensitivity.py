@@ -74,7 +74,7 @@ def wrong_class_supports(dataset: FewShotDataset, index: int, query: int,
 
 
 class SupportSensitivity:
-    """Scores one model on a dataset's test episodes under each row of :data:`ROWS`.
+    """Scores one model on a dataset's test episodes under each row of ``ROWS``.
 
     Args:
         segmentor: A :class:`FewShotSegmentor` (any hosted model), in eval mode.
@@ -144,7 +144,7 @@ class SupportSensitivity:
 
 def support_sensitivity(segmentor: torch.nn.Module, dataset: FewShotDataset,
                         num_episodes: Optional[int] = None, progress: bool = True) -> Dict[str, Optional[dict]]:
-    """Every row of :data:`ROWS` on the first ``num_episodes`` test episodes (default: all of them)."""
+    """Every row of ``ROWS`` on the first ``num_episodes`` test episodes (default: all of them)."""
     analysis = SupportSensitivity(segmentor.eval(), dataset)
     count = len(dataset) if num_episodes is None else min(num_episodes, len(dataset))
     for index in tqdm(range(count), desc="support sensitivity", unit="episode", disable=not progress, mininterval=5):

@@ -176,7 +176,7 @@ class FewShotDataset(torch.utils.data.Dataset):
     # ---- what a layout provides -----------------------------------------------------------------------
     @property
     def classes(self) -> Tuple[int, ...]:
-        """The fold's classes of this mode: ``base_classes`` in training, ``novel_classes`` in testing."""
+        """The fold's classes of this mode, ``base_classes`` in training, ``novel_classes`` in testing."""
         return self.base_classes if self.mode == "train" else self.novel_classes
 
     @property

@@ -1,4 +1,6 @@
-"""FSS-1000: one folder per class holding ``1.jpg .. 10.jpg`` and ``1.png .. 10.png``; 520/240/240 split."""
+"""FSS-1000: one folder per class holding ten images ``1.jpg``-``10.jpg`` and their masks ``1.png``-``10.png``.
+
+Its classes are split 520/240/240 (HSNet's ``splits/fss/``)."""
 from __future__ import annotations
 
 import os

@@ -10,6 +10,7 @@ The rules (both datasets, per fold):
     (``choice`` of its target pool), then ``sample(k)`` of its support pool without the query;
   - queries are labelled 1 on the class and 0 elsewhere, nothing ignored (PASCAL's boundary and COCO's crowd
     regions count as background), and scored at their own size.
+
 COCO-20i (``COCOFSSDataset``): the 2014 val instances json read by pycocotools; fold classes ``i % 4 == fold`` over
 the sorted category ids; the pools in ``COCO.getImgIds(catIds=...)`` order: target = images with a non-crowd instance
 of the class, support = images with a non-crowd instance of area > 1000. A support's box is ``random.choice`` of
@@ -72,7 +73,7 @@ def box_rectangle(box: Box, shape: Tuple[int, int]) -> np.ndarray:
 class FssSam3Dataset(FewShotDataset):
     """What FSS-SAM3's two datasets share: its episodes replayed in order, its supports as box rectangles.
 
-    A layout sets ``self.samples`` and the episodes in :meth:`list_samples` (:meth:`fss_sam3_episodes`).
+    A layout sets ``self.samples`` and the episodes in :meth:`list_samples` (:func:`draw_fss_sam3_episodes`).
 
     Reading: FSS-SAM3 retries an episode whose query or support fails to load with the next one; on VOC2012 and
     COCO 2014 val no listed episode fails (each query and support holds its class), so none is retried here, and

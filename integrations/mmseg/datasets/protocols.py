@@ -13,6 +13,7 @@ PFENet (``util/dataset.py``):
   - the k supports are distinct pool entries whose image is not the query;
   - testing (``test.py``) walks the image list in order (no shuffle), episode i on image i mod N;
     training shuffles the image list each epoch, one episode per image.
+
 HSNet (``data/pascal.py``, ``data/fss.py``, ``data/coco.py``):
   - PASCAL and FSS-1000: episode i is line i mod N of the split (an image and its class; FSS: every
     image of the split's class folders, classes in sorted order, files in sorted order); the pool of a
@@ -20,8 +21,8 @@ HSNet (``data/pascal.py``, ``data/fss.py``, ``data/coco.py``):
     k-shot episode may repeat a support;
   - COCO: the index is ignored; the class is uniform over the fold's classes, the query uniform over the
     class's images in the split file, the supports drawn as above.
-PATNet (``data/deepglobe.py``, ``data/isic.py``, ``data/lung.py``, ``data/fss.py``, ``test.py``), the
-cross-domain benchmark:
+
+PATNet, the cross-domain benchmark (``data/{deepglobe,isic,lung,fss}.py``, ``test.py``):
   - Deepglobe, ISIC, Chest X-ray: a pool of files per category, categories in their listed order; episode
     i is of category i mod C, its query drawn from the category's pool, then its supports;
   - FSS-1000 (``data/fss.py``, HSNet's own): episode i is image i of the split's sorted class folders; its
@@ -79,7 +80,7 @@ class EpisodePlan:
 
     @property
     def length(self) -> int:
-        """Episodes in one pass: one per query, or one per distinct image of the pools (HSNet's COCO length)."""
+        """The episodes in one pass, one per query, or one per distinct image of the pools (HSNet's COCO length)."""
         if self.query_from_class_pool:
             return len({s for c in self.pool_classes for s in self.pools[c]})
         return len(self.queries)

@@ -1,4 +1,4 @@
-"""The few-shot segmentor that MMEngine's Runner trains and tests: episodes in, ``SegDataSample``s out."""
+"""The few-shot segmentor that MMEngine's Runner trains and tests: episodes in, ``SegDataSample`` objects out."""
 from __future__ import annotations
 
 import copy
