@@ -24,6 +24,7 @@ from integrations.mmseg.engine.checkpoint import UNSAFE_PICKLE_FLAG, export_weig
 from integrations.mmseg.visualization.visualization import overlay
 from tests.datasets_fixtures import voc_labels, write_fss, write_voc
 from tests.test_infer import CONFIG, ROOT
+from tests.tool_modules import load_tool
 
 # ---- empty files, truncated JPEGs and sizes: named when the dataset is built ------------------------
 
@@ -183,11 +184,7 @@ def test_the_weights_export_replaces_the_old_file_whole_or_not_at_all(tmp_path, 
 
 
 def test_infer_writes_its_outputs_under_a_temporary_name_then_renames(tmp_path, monkeypatch):
-    sys.path.insert(0, os.path.join(ROOT, "tools"))
-    try:
-        import infer
-    finally:
-        sys.path.pop(0)
+    infer = load_tool("infer")
     target = str(tmp_path / "a_mask.png")
     assert infer.write_image_atomically(target, np.full((4, 5), 255, np.uint8))
     renames = []

@@ -9,6 +9,8 @@ import shlex
 
 import pytest
 
+from tests.tool_modules import load_tool
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DOCUMENTS = ["README.md"]
 COMMAND = re.compile(r"(?:python|bash) (?:tools/\S+|-m integrations\.\S+)")
@@ -60,13 +62,6 @@ def parse_only(monkeypatch):
     monkeypatch.setattr(argparse.ArgumentParser, "parse_args", parse)
 
 
-def load_tool(path):
-    spec = importlib.util.spec_from_file_location(f"documented_{os.path.basename(path)[:-3]}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.parametrize("document, command", documented_commands(), ids=lambda value: value[:60])
 def test_each_documented_command_names_existing_files_and_its_tools_parser_accepts_it(document, command,
                                                                                         monkeypatch):
@@ -97,10 +92,11 @@ def check_command(document, command, monkeypatch):
             assert os.path.isfile(os.path.join(ROOT, word)), f"{document}: no {word} ({command})"
     if words[0] == "bash":
         return
-    monkeypatch.syspath_prepend(os.path.dirname(tool))  # as `python tools/X.py` puts the tool's folder first
+    # as `python tools/X.py` puts the tool's folder first: the dataset converters import their sibling conversion.py
+    monkeypatch.syspath_prepend(os.path.dirname(tool))
     monkeypatch.chdir(ROOT)
     parse_only(monkeypatch)
-    module = load_tool(tool)
+    module = load_tool(os.path.relpath(tool, os.path.join(ROOT, "tools"))[:-3])
     with pytest.raises(Parsed):
         module.main(words[2:])
 

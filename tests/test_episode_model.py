@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from crc_modules import EpisodeModel, KShotPredictor
+from tests.tool_modules import load_module
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -101,12 +102,8 @@ def test_a_third_model_trains_tests_with_fusion_and_finetuning_and_segments_imag
 
 
 def test_finetuning_touches_only_the_parameters_the_model_names(user_project):
-    sys.path.insert(0, str(user_project))
-    try:
-        from prototype_net import PrototypeNet
-    finally:
-        sys.path.remove(str(user_project))
-    model = PrototypeNet().eval()
+    # the user's file itself, from its folder (the tools above find it on PYTHONPATH, through custom_imports)
+    model = load_module(str(user_project / "prototype_net.py"), "prototype_net").PrototypeNet().eval()
     assert isinstance(model, EpisodeModel)
     supports, query = torch.randn(3, 3, 32, 32), torch.randn(1, 3, 32, 32)
     labels = torch.zeros(3, 32, 32, dtype=torch.long)

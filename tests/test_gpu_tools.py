@@ -5,6 +5,8 @@ import re
 import subprocess
 import sys
 
+from tests.tool_modules import load_tool
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NO_GPU = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "1"}
 
@@ -25,14 +27,11 @@ def test_the_training_step_benchmark_times_every_trained_family_each_case_in_a_f
 
 
 def test_the_paper_configs_train_at_their_own_crop_and_batch():
-    sys.path.insert(0, os.path.join(ROOT, "tools"))
-    try:
-        from benchmark_train_step import PAPER_CONFIGS, crop_and_batch
-    finally:
-        sys.path.pop(0)
+    benchmark = load_tool("benchmark_train_step")
     from mmengine.config import Config
 
-    sizes = {os.path.basename(c): crop_and_batch(Config.fromfile(os.path.join(ROOT, c))) for c in PAPER_CONFIGS}
+    sizes = {os.path.basename(c): benchmark.crop_and_batch(Config.fromfile(os.path.join(ROOT, c)))
+             for c in benchmark.PAPER_CONFIGS}
     assert sizes["crcnet_pascal_fold0.py"] == (321, 8) and sizes["pfenet_pascal_fold0.py"] == (473, 4)
     assert sizes["pfenet_coco_fold0.py"] == (641, 8)
     # every trained family's (its family.py): HSNet and SANSA resize rather than crop

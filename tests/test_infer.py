@@ -14,6 +14,7 @@ from crc_modules.registry import MODELS
 from integrations.mmseg.apis.predictor import FewShotPredictor
 from integrations.mmseg.engine.checkpoint import export_weights
 from integrations.mmseg.models.segmentor import FewShotSegmentor
+from tests.tool_modules import load_tool
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIG = os.path.join(ROOT, "configs", "crcnet_generated.py")
@@ -180,11 +181,7 @@ def test_colliding_query_names_keep_both_outputs(files, tmp_path):
 
 
 def test_a_file_named_twice_is_segmented_once_and_distinct_files_get_distinct_names(tmp_path, monkeypatch):
-    sys.path.insert(0, os.path.join(ROOT, "tools"))
-    try:
-        import infer
-    finally:
-        sys.path.pop(0)
+    infer = load_tool("infer")
     for folder in ("photos", "photos/trip", "other/trip"):
         (tmp_path / folder).mkdir(parents=True, exist_ok=True)
     for name in ("photos/a.jpg", "photos/a.png", "photos/trip/a.jpg", "other/trip/a.jpg"):

@@ -20,6 +20,7 @@ from integrations.mmseg.apis.predictor import FewShotPredictor
 from integrations.mmseg.engine.checkpoint import export_weights
 from integrations.mmseg.models.segmentor import FewShotSegmentor
 from tests.foundation_fixtures import tiny_sam2, write_meta_sam2_file
+from tests.tool_modules import load_tool
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIG = os.path.join(ROOT, "configs", "crcnet_generated.py")
@@ -192,11 +193,7 @@ def test_infer_turns_clicks_and_a_box_into_a_sam2_mask_for_crcnet(tmp_path, monk
                         lambda path, option: masks.append(path) or masker)
     monkeypatch.setattr(masker, "mask", lambda image, prompt, name: masks.append(prompt) or np.pad(
         np.ones((20, 30), np.uint8), ((5, 15), (10, 16))))
-    sys.path.insert(0, os.path.join(ROOT, "tools"))
-    try:
-        import infer
-    finally:
-        sys.path.pop(0)
+    infer = load_tool("infer")
     assert infer.main([*args, "+20,20;5,5,40,30", "--cfg-options", f"sam2_weights={sam2_file}"]) == 0
     assert masks == [str(sam2_file), SupportPrompt(box=(5, 5, 40, 30), points=((20, 20, 1),))]
     assert cv2.imread(str(tmp_path / "out" / "query_mask.png"), cv2.IMREAD_GRAYSCALE).shape == (40, 56)
@@ -225,15 +222,9 @@ def test_a_mistyped_prompt_shows_the_syntax_not_a_missing_mask_file(mark, tmp_pa
 
 def test_a_mark_starting_with_minus_reaches_infer_as_a_mark_not_a_flag():
     """Before: '--support s.png -10,20' was an argparse error (the negative click taken for a flag)."""
-    import sys as system
-
     from integrations.mmseg.apis.predictor import support_prompt
 
-    system.path.insert(0, os.path.join(ROOT, "tools"))
-    try:
-        import infer
-    finally:
-        system.path.pop(0)
+    infer = load_tool("infer")
     args = infer.parse_args(["--config", "c.py", "--support", "s.png", "-10,20;+30,30", "--support", "t.png",
                              "-5,5,40,40", "--query", "q.png", "--out", "out"])
     marks = [mark for _, mark in args.support]

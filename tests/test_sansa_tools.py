@@ -3,7 +3,6 @@ strictly, bad files refused naming their keys, a tiny SANSA trained, tested with
 mask, a box and clicks, and the configs' settings."""
 import json
 import os
-import sys
 
 import cv2
 import numpy as np
@@ -19,6 +18,7 @@ from integrations.foundation.sam2_models import build_sam2_model
 from integrations.mmseg.engine.checkpoint import load_model_weights
 from integrations.mmseg.models.segmentor import FewShotSegmentor
 from tests.test_tools import ROOT, _run
+from tests.tool_modules import load_tool
 
 CONFIG = os.path.join(ROOT, "configs", "sansa_generated.py")
 FROZEN = ["model.model.freeze_sam2=True"]  # SANSA's training: SAM2 frozen, the adapters alone trained
@@ -128,11 +128,7 @@ def test_a_tiny_sansa_trains_its_adapters_tests_with_two_shots_and_segments_phot
     prompted, own = [], SANSA.encode_prompts
     monkeypatch.setattr(SANSA, "encode_prompts",
                         lambda model, *args: prompted.append(args[2].tolist()) or own(model, *args))
-    sys.path.insert(0, os.path.join(ROOT, "tools"))
-    try:
-        import infer
-    finally:
-        sys.path.pop(0)
+    infer = load_tool("infer")
     for prompt in ("+35,25;-2,2", "5,5,65,45"):
         assert infer.main([*args, prompt, "--out", str(tmp_path / "from_prompt"), "--cfg-options", *FROZEN,
                            f"sam2_weights={sam2_file}"]) == 0

@@ -15,10 +15,8 @@ spent in the model's image encoders (:attr:`~crc_modules.EpisodeModel.image_enco
 """
 import argparse
 import json
-import resource
 import subprocess
 import sys
-import threading
 import time
 
 import torch
@@ -29,6 +27,7 @@ from crc_modules import MULTI_SCALES
 from crc_modules.precision import PRECISIONS, resolve_precision
 from integrations.cli import run_tool
 from integrations.families import benchmark_cases
+from integrations.measurement import cuda_seconds, time_and_peak, wall_seconds
 from integrations.mmseg.models.segmentor import FewShotSegmentor
 
 # case -> its config, shots, k-shot mode, overrides: every family's rows (its ``family.py``)
@@ -105,30 +104,6 @@ class EncoderClock:
             torch.cuda.synchronize(self.device)
 
 
-def resident_bytes() -> int:
-    with open("/proc/self/statm") as handle:
-        return int(handle.read().split()[1]) * resource.getpagesize()
-
-
-class ResidentPeak:
-    """The highest resident memory of this process inside the block, sampled every millisecond."""
-
-    def __enter__(self):
-        self.peak, self._running = resident_bytes(), True
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-        self._thread.start()
-        return self
-
-    def _sample(self) -> None:
-        while self._running:
-            self.peak = max(self.peak, resident_bytes())
-            time.sleep(0.001)
-
-    def __exit__(self, *exc):
-        self._running = False
-        self._thread.join()
-
-
 def measure_case(name: str, size: int, precision: str, device: str, repeats: int, queries: int) -> dict:
     """{seconds, peak_mib, query_seconds, encoder_share} of one case in this (fresh) process; the share is None for
     a model that names no image encoders."""
@@ -144,40 +119,6 @@ def measure_case(name: str, size: int, precision: str, device: str, repeats: int
     query_seconds, encoder_seconds = sorted(runs)[len(runs) // 2]
     share = encoder_seconds / query_seconds if clock.wrapped else None
     return dict(seconds=seconds, peak_mib=peak / 2 ** 20, query_seconds=query_seconds, encoder_share=share)
-
-
-def time_and_peak(run, device: str, repeats: int) -> tuple:
-    """(median seconds of ``repeats`` runs after a warm-up run, peak bytes of the warm-up run) of ``run()``."""
-    on_cuda = torch.device(device).type == "cuda"
-    if on_cuda:
-        torch.cuda.synchronize(device)
-        torch.cuda.reset_peak_memory_stats(device)
-        run()  # the warm-up: kernels chosen, caches filled
-        torch.cuda.synchronize(device)
-        peak = torch.cuda.max_memory_allocated(device)
-    else:
-        before = resident_bytes()
-        with ResidentPeak() as sampled:
-            run()
-        peak = sampled.peak - before
-    times = sorted(cuda_seconds(run, device) if on_cuda else wall_seconds(run) for _ in range(repeats))
-    return times[len(times) // 2], peak
-
-
-def wall_seconds(run) -> float:
-    start = time.perf_counter()
-    run()
-    return time.perf_counter() - start
-
-
-def cuda_seconds(run, device: str) -> float:
-    """GPU time of one run between two CUDA events (the host's launch overhead included, queued work excluded)."""
-    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-    start.record()
-    run()
-    end.record()
-    torch.cuda.synchronize(device)
-    return start.elapsed_time(end) / 1000
 
 
 def run_in_fresh_process(name: str, size: int, precision: str, args) -> dict:

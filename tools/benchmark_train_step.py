@@ -21,13 +21,13 @@ import subprocess
 import sys
 
 import torch
-from benchmark import time_and_peak  # tools/benchmark.py
 from mmengine.config import Config
 from mmseg.registry import MODELS
 
 import integrations.mmseg  # noqa: F401  (registers the host's types)
 from integrations.cli import run_tool
 from integrations.families import train_step_configs
+from integrations.measurement import time_and_peak
 
 PAPER_CONFIGS = train_step_configs()
 DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16}
