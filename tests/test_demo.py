@@ -1,9 +1,8 @@
-"""The page's logic without a browser (tools/demo_page, issue 26): uploads and their checks, zips in and out,
-support marking, sessions, and runs that give tools/infer.py's masks byte for byte."""
+"""The page's logic without a browser (integrations/mmseg/apis/demo_page, issue 26): uploads and their checks, zips
+in and out, support marking, sessions, and runs that give tools/infer.py's masks byte for byte."""
 import io
 import os
 import struct
-import sys
 import threading
 import time
 import zipfile
@@ -17,29 +16,25 @@ from mmengine.config import Config
 
 from integrations.foundation.prompt_masks import PromptMasker
 from integrations.foundation.prompts import SupportPrompt
+from integrations.mmseg.apis.demo_page.drawing import ADD_RGB, REMOVE_RGB, editor_value, marks_picture, strokes
+from integrations.mmseg.apis.demo_page.limits import UploadLimits
+from integrations.mmseg.apis.demo_page.model import PageModel, RunSettings
+from integrations.mmseg.apis.demo_page.queries import read_queries
+from integrations.mmseg.apis.demo_page.runs import marked_supports, run_queries
+from integrations.mmseg.apis.demo_page.sessions import SessionStore
+from integrations.mmseg.apis.demo_page.supports import NO_SAM2, Support, add_supports, preview_of
+from integrations.mmseg.apis.demo_page.uploads import UploadedImage, UploadProblem, check_image
+from integrations.mmseg.apis.demo_page.zip_input import unpack_images
 from integrations.mmseg.apis.predictor import working_size
 from integrations.mmseg.engine.checkpoint import export_weights
 from integrations.mmseg.engine.run_options import resolve_config
 from integrations.mmseg.models.segmentor import FewShotSegmentor
 from tests.foundation_fixtures import tiny_sam2
+from tests.tool_modules import load_tool
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIG = os.path.join(ROOT, "configs", "crcnet_generated.py")
-sys.path.insert(0, os.path.join(ROOT, "tools"))
-try:
-    import demo
-    import infer
-    from demo_page.drawing import ADD_RGB, REMOVE_RGB, editor_value, marks_picture, strokes
-    from demo_page.limits import UploadLimits
-    from demo_page.model import PageModel, RunSettings
-    from demo_page.queries import read_queries
-    from demo_page.runs import marked_supports, run_queries
-    from demo_page.sessions import SessionStore
-    from demo_page.supports import NO_SAM2, Support, add_supports, preview_of
-    from demo_page.uploads import UploadProblem, check_image
-    from demo_page.zip_input import unpack_images
-finally:
-    sys.path.pop(0)
+demo, infer = load_tool("demo"), load_tool("infer")
 
 LIMITS = UploadLimits()
 
@@ -199,7 +194,6 @@ def test_supports_take_their_mask_files_by_name_and_bad_ones_are_named(files, tm
 
 
 def _support(files, name="s1.jpg", shape=(60, 80)):
-    from demo_page.uploads import UploadedImage
     return Support.read(UploadedImage(str(files / name), name, *shape))
 
 
@@ -253,7 +247,8 @@ def test_the_pages_box_goes_through_sam2_where_the_model_has_it(files, model, mo
     """The page's own events (the functions its layout binds), without a browser: the help says SAM2 is there,
     and two clicks on the support's picture give the mask SAM2 makes of their box."""
     import gradio as gr
-    from demo_page.layout import TOOL_LABELS, build_page
+
+    from integrations.mmseg.apis.demo_page.layout import TOOL_LABELS, build_page
 
     monkeypatch.setattr(model.predictor, "_masker", PromptMasker(tiny_sam2()))
     monkeypatch.setattr(model, "prompt_model", "SAM2")

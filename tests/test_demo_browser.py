@@ -10,7 +10,6 @@ import os
 import shutil
 import signal
 import socketserver
-import sys
 import threading
 import time
 import zipfile
@@ -45,26 +44,23 @@ if _missing():
         pytest.fail(f"CRC_REQUIRE_BROWSER=1 but {_missing()}", pytrace=False)
     pytest.skip(f"browser tests skipped: {_missing()}", allow_module_level=True)
 
-sys.path.insert(0, os.path.join(ROOT, "tools"))
-try:
-    import infer
-    from demo_page.browser import (
-        WAIT_S,
-        add_supports,
-        click_pixel,
-        download,
-        open_browser,
-        page_requests,
-        start_page,
-        text,
-        upload_queries,
-        wait_for,
-    )
-    from demo_page.browser import run as run_page
-finally:
-    sys.path.pop(0)
 from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
+
+from integrations.mmseg.apis.demo_page.browser import (  # noqa: E402
+    WAIT_S,
+    add_supports,
+    start_page,
+    text,
+    upload_queries,
+    wait_for,
+)
+from integrations.mmseg.apis.demo_page.browser import run as run_page  # noqa: E402
+from tests.browser_driver import click_pixel, download, open_browser, page_requests  # noqa: E402
+from tests.tool_modules import load_tool  # noqa: E402
+
+infer = load_tool("infer")
+DEMO = os.path.join(ROOT, "tools", "demo.py")
 
 
 class RefusingProxy(socketserver.ThreadingTCPServer):
@@ -121,7 +117,7 @@ def page(files, tmp_path_factory):
            "PYTHONPATH": os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")])),
            "HTTP_PROXY": proxy.url, "HTTPS_PROXY": proxy.url, "ALL_PROXY": proxy.url,
            "NO_PROXY": "127.0.0.1,localhost"}
-    server, url, log = start_page([CONFIG, str(files / "weights.pth"), "--max-file-mb", "1"], env)
+    server, url, log = start_page(DEMO, [CONFIG, str(files / "weights.pth"), "--max-file-mb", "1"], env)
     yield dict(url=url, proxy=proxy, browser_proxy=browser_proxy, tmp=tmp, server=server, log=log)
     if server.poll() is None:
         server.kill()

@@ -4,7 +4,6 @@ Gradio's own copies go with the session and no empty temporary file is left per 
 UploadButton preprocessing opens one in its cache folder per file and per event and never removes it)."""
 import json
 import os
-import sys
 import uuid
 from pathlib import Path
 
@@ -13,17 +12,13 @@ import httpx
 import numpy as np
 import pytest
 
+from integrations.mmseg.apis.demo_page.limits import UploadLimits
+from integrations.mmseg.apis.demo_page.model import RunSettings
+from integrations.mmseg.apis.demo_page.sessions import SessionStore
 from tests.test_demo import png_declaring
+from tests.tool_modules import load_tool
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "tools"))
-try:
-    import demo
-    from demo_page.limits import UploadLimits
-    from demo_page.model import RunSettings
-    from demo_page.sessions import SessionStore
-finally:
-    sys.path.pop(0)
+demo = load_tool("demo")
 
 
 class NoModel:
@@ -45,11 +40,7 @@ def page(tmp_path, monkeypatch):
     """The page on 127.0.0.1 in this process, Gradio's folder ``tmp_path/gradio`` as tools/demo.py sets it."""
     for key, value in {**demo.PRIVATE_ENVIRONMENT, "GRADIO_TEMP_DIR": str(tmp_path / "gradio")}.items():
         monkeypatch.setenv(key, value)
-    sys.path.insert(0, os.path.join(ROOT, "tools"))
-    try:
-        from demo_page.layout import build_page
-    finally:
-        sys.path.pop(0)
+    from integrations.mmseg.apis.demo_page.layout import build_page  # Gradio: after its environment is set
     store = SessionStore(str(tmp_path / "gradio" / "sessions"), transfers_root=str(tmp_path / "gradio"))
     blocks = build_page(NoModel(), store, UploadLimits(), "title", "about")
     blocks.launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True, share=False, ssr_mode=False,

@@ -12,8 +12,11 @@ import tomllib
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CORE = {"torch", "torchvision", "numpy", "mmengine"}
 HOST_ONLY_MODULES = ("mmseg", "mmcv", "ftfy", "regex", "prettytable", "tqdm", "integrations")
-# folders whose modules import their own extra's packages when loaded ([foundation], [demo])
-OWN_EXTRA_FOLDERS = ("integrations/sansa", "integrations/gfsam", "integrations/fssam", "tools/demo")
+# folders and modules that import their own extra's packages when loaded ([foundation]; the page's layout: [demo];
+# its browser driver, for the README's screenshot and the browser tests: Selenium, in [test])
+PAGE = "integrations/mmseg/apis/demo_page"
+OWN_EXTRA_FOLDERS = ("integrations/sansa", "integrations/gfsam", "integrations/fssam", f"{PAGE}/layout.py",
+                     f"{PAGE}/browser.py")
 
 
 def _project():
@@ -45,9 +48,8 @@ def _distributions_imported_by(folder, module_level_only=False, leave_out=()):
                 top = module.split(".")[0]
                 if top in sys.stdlib_module_names or top in ("crc_modules", "integrations", "tests"):
                     continue
-                if any(os.path.exists(os.path.join(folder, name)) for folder in (os.path.dirname(path),
-                       os.path.join(ROOT, "tools")) for name in (f"{top}.py", top)):  # a tool, the page's package
-                    continue
+                if any(os.path.exists(os.path.join(os.path.dirname(path), name)) for name in (f"{top}.py", top)):
+                    continue  # a script's sibling (the dataset converters' conversion.py)
                 for distribution in providers.get(top, [top]):
                     found.setdefault(distribution.lower(), set()).add(os.path.relpath(path, ROOT))
     return found
@@ -74,6 +76,26 @@ def test_the_mmseg_extra_with_the_core_covers_what_the_hosts_and_tools_import_an
                                                                       "demo", "test", "backends")))
     imported = {**_distributions_imported_by("integrations"), **_distributions_imported_by("tools")}
     assert not {name: files for name, files in imported.items() if name not in optional}, "not in any extra"
+
+
+def test_the_host_and_the_pages_logic_import_without_gradio_or_selenium():
+    """Only the page's layout needs Gradio ([demo]) and only its browser driver Selenium ([test]): the host, its
+    apis and the rest of the page's package import without them, and importing the host loads none of the page."""
+    package = PAGE.replace("/", ".")
+    modules = sorted(f"{package}.{os.path.basename(path)[:-3]}".replace(".__init__", "")
+                     for path in glob.glob(os.path.join(ROOT, PAGE, "*.py")))
+    modules = [module for module in modules if not module.endswith((".layout", ".browser"))]
+    assert len(modules) == 10, modules
+    code = ("import sys\n"
+            "sys.modules.update(dict.fromkeys(('gradio', 'selenium')))\n"  # as if not installed
+            "import integrations.mmseg, integrations.mmseg.apis\n"
+            f"assert not [m for m in sys.modules if m.startswith({package!r})]\n"
+            "import importlib\n"
+            f"for module in {modules!r}:\n"
+            "    importlib.import_module(module)\n")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr[-3000:]
 
 
 def test_the_core_package_imports_and_runs_without_mmseg_or_the_host_dependencies():

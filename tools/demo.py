@@ -66,10 +66,10 @@ def main(argv=None) -> None:
     os.environ.update(PRIVATE_ENVIRONMENT)
     root = tempfile.mkdtemp(prefix="crc-demo-")
     os.environ["GRADIO_TEMP_DIR"] = root  # Gradio's copies of uploads live beside the sessions' folders
-    from demo_page.layout import CSS, build_page  # Gradio is imported after its environment is set
-    from demo_page.limits import MEBIBYTE, UploadLimits
-    from demo_page.model import PageModel
-    from demo_page.sessions import SessionStore
+    from integrations.mmseg.apis.demo_page.layout import CSS, build_page  # Gradio: after its environment is set
+    from integrations.mmseg.apis.demo_page.limits import MEBIBYTE, UploadLimits
+    from integrations.mmseg.apis.demo_page.model import PageModel
+    from integrations.mmseg.apis.demo_page.sessions import SessionStore
 
     configure_threads()
     limits = UploadLimits(max_queries=args.max_queries, max_file_bytes=int(args.max_file_mb * MEBIBYTE),

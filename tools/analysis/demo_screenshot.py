@@ -1,7 +1,7 @@
 """The README's picture of the page: tools/demo.py after a run on the generated data, in headless Chromium.
 
     python tools/analysis/demo_screenshot.py configs/crcnet_generated.py work_dirs/crcnet_generated/weights.pth \
-        [--out docs/demo_page.jpg] [--shots 2] [--queries 8] [--class-index 3] [--scale 3]
+        [--out docs/en/_static/demo_page.jpg] [--shots 2] [--queries 8] [--class-index 3] [--scale 3]
 
 Renders scenes of one novel class of the config's generated test fold (its ``fold`` and ``data_seed``):
 ``--shots`` supports, each with its ``NAME_mask.png`` (the class's pixels), and ``--queries`` queries, at
@@ -12,27 +12,31 @@ page. Needs Chromium, its driver and Selenium (``pip install -e '.[test]'``; Deb
 import argparse
 import os
 import os.path as osp
-import sys
 import tempfile
 
 import cv2
 import numpy as np
 from mmengine.config import Config
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, osp.join(ROOT, "tools"))
-
-from demo_page.browser import add_supports, open_browser, run, start_page, upload_queries, wait_for  # noqa: E402
-
-from integrations.cli import run_tool  # noqa: E402
-from integrations.mmseg.datasets.folds import fold_classes  # noqa: E402
-from integrations.mmseg.datasets.generated_scenes import (  # noqa: E402
+from integrations.cli import run_tool
+from integrations.mmseg.apis.demo_page.browser import (
+    add_supports,
+    open_browser,
+    run,
+    start_page,
+    upload_queries,
+    wait_for,
+)
+from integrations.mmseg.datasets.folds import fold_classes
+from integrations.mmseg.datasets.generated_scenes import (
     CLASSES_PER_FOLD,
     NUM_CLASSES,
     NUM_FOLDS,
     class_appearance,
     render_scene,
 )
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 def write_scenes(cfg: Config, folder: str, shots: int, queries: int, class_index: int, scale: int):
@@ -58,7 +62,7 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("config")
     parser.add_argument("checkpoint")
-    parser.add_argument("--out", default=osp.join(ROOT, "docs", "demo_page.jpg"), help=".jpg or .png")
+    parser.add_argument("--out", default=osp.join(ROOT, "docs", "en", "_static", "demo_page.jpg"), help=".jpg or .png")
     parser.add_argument("--shots", type=int, default=2)
     parser.add_argument("--queries", type=int, default=8)
     parser.add_argument("--class-index", type=int, default=3, help="which of the fold's novel classes (fold 0: "
@@ -70,7 +74,7 @@ def main(argv=None) -> None:
     with tempfile.TemporaryDirectory() as folder:
         supports, queries = write_scenes(cfg, folder, args.shots, args.queries, args.class_index, args.scale)
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")]))}
-        server, url, _ = start_page([args.config, args.checkpoint], env)
+        server, url, _ = start_page(osp.join(ROOT, "tools", "demo.py"), [args.config, args.checkpoint], env)
         driver = open_browser(url, size=(args.width, 1600))
         try:
             add_supports(driver, supports, expect=f"{osp.basename(supports[-2])}: mask file")

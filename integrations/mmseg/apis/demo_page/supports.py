@@ -13,6 +13,7 @@ from typing import Callable, List, Optional, Tuple
 import cv2
 import numpy as np
 
+from integrations.foundation import PROMPT_WEIGHTS_OPTION
 from integrations.foundation.prompts import SupportPrompt
 from integrations.mmseg.datasets.images import read_drawn_mask, read_image
 
@@ -23,8 +24,8 @@ PREVIEW_SIDE, MIN_PREVIEW_SIDE = 1024, 480
 MASK_STEM_SUFFIX = "_mask"  # 'cat_mask.png' marks 'cat.jpg' (tools/infer.py's naming of masks)
 TOOLS = ("box", "positive", "negative")  # what a click on the support does
 Masker = Callable[[str, SupportPrompt, str], np.ndarray]  # (image path, prompt, name) -> its (H, W) mask by SAM2
-NO_SAM2 = ("clicks need SAM2, which this model does not have (a config's sam2_weights run option gives it): "
-           "draw a box or paint the object")
+NO_SAM2 = (f"clicks need SAM2, which this model does not have (a config's {PROMPT_WEIGHTS_OPTION} run option "
+           "gives it): draw a box or paint the object")
 
 
 def preview_of(image: np.ndarray) -> np.ndarray:

@@ -1,13 +1,14 @@
-"""Driving the page in Chromium with Selenium: the browser tests and the README's screenshot use this.
+"""Driving the page in headless Chromium with Selenium: the README's screenshot of the page
+(``tools/analysis/demo_screenshot.py``) and the browser tests use this. Selenium comes with the ``[test]`` extra.
 
 ``start_page`` runs ``tools/demo.py`` in a process of its own and waits for its address; ``open_browser``
-opens it in headless Chromium; the other functions do what a person does on the page (choose files, click a
-support's pixel, run, download the zip) and wait for the page to show the result.
+opens it in headless Chromium (``chromium_options`` and ``open_page``, its two steps, for a browser set up
+otherwise); the other functions do what a person does on the page (choose files, run) and wait for the page to
+show the result. The browser tests' own steps (a proxy, downloads, clicks on a support's pixels, the page's
+network log) are theirs: ``tests/browser_driver.py``.
 """
 from __future__ import annotations
 
-import json
-import os
 import os.path as osp
 import shutil
 import socket
@@ -15,22 +16,19 @@ import subprocess
 import sys
 import threading
 import time
-import zipfile
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 from selenium import webdriver
 from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
-from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-TOOLS = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CHROMIUM = next(filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))), None)
 CHROMEDRIVER = shutil.which("chromedriver")
 WAIT_S = 180  # generous: the machines that run the tests are shared
 # Chromium's own calls home (time, updates, hints, safe browsing) turned down; what remains (its updater, sign-in)
-# is not the page's: the page's requests are read from Chrome's network log of the page (page_requests)
+# is not the page's: the browser tests read the page's requests from Chrome's network log of the page
 QUIET_CHROMIUM = ("--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-sync",
                   "--disable-default-apps", "--disable-extensions", "--no-pings", "--disable-breakpad",
                   "--disable-client-side-phishing-detection", "--disable-domain-reliability",
@@ -48,13 +46,14 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_page(arguments: Sequence[str], env: Optional[dict] = None,
+def start_page(demo: str, arguments: Sequence[str], env: Optional[dict] = None,
                timeout: float = WAIT_S) -> Tuple[subprocess.Popen, str, List[str]]:
-    """``tools/demo.py ARGUMENTS --port P`` in a new process: (process, its address, its output lines so far)."""
-    port = free_port()
-    process = subprocess.Popen([sys.executable, osp.join(TOOLS, "demo.py"), *arguments, "--port", str(port)],
-                               cwd=osp.dirname(TOOLS), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               text=True)
+    """``python DEMO ARGUMENTS --port P`` (``demo``: a checkout's ``tools/demo.py``, run from the checkout's root)
+    in a new process: (process, its address, its output lines so far)."""
+    port, demo = free_port(), osp.abspath(demo)
+    process = subprocess.Popen([sys.executable, demo, *arguments, "--port", str(port)],
+                               cwd=osp.dirname(osp.dirname(demo)), env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
     lines: List[str] = []
     threading.Thread(target=lambda: lines.extend(process.stdout), daemon=True).start()
     url, started = f"http://127.0.0.1:{port}", time.monotonic()
@@ -66,24 +65,26 @@ def start_page(arguments: Sequence[str], env: Optional[dict] = None,
     return process, url, lines
 
 
-def open_browser(url: str, proxy: Optional[str] = None, downloads: Optional[str] = None,
-                 size: Tuple[int, int] = (1400, 1700)) -> webdriver.Chrome:
-    """Headless Chromium on the page (its network log kept; all but 127.0.0.1 through ``proxy`` when given)."""
+def chromium_options(size: Tuple[int, int] = (1400, 1700), arguments: Sequence[str] = ()) -> webdriver.ChromeOptions:
+    """Headless Chromium's options: a ``size`` window, its calls home turned down, and ``arguments``."""
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", f"--window-size={size[0]},{size[1]}",
-                     "--hide-scrollbars", *QUIET_CHROMIUM, *([f"--proxy-server={proxy}"] if proxy else [])):
+                     "--hide-scrollbars", *QUIET_CHROMIUM, *arguments):
         options.add_argument(argument)
-    options.set_capability("goog:loggingPrefs", {"performance": "ALL"})  # the page's network events
-    if downloads:
-        options.add_experimental_option("prefs", {"download.default_directory": downloads,
-                                                  "download.prompt_for_download": False})
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    if downloads:
-        driver.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": downloads})
+    return options
+
+
+def open_page(driver: webdriver.Chrome, url: str) -> webdriver.Chrome:
+    """``driver`` on the page at ``url``, once the page has loaded."""
     driver.get(url)
     wait_for(driver, lambda: driver.find_elements(By.XPATH, ADD_SUPPORTS), "the page to load")
     return driver
+
+
+def open_browser(url: str, size: Tuple[int, int] = (1400, 1700)) -> webdriver.Chrome:
+    """Headless Chromium on the page."""
+    return open_page(webdriver.Chrome(service=Service(CHROMEDRIVER), options=chromium_options(size)), url)
 
 
 def wait_for(driver, condition, what: str, timeout: float = WAIT_S):
@@ -127,36 +128,3 @@ def run(driver, number: int, results: int, click: bool = True) -> List[str]:
              and len(driver.find_elements(By.CSS_SELECTOR, "#results img")) == results,
              f"run {number}'s {results} results")
     return [caption.text for caption in driver.find_elements(By.CSS_SELECTOR, "#results .caption-label")]
-
-
-def download(driver, folder: str) -> Dict[str, bytes]:
-    """Click the zip's button (the browser saves it in ``folder``); the masks it holds, by name."""
-    for name in os.listdir(folder) if osp.isdir(folder) else []:
-        os.remove(osp.join(folder, name))
-    driver.find_element(By.CSS_SELECTOR, "#download").click()
-    done = wait_for(driver, lambda: [name for name in os.listdir(folder) if name.endswith(".zip")]
-                    if osp.isdir(folder) and not any(name.endswith(".crdownload") for name in os.listdir(folder))
-                    else None, "the zip to download")
-    with zipfile.ZipFile(osp.join(folder, done[0])) as archive:
-        return {name: archive.read(name) for name in archive.namelist()}
-
-
-def click_pixel(driver, x: int, y: int, factor: int) -> None:
-    """Click image pixel (x, y) of the support shown for clicks (its preview is enlarged ``factor`` times)."""
-    picture = driver.find_element(By.CSS_SELECTOR, "#support-clicks img")
-    wait_for(driver, lambda: driver.execute_script("return arguments[0].complete && arguments[0].naturalWidth > 0",
-                                                   picture), "the support's picture")
-    natural_w, natural_h = driver.execute_script("return [arguments[0].naturalWidth, arguments[0].naturalHeight]",
-                                                 picture)
-    width, height = picture.size["width"], picture.size["height"]
-    shown = min(width / natural_w, height / natural_h, 1)  # Gradio's own mapping of a click to a pixel
-    at_x = (width - natural_w * shown) / 2 + (x * factor + factor / 2) * shown
-    at_y = (height - natural_h * shown) / 2 + (y * factor + factor / 2) * shown
-    ActionChains(driver).move_to_element_with_offset(picture, round(at_x - width / 2),
-                                                     round(at_y - height / 2)).click().perform()
-
-
-def page_requests(driver) -> List[str]:
-    """The URLs the page has requested since the last call (Chrome's network log of the page)."""
-    events = [json.loads(entry["message"])["message"] for entry in driver.get_log("performance")]
-    return [event["params"]["request"]["url"] for event in events if event["method"] == "Network.requestWillBeSent"]

@@ -13,6 +13,7 @@ import gradio as gr
 from crc_modules import FUSIONS
 from crc_modules.kshot import KSHOT_MODES
 from crc_modules.precision import PRECISIONS
+from integrations.foundation import PROMPT_WEIGHTS_OPTION
 
 from .drawing import ADD_HEX, BRUSH_OPACITY, REMOVE_HEX, editor_value, marks_picture, strokes
 from .limits import UploadLimits
@@ -78,7 +79,7 @@ def build_page(model: PageModel, store: SessionStore, limits: UploadLimits, titl
     clicks_help = (f"A box or clicks become a mask at once ({model.prompt_model}); paint over it to correct it."
                    if model.prompt_model
                    else "No SAM2 in this model: **a box becomes a filled rectangle** and clicks are off "
-                        "(a config's `sam2_weights` run option adds SAM2). Paint for a finer mask.")
+                        f"(a config's `{PROMPT_WEIGHTS_OPTION}` run option adds SAM2). Paint for a finer mask.")
 
     def to_editor(session: Session, index: Optional[int]):
         """The editor's value for support ``index`` (painting starts from its mask as shown), or empty."""
