@@ -1,5 +1,4 @@
 """tools/analysis/check_dataset.py on tiny trees with planted problems (issue 20, section 2)."""
-import importlib.util
 import os
 import re
 
@@ -15,16 +14,13 @@ from tests.datasets_fixtures import (
     write_palette_png,
     write_voc,
 )
+from tests.tool_modules import load_tool
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location("check_dataset",
-                                                  os.path.join(ROOT, "tools", "analysis", "check_dataset.py"))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
-    return tool
+    return load_tool("analysis/check_dataset")
 
 
 @pytest.fixture

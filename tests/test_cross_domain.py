@@ -1,6 +1,5 @@
 """The cross-domain benchmark as PATNet draws it: Deepglobe, ISIC, Chest X-ray, FSS-1000 in its layouts (issue 27)."""
 import glob
-import importlib.util
 import json
 import os
 
@@ -27,6 +26,7 @@ from tests.datasets_fixtures import (
     write_isic,
     write_voc,
 )
+from tests.tool_modules import load_tool
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -231,9 +231,7 @@ def test_a_target_config_tests_through_the_tool_with_seeds(cdfss, tmp_path, monk
     cfg.merge_from_dict(tiny)
     from mmseg.registry import MODELS
     weights = export_weights(MODELS.build(cfg.model), str(tmp_path / "weights.pth"))
-    spec = importlib.util.spec_from_file_location("test_tool", os.path.join(ROOT, "tools", "test.py"))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_tool("test")
     out = tmp_path / "metrics.json"
     tool.main([config, weights, "--work-dir", str(tmp_path), "--out", str(out), "--episodes", "12", "--seeds", "0",
                "1", "--cfg-options", *[f"{k}={v}" for k, v in tiny.items()],

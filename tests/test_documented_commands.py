@@ -1,7 +1,8 @@
-"""Every command the README documents runs as written (issue 33, item 4): each `python tools/...` and
+"""Every command the README and docs/ document runs as written (issue 33, item 4): each `python tools/...` and
 `bash tools/...` command's tool exists, the configs it names exist, and the tool's own argument parser accepts its
 arguments (parsed, not run); each `python -m integrations...` module exists. A stale command fails here."""
 import argparse
+import glob
 import importlib.util
 import os
 import re
@@ -12,7 +13,8 @@ import pytest
 from tests.tool_modules import load_tool
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DOCUMENTS = ["README.md"]
+DOCUMENTS = ["README.md"] + sorted(os.path.relpath(path, ROOT)
+                                   for path in glob.glob(os.path.join(ROOT, "docs", "**", "*.md"), recursive=True))
 COMMAND = re.compile(r"(?:python|bash) (?:tools/\S+|-m integrations\.\S+)")
 PLACEHOLDER = re.compile(r"[{}*<>]|\.\.\.")
 
@@ -92,8 +94,6 @@ def check_command(document, command, monkeypatch):
             assert os.path.isfile(os.path.join(ROOT, word)), f"{document}: no {word} ({command})"
     if words[0] == "bash":
         return
-    # as `python tools/X.py` puts the tool's folder first: the dataset converters import their sibling conversion.py
-    monkeypatch.syspath_prepend(os.path.dirname(tool))
     monkeypatch.chdir(ROOT)
     parse_only(monkeypatch)
     module = load_tool(os.path.relpath(tool, os.path.join(ROOT, "tools"))[:-3])

@@ -19,6 +19,7 @@ from integrations.fssam.model import FSSAM, FSSAM5s
 from integrations.fssam.priors import PseudoPromptGenerator
 from integrations.fssam.transforms import RandomGaussianBlur, RandomScale
 from tests.fssam_fixtures import episode, tiny_fssam
+from tests.tool_modules import load_tool
 
 
 @pytest.fixture(scope="module")
@@ -232,14 +233,9 @@ def test_the_training_transforms_scale_the_images_own_size_and_blur_as_pfenets()
 
 
 def test_the_benchmarks_encoder_clock_times_fssams_sam2_and_dinov2_encoders_and_skips_parts_not_built(model):
-    import importlib.util
     import time
 
-    from tests.fssam_fixtures import ROOT
-
-    spec = importlib.util.spec_from_file_location("benchmark_tool", f"{ROOT}/tools/benchmark.py")
-    benchmark = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(benchmark)
+    benchmark = load_tool("benchmark")
     clocked = tiny_fssam(seed=4)
     clock = benchmark.EncoderClock(clocked, "cpu")
     assert clock.wrapped == list(FSSAM.image_encoders)

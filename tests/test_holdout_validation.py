@@ -1,5 +1,4 @@
 """Checkpoint selection without the test classes: validation on held-out training images (issue 20, section 3)."""
-import importlib.util
 import os
 
 import pytest
@@ -12,6 +11,7 @@ from integrations.mmseg.datasets import EpisodeKey, PascalFewShotDataset
 from integrations.mmseg.datasets.base import held_out_samples
 from integrations.mmseg.engine.run_options import resolve_config
 from tests.datasets_fixtures import voc_labels, write_voc
+from tests.tool_modules import load_tool
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GENERATED = os.path.join(ROOT, "configs", "crcnet_generated.py")
@@ -93,10 +93,7 @@ def test_training_with_held_out_validation_saves_the_best_checkpoint_by_its_miou
             "train_dataloader.dataset.num_episodes=8", "train_dataloader.batch_size=4",
             "val_dataloader.dataset.num_episodes=4", "model.model.refine_steps=1", "model.model.channels=8",
             "train_cfg.val_interval=1", "train_cfg.max_epochs=1", "param_scheduler.0.end=1", "holdout_val=0.25"]
-    spec = importlib.util.spec_from_file_location("train_tool", os.path.join(ROOT, "tools", "train.py"))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
-    tool.main([GENERATED, "--work-dir", str(tmp_path), "--cfg-options", *tiny])
+    load_tool("train").main([GENERATED, "--work-dir", str(tmp_path), "--cfg-options", *tiny])
     log = capsys.readouterr().out
     assert "samples held out (fraction 0.25, seed 0); this set uses only them" in log
     assert (tmp_path / "best_mIoU_epoch_1.pth").is_file()

@@ -1,5 +1,4 @@
 """tools/dataset_converters/isic.py: ISIC 2018's training download -> PATNet's class folders (issue 27)."""
-import importlib.util
 import os
 
 import pytest
@@ -7,6 +6,7 @@ import pytest
 import integrations.mmseg  # noqa: F401  (registers the datasets)
 from integrations.mmseg.datasets import ISICDataset
 from tests.datasets_fixtures import _write_mask, write_image
+from tests.tool_modules import load_tool
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONVERTERS = os.path.join(ROOT, "tools", "dataset_converters")
@@ -28,12 +28,8 @@ def download(tmp_path):
 
 
 @pytest.fixture
-def tool(monkeypatch):
-    monkeypatch.syspath_prepend(CONVERTERS)  # as when run as a script: conversion.py beside it
-    spec = importlib.util.spec_from_file_location("isic_tool", os.path.join(CONVERTERS, "isic.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def tool():
+    return load_tool("dataset_converters/isic")
 
 
 def _folder(isic, k):

@@ -1,5 +1,4 @@
 """tools/test.py --seeds and the metric's bootstrap interval (issue 20, section 3)."""
-import importlib.util
 import json
 import os
 import statistics
@@ -15,6 +14,7 @@ from integrations.mmseg.engine.run_options import resolve_config
 from integrations.mmseg.evaluation.metric import FewShotIoUMetric, bootstrap_interval
 from integrations.mmseg.evaluation.seed_summary import summarize_seeds
 from integrations.mmseg.models.segmentor import FewShotSegmentor
+from tests.tool_modules import load_tool
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIG = os.path.join(ROOT, "configs", "crcnet_generated.py")
@@ -35,10 +35,7 @@ def weights(tmp_path_factory):
 
 def _test(weights, out, *extra):
     """tools/test.py in this process (its start-up would dominate a subprocess), at this process's thread count."""
-    spec = importlib.util.spec_from_file_location("test_tool", os.path.join(ROOT, "tools", "test.py"))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
-    tool.main([CONFIG, weights, "--work-dir", str(out.parent), "--out", str(out), *extra])
+    load_tool("test").main([CONFIG, weights, "--work-dir", str(out.parent), "--out", str(out), *extra])
     return json.loads(out.read_text())
 
 

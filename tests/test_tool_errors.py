@@ -9,6 +9,7 @@ from mmseg.registry import DATASETS
 
 import integrations.mmseg  # noqa: F401  (registers the datasets)
 from integrations.cli import PROJECT_FOLDERS, is_refusal, run_tool
+from tests.tool_modules import load_tool
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -104,9 +105,7 @@ def test_every_tool_ends_through_run_tool_and_a_missing_config_is_one_line(tmp_p
     mains = {os.path.relpath(path, ROOT): open(path).read().split('if __name__ == "__main__":')[1].strip()
              for path in tools if 'if __name__ == "__main__":' in open(path).read()}
     assert len(mains) >= 9 and all(call.startswith("run_tool(main") for call in mains.values()), mains
-    spec = importlib.util.spec_from_file_location("test_tool", os.path.join(ROOT, "tools", "test.py"))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_tool("test")
     with pytest.raises(SystemExit) as exit_info:
         run_tool(lambda: tool.main([str(tmp_path / "missing.py"), "weights.pth"]))
     assert exit_info.value.code == 1

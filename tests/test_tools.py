@@ -10,6 +10,8 @@ import pytest
 import torch
 from mmengine.config import Config
 
+from tests.tool_modules import load_tool
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIG = os.path.join(ROOT, "configs", "crcnet_generated.py")
 TINY = [
@@ -116,11 +118,7 @@ def test_the_console_shows_progress_within_a_screen_and_the_log_file_keeps_the_c
 
 
 def test_show_dir_adds_a_local_backend_to_a_config_that_has_only_tensorboard(tmp_path):
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("test_tool", os.path.join(ROOT, "tools", "test.py"))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_tool("test")
     cfg = Config(dict(work_dir=str(tmp_path), default_hooks=dict(), visualizer=dict(
         type="Visualizer", vis_backends=[dict(type="TensorboardVisBackend")])))
     tool.show_pictures_in(cfg, "pictures")

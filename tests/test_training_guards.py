@@ -1,6 +1,5 @@
 """A diverged run stops at its first non-finite loss; a misspelt hook setting stops the run when built (issue 27)."""
 import argparse
-import importlib.util
 import os
 
 import pytest
@@ -15,6 +14,7 @@ from integrations.cli import run_tool
 from integrations.mmseg.engine.checkpoint import export_weights
 from integrations.mmseg.engine.launch import check_hook_settings
 from integrations.mmseg.models.segmentor import NonFiniteLossError
+from tests.tool_modules import load_tool
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIG = os.path.join(ROOT, "configs", "crcnet_generated.py")
@@ -38,10 +38,7 @@ class PoisonWeightsHook(Hook):
 
 
 def _train_tool():
-    spec = importlib.util.spec_from_file_location("train_tool", os.path.join(ROOT, "tools", "train.py"))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
-    return tool
+    return load_tool("train")
 
 
 def test_non_finite_tensors_names_float_weights_with_nan_or_inf_only():

@@ -204,12 +204,8 @@ def test_earlier_output_is_kept_unless_overwrite_is_given_and_then_what_it_repla
 
 
 def _conversion():
-    import importlib.util
-    spec = importlib.util.spec_from_file_location(
-        "conversion", os.path.join(ROOT, "tools", "dataset_converters", "conversion.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    import integrations.conversion
+    return integrations.conversion
 
 
 @pytest.mark.parametrize("failure", [OSError("disk full"), KeyboardInterrupt()])

@@ -19,9 +19,9 @@ Reading: PATNet compares its labelset's triplets with OpenCV's BGR pixels, so fo
 ``integrations/mmseg/datasets/deepglobe.py``. Colours are compared exactly, as PATNet does (Deepglobe's
 readme suggests thresholding at 128; a tile with off-palette pixels fails step 2's 4.8% rule unless they are many).
 
-Refusals (``conversion.py``): a missing folder, an image without its mask or a mask without its image (suffixes in
-any case), a folder with no image, a mask of another size, an unreadable file, and output that exists already
-(unless ``--overwrite``: then the earlier run's files this run does not write again are removed once it is done,
+Refusals (:mod:`integrations.conversion`): a missing folder, an image without its mask or a mask without its image
+(suffixes in any case), a folder with no image, a mask of another size, an unreadable file, and output that exists
+already (unless ``--overwrite``: then the earlier run's files this run does not write again are removed once it is done,
 and it says what it replaced); every file is written atomically.
 """
 from __future__ import annotations
@@ -33,7 +33,9 @@ from typing import Dict, List, NamedTuple, Sequence, Tuple
 
 import cv2
 import numpy as np
-from conversion import (  # tools/dataset_converters/conversion.py
+
+from integrations.cli import run_tool
+from integrations.conversion import (
     ConversionError,
     describe_replaced,
     existing_outputs,
@@ -42,8 +44,6 @@ from conversion import (  # tools/dataset_converters/conversion.py
     write_atomically,
     writing_output,
 )
-
-from integrations.cli import run_tool
 
 GRID = 6  # tiles per side
 MIN_COLOUR_SHARE = 0.048  # step 2: every colour of a kept tile covers more than this share of it

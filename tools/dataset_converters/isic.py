@@ -10,10 +10,10 @@ Output: ``ISIC2018_Task1-2_Training_Input/{1,2,3}/ISIC_<n>.jpg``, the folders of
 2 seborrheic keratosis, 3 melanoma: ``integrations/mmseg/datasets/isic.py``, whose reading this is), as hard links
 to the images (a copy where the file system has no links, or with ``--copy``); the masks stay where they are.
 
-Refusals (``conversion.py``): a csv that is not ``ID,Class`` rows or lists no image, an id that is not a plain file
-name or is listed twice, a class PATNet does not name, an image or mask the csv lists that is missing, and output
-that exists already (unless ``--overwrite``: then the earlier run's files this run does not write again are removed,
-and it says so).
+Refusals (:mod:`integrations.conversion`): a csv that is not ``ID,Class`` rows or lists no image, an id that is not a
+plain file name or is listed twice, a class PATNet does not name, an image or mask the csv lists that is missing, and
+output that exists already (unless ``--overwrite``: then the earlier run's files this run does not write again are
+removed, and it says so).
 """
 from __future__ import annotations
 
@@ -24,7 +24,8 @@ import shutil
 from collections import Counter
 from typing import List, NamedTuple, Sequence
 
-from conversion import (  # tools/dataset_converters/conversion.py
+from integrations.cli import run_tool
+from integrations.conversion import (
     ConversionError,
     describe_replaced,
     existing_outputs,
@@ -34,8 +35,6 @@ from conversion import (  # tools/dataset_converters/conversion.py
     write_atomically,
     writing_output,
 )
-
-from integrations.cli import run_tool
 from integrations.mmseg.datasets.isic import IMAGE_FOLDER, ISIC_CLASSES, MASK_FOLDER
 from integrations.text_files import read_text
 

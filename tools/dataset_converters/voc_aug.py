@@ -21,9 +21,9 @@ Precedence: an image VOC labels (a ``SegmentationClass`` PNG exists) gets VOC's 
 SBD's; ``--prefer sbd`` gives SBD's label wherever SBD has one. The usual archive holds 10582 train-aug +
 1449 val = 12031 labels.
 
-Refusals (``conversion.py``): an id that is not one plain file name (``../x``, an absolute path), output that
-exists already (unless ``--overwrite``, which then says what it replaced); every file is written atomically.
-Id lists are read whatever their byte-order mark (``integrations/text_files.py``).
+Refusals (:mod:`integrations.conversion`): an id that is not one plain file name (``../x``, an absolute path), output
+that exists already (unless ``--overwrite``, which then says what it replaced); every file is written atomically. Id
+lists are read whatever their byte-order mark (``integrations/text_files.py``).
 """
 from __future__ import annotations
 
@@ -33,7 +33,10 @@ from collections import Counter
 from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
-from conversion import (
+from PIL import Image
+
+from integrations.cli import run_tool
+from integrations.conversion import (
     ConversionError,
     describe_replaced,
     existing_outputs,
@@ -42,9 +45,6 @@ from conversion import (
     write_atomically,
     write_text_atomically,
 )
-from PIL import Image
-
-from integrations.cli import run_tool
 from integrations.text_files import read_text
 
 NUM_CLASSES = 20
