@@ -1,7 +1,7 @@
 # The built-in default: CRCNet on the generated dataset, trained and tested on 2 CPU cores with no download
 # (about 10 minutes of training). A compact ResNet (one block per stage) from scratch, 64 channels and 5
 # refinement steps keep it fast; every other module is as in the paper. 14 epochs of 984 episodes: shorter
-# runs have not learnt to use the support on novel classes (see README, "Evidence on the generated data").
+# runs have not learnt to use the support on novel classes (docs/en/benchmarks/generated_data.md).
 _base_ = ['./_base_/models/crcnet_r50.py', './_base_/datasets/generated.py', './_base_/default_runtime.py']
 model = dict(model=dict(encoder=dict(backbone='resnet10', pretrained=None), channels=64, refine_steps=5))
 base_lr = 0.02

@@ -3,7 +3,8 @@
 # config at 128 px, narrower and shallower: the overrides below; 1.41M parameters) trains from scratch together with
 # the adapters (stages 2 and 3, ratio 0.3): freeze_sam2=False, which is not SANSA. AdamW with SANSA's betas, clipping
 # and cosine schedule, at lr 1e-3 for a from-scratch run; 24 epochs of 984 episodes take about what the CRCNet
-# default takes on 2 cores (README, SANSA). SANSA's procedure, SAM2 frozen: --cfg-options model.model.freeze_sam2=True
+# default takes on 2 cores (docs/en/model_zoo/sansa.md). SANSA's procedure, SAM2 frozen:
+# --cfg-options model.model.freeze_sam2=True
 _base_ = ['./crcnet_generated.py', './_base_/models/sam2_generated.py']
 custom_imports = dict(imports=['integrations.mmseg', 'integrations.sansa'], allow_failed_imports=False)
 model = dict(model=dict(_delete_=True, type='SANSA', sam2_size='tiny', sam2_weights=None, adapter_stages=(2, 3),

@@ -45,7 +45,7 @@ class CRCNet(EpisodeModel):
         aux_weight (float): lambda of Eq. 5. Default: 0.1.
         ignore_index (int): Label value left out of the losses. Default: ``IGNORE_INDEX`` (255).
         finetune_backprop_steps (int, optional): While k-shot finetuning, back-propagate through only the
-            last refinement steps (None: all, as in training). Default: 1 (README, "Evidence on the generated data").
+            last refinement steps (None: all, as in training). Default: 1 (docs/en/benchmarks/generated_data.md).
     """
 
     def __init__(

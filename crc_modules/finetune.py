@@ -25,7 +25,8 @@ class FinetuneSettings:
     """How k-shot finetuning runs.
 
     Reading: the paper gives no finetuning schedule; the defaults (5 steps of one pair, lr 2e-3) keep the
-    gain of 10 steps of 4 pairs at lr 1e-3 on the built-in benchmark at a fraction of the cost (README).
+    gain of 10 steps of 4 pairs at lr 1e-3 on the built-in benchmark at a fraction of the cost
+    (docs/en/benchmarks/generated_data.md).
 
     Args:
         steps (int): SGD steps per support set. Default: 5.

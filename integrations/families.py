@@ -2,9 +2,10 @@
 ``family.py`` declares itself there (``FAMILY = Family(...)``), and the tools find it here.
 
 A new family is one folder (``integrations/<name>/`` with its model and ``family.py``), its configs, its tests and
-its README lines: nothing in ``integrations/mmseg/``, ``crc_modules/`` or ``tools/`` names it. What a family's
-model needs from the tools (its frozen files' run options, its promptable supports) it declares on the model
-(:class:`~crc_modules.EpisodeModel`); what the family adds to the tools (its benchmark cases) it declares here.
+its model-zoo page (``docs/en/model_zoo/``): nothing in ``integrations/mmseg/``, ``crc_modules/`` or ``tools/`` names
+it. What a family's model needs from the tools (its frozen files' run options, its promptable supports) it declares
+on the model (:class:`~crc_modules.EpisodeModel`); what the family adds to the tools (its benchmark cases) it declares
+here.
 """
 from __future__ import annotations
 

@@ -191,7 +191,7 @@ class GFSAM(EpisodeModel):
 
         The masks are (N, 1, H, W) bool, or with ``mask_resolution='low'`` a :class:`~.low_res.LowResMasks` that
         reads the grid from SAM's low-resolution logits and gives full-size masks only of the points asked for.
-        SAM's prompt decoding runs in fp32 whatever the encoders' precision: on the README's CPU bf16 decoded no
+        SAM's prompt decoding runs in fp32 whatever the encoders' precision: on the benchmark's CPU bf16 decoded no
         faster (15.5 s against 15.7 s for 128 points with SAM ViT-B) and moved mask boundaries.
         """
         steps = self._resize_steps(self.mask_model, image_hw)

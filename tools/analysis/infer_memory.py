@@ -1,4 +1,6 @@
-"""Peak resident memory of ``tools/infer.py`` on one generated photo of W x H pixels (the README's photo cost).
+"""Peak resident memory of ``tools/infer.py`` on one generated photo of W x H pixels.
+
+The photo cost that docs/en/user_guides/inference.md quotes:
 
     python tools/analysis/infer_memory.py --sizes 640x480 8000x6000 12000x9000 [--config configs/crcnet_generated.py]
 

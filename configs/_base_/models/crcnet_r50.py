@@ -20,7 +20,7 @@ model = dict(
         finetune_backprop_steps=1,  # k-shot finetuning back-propagates through the last refinement step only
     ),
     # k-shot finetuning (4.6; the paper gives no schedule): 5 SGD steps of one support pair each at lr 2e-3 keep
-    # the gain of 10 steps x 4 pairs at 1e-3 with full back-propagation at a fraction of its cost (README,
-    # "Evidence on the generated data").
+    # the gain of 10 steps x 4 pairs at 1e-3 with full back-propagation at a fraction of its cost
+    # (docs/en/benchmarks/generated_data.md).
     test_cfg=dict(kshot_mode='fusion', finetune=dict(steps=5, pairs_per_step=1, lr=2e-3), scales=(1.0,)),
 )

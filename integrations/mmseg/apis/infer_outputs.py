@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
-OUTPUT_SUFFIXES = ("_mask.png", "_overlay.png")  # what this tool writes (and the README's support-mask naming)
+OUTPUT_SUFFIXES = ("_mask.png", "_overlay.png")  # what this tool writes (and the documented support-mask naming)
 WRITTEN_LIST = ".infer_outputs"  # in --out: the names of the files this tool wrote there
 TEMPORARY_SUFFIX = ".crc-infer.tmp"
 # .<one of this tool's output names>.<pid>.crc-infer.tmp: a name no user's file has by chance

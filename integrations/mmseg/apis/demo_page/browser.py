@@ -1,4 +1,4 @@
-"""Driving the page in headless Chromium with Selenium: the README's screenshot of the page
+"""Driving the page in headless Chromium with Selenium: the documentation's screenshot of the page
 (``tools/analysis/demo_screenshot.py``) and the browser tests use this. Selenium comes with the ``[test]`` extra.
 
 ``start_page`` runs ``tools/demo.py`` in a process of its own and waits for its address; ``open_browser``

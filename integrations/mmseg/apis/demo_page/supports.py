@@ -173,7 +173,7 @@ class Support:
 
 
 def mask_partner(name: str) -> Optional[str]:
-    """'cat_mask.png' -> 'cat' (the stem of the image it marks, as tools/infer.py's README names support masks)."""
+    """'cat_mask.png' -> 'cat' (the stem of the image it marks, as the inference guide names support masks)."""
     stem = osp.splitext(name)[0]
     if stem.endswith(MASK_STEM_SUFFIX) and len(stem) > len(MASK_STEM_SUFFIX):
         return stem[:-len(MASK_STEM_SUFFIX)]
