@@ -1,4 +1,7 @@
-"""Tiny foundation models for tests, built through their packages' own builders (no download, seconds on a CPU)."""
+"""Tiny foundation models for tests, built through their packages' own builders (no download, seconds on a CPU),
+and the photos a user gives their tools."""
+import cv2
+import numpy as np
 import torch
 
 from integrations.foundation.sam2_models import build_sam2_model
@@ -29,3 +32,16 @@ def write_meta_sam2_file(path, size: str = "tiny", seed: int = 0) -> dict:
     state = build_sam2_model(size).state_dict()
     torch.save({"model": state}, path)
     return state
+
+
+def write_support_and_query(folder) -> tuple:
+    """A user's photos in ``folder``: ``support.png`` and ``query.png`` (50 x 70 random pixels, seed 0) and the
+    support's ``support_mask.png`` (a 30 x 30 square); their three paths as strings."""
+    rng = np.random.default_rng(0)
+    paths = tuple(str(folder / name) for name in ("support.png", "query.png", "support_mask.png"))
+    for path in paths[:2]:
+        cv2.imwrite(path, rng.integers(0, 255, (50, 70, 3), dtype=np.uint8))
+    mask = np.zeros((50, 70), np.uint8)
+    mask[10:40, 20:50] = 255
+    cv2.imwrite(paths[2], mask)
+    return paths

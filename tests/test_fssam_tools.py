@@ -17,6 +17,7 @@ from integrations.foundation.sam2_models import build_sam2_model
 from integrations.mmseg.apis.predictor import FewShotPredictor
 from integrations.mmseg.engine.checkpoint import load_model_weights
 from integrations.mmseg.models.segmentor import FewShotSegmentor
+from tests.foundation_fixtures import write_support_and_query
 from tests.fssam_fixtures import GENERATED, ROOT, tiny_fssam
 from tests.test_tools import _run
 
@@ -46,25 +47,20 @@ def test_a_released_checkpoint_is_tested_and_used_by_infer_with_no_other_file(re
     result = json.loads((tmp_path / "metrics.json").read_text())
     assert result["metrics"]["episodes"] == 3 and 0 <= result["metrics"]["mIoU"] <= 100
 
-    rng = np.random.default_rng(0)
-    for name in ("support", "query"):
-        cv2.imwrite(str(tmp_path / f"{name}.png"), rng.integers(0, 255, (50, 70, 3), dtype=np.uint8))
-    mask = np.zeros((50, 70), np.uint8)
-    mask[10:40, 20:50] = 255
-    cv2.imwrite(str(tmp_path / "support_mask.png"), mask)
-    _run(["tools/infer.py", "--config", GENERATED, "--checkpoint", path, "--query", str(tmp_path / "query.png"),
-          "--support", str(tmp_path / "support.png"), str(tmp_path / "support_mask.png"), "--out", str(tmp_path)])
+    support, query, support_mask = write_support_and_query(tmp_path)
+    _run(["tools/infer.py", "--config", GENERATED, "--checkpoint", path, "--query", query,
+          "--support", support, support_mask, "--out", str(tmp_path)])
     written = cv2.imread(str(tmp_path / "query_mask.png"), cv2.IMREAD_GRAYSCALE)
     predictor = FewShotPredictor.from_config(GENERATED, path)
-    predictor.set_supports([(str(tmp_path / "support.png"), str(tmp_path / "support_mask.png"))])
-    expected = predictor.predict(str(tmp_path / "query.png")).mask
+    predictor.set_supports([(support, support_mask)])
+    expected = predictor.predict(query).mask
     assert written.shape == (50, 70) and np.array_equal(written > 0, expected)
     prompted = []  # a box and clicks become the support's mask through FSSAM's own SAM 2: no other file
     masker = predictor.segmentor.model.prompt_masker()
     assert masker.model_name == "SAM2" and masker.predictor.model is predictor.segmentor.model.sam2
     for mark in ((5, 5, 60, 45), "+35,25;-2,2"):
-        predictor.set_supports([(str(tmp_path / "support.png"), mark)])
-        prompted.append(predictor.predict(str(tmp_path / "query.png")).mask.shape)
+        predictor.set_supports([(support, mark)])
+        prompted.append(predictor.predict(query).mask.shape)
     assert prompted == [(50, 70), (50, 70)]
     released = torch.load(path, weights_only=True)["state_dict"]
     key = "sam2.memory_attention.layers.0.cross_attn_image.q_proj.weight"

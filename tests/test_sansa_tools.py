@@ -17,6 +17,7 @@ from crc_modules.features import map_features
 from integrations.foundation.sam2_models import build_sam2_model
 from integrations.mmseg.engine.checkpoint import load_model_weights
 from integrations.mmseg.models.segmentor import FewShotSegmentor
+from tests.foundation_fixtures import write_support_and_query
 from tests.test_tools import ROOT, _run
 from tests.tool_modules import load_tool
 
@@ -106,15 +107,10 @@ def test_a_tiny_sansa_trains_its_adapters_tests_with_two_shots_and_segments_phot
     result = json.loads((tmp_path / "metrics.json").read_text())
     assert result["metrics"]["episodes"] == 3 and 0 <= result["metrics"]["mIoU"] <= 100
 
-    rng = np.random.default_rng(0)
-    for name in ("support", "query"):
-        cv2.imwrite(str(tmp_path / f"{name}.png"), rng.integers(0, 255, (50, 70, 3), dtype=np.uint8))
-    mask = np.zeros((50, 70), np.uint8)
-    mask[10:40, 20:50] = 255
-    cv2.imwrite(str(tmp_path / "support_mask.png"), mask)
-    args = ["--config", CONFIG, "--checkpoint", weights, "--query", str(tmp_path / "query.png"),
-            "--support", str(tmp_path / "support.png")]
-    _run(["tools/infer.py", *args, str(tmp_path / "support_mask.png"), "--out", str(tmp_path / "from_mask"),
+    support, query, support_mask = write_support_and_query(tmp_path)
+    args = ["--config", CONFIG, "--checkpoint", weights, "--query", query,
+            "--support", support]
+    _run(["tools/infer.py", *args, support_mask, "--out", str(tmp_path / "from_mask"),
           "--cfg-options", *FROZEN, f"sam2_weights={sam2_file}"])
     assert cv2.imread(str(tmp_path / "from_mask" / "query_mask.png"), cv2.IMREAD_GRAYSCALE).shape == (50, 70)
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from integrations import conversion
 from tests.datasets_fixtures import write_image, write_palette_png
 
 scipy_io = pytest.importorskip("scipy.io", reason="SBD's .mat labels are written and read with scipy")
@@ -203,14 +204,8 @@ def test_earlier_output_is_kept_unless_overwrite_is_given_and_then_what_it_repla
     assert leftovers == []
 
 
-def _conversion():
-    import integrations.conversion
-    return integrations.conversion
-
-
 @pytest.mark.parametrize("failure", [OSError("disk full"), KeyboardInterrupt()])
 def test_a_write_that_fails_midway_leaves_the_old_file_whole_and_no_temporary(tmp_path, failure):
-    conversion = _conversion()
     path = tmp_path / "label.png"
     path.write_bytes(b"old")
 
